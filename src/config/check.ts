@@ -1,0 +1,109 @@
+import type { PluginEntry, TollgateConfig } from './schema.js';
+import { formatPath, type ConfigIssue } from './load.js';
+import type { PluginRegistry } from '../core/registry.js';
+import { isLoopbackListen } from '../server/listen.js';
+
+/** Cross-field checks the schema cannot express: uniqueness, regexes, plugin checks. */
+export function checkConfig(config: TollgateConfig, registry: PluginRegistry): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const add = (path: PropertyKey[], message: string) => issues.push({ path: formatPath(path), message });
+
+  checkPlugins(config.plugins, ['plugins'], config, registry, add);
+
+  const serviceNames = new Map<string, number>();
+  const routeNames = new Map<string, string>();
+  config.services.forEach((service, si) => {
+    const sp = ['services', si];
+    const dup = serviceNames.get(service.name);
+    if (dup !== undefined) add([...sp, 'name'], `duplicate service name '${service.name}' (also services[${dup}])`);
+    serviceNames.set(service.name, si);
+    checkPlugins(service.plugins, [...sp, 'plugins'], config, registry, add);
+
+    service.routes.forEach((route, ri) => {
+      const rp = [...sp, 'routes', ri];
+      const routeName = route.name ?? `${service.name}-${ri}`;
+      const where = routeNames.get(routeName);
+      if (where !== undefined) add([...rp, 'name'], `duplicate route name '${routeName}' (also ${where})`);
+      routeNames.set(routeName, formatPath(rp));
+      if (route.paths.length === 0 && route.hosts.length === 0 && route.methods.length === 0 && Object.keys(route.headers).length === 0) {
+        add(rp, 'a route needs at least one of paths, hosts, methods or headers');
+      }
+      route.paths.forEach((p, pi) => {
+        if (!p.startsWith('~')) return;
+        try {
+          new RegExp(p.slice(1));
+        } catch (err) {
+          add([...rp, 'paths', pi], `invalid regex: ${(err as Error).message}`);
+        }
+      });
+      checkPlugins(route.plugins, [...rp, 'plugins'], config, registry, add);
+    });
+  });
+
+  const usernames = new Set<string>();
+  const jwtKeys = new Set<string>();
+  const clientIds = new Set<string>();
+  config.consumers.forEach((c, ci) => {
+    const cp = ['consumers', ci];
+    if (c.username !== undefined) {
+      if (usernames.has(c.username)) add([...cp, 'username'], `duplicate consumer username '${c.username}'`);
+      usernames.add(c.username);
+    }
+    c.jwt_secrets.forEach((s, si) => {
+      if (jwtKeys.has(s.key)) add([...cp, 'jwt_secrets', si, 'key'], `duplicate jwt credential key '${s.key}'`);
+      jwtKeys.add(s.key);
+      const asymmetric = !s.algorithm.startsWith('HS');
+      if (asymmetric && s.rsa_public_key === undefined) add([...cp, 'jwt_secrets', si, 'rsa_public_key'], `required for algorithm ${s.algorithm}`);
+      if (!asymmetric && s.secret === undefined) add([...cp, 'jwt_secrets', si, 'secret'], `required for algorithm ${s.algorithm}`);
+    });
+    c.oauth2_credentials.forEach((o, oi) => {
+      if (o.client_id !== undefined) {
+        if (clientIds.has(o.client_id)) add([...cp, 'oauth2_credentials', oi, 'client_id'], `duplicate client_id '${o.client_id}'`);
+        clientIds.add(o.client_id);
+      }
+      if (o.client_type === 'confidential' && o.client_secret === undefined && o.client_secret_hash === undefined) {
+        add([...cp, 'oauth2_credentials', oi, 'client_secret'], 'required for a confidential client (or set client_type: public)');
+      }
+      if (o.client_type === 'public' && (o.client_secret !== undefined || o.client_secret_hash !== undefined)) {
+        add([...cp, 'oauth2_credentials', oi, 'client_secret'], 'a public client has no secret');
+      }
+    });
+  });
+
+  const workspaceIds = new Set<string>();
+  config.workspaces.forEach((w, wi) => {
+    if (workspaceIds.has(w.id)) add(['workspaces', wi, 'id'], `duplicate workspace '${w.id}'`);
+    workspaceIds.add(w.id);
+  });
+
+  const token = config.gateway.admin_token;
+  if (!isLoopbackListen(config.gateway.admin_listen) && (token === undefined || token === '')) {
+    add(['gateway', 'admin_token'], `required because admin_listen (${config.gateway.admin_listen}) is not a loopback address`);
+  }
+  return issues;
+}
+
+function checkPlugins(
+  entries: PluginEntry[],
+  path: PropertyKey[],
+  config: TollgateConfig,
+  registry: PluginRegistry,
+  add: (path: PropertyKey[], message: string) => void,
+): void {
+  const seen = new Map<string, number>();
+  entries.forEach((entry, i) => {
+    const id = `${entry.name}:${entry.instance_name ?? ''}`;
+    const prev = seen.get(id);
+    if (prev !== undefined) {
+      add(
+        [...path, i],
+        `plugin '${entry.name}'${entry.instance_name ? ` instance '${entry.instance_name}'` : ''} appears twice in this scope (also ${formatPath([...path, prev])}); give each an instance_name`,
+      );
+    }
+    seen.set(id, i);
+    const def = registry.get(entry.name);
+    for (const issue of def?.check?.(entry.config, config) ?? []) {
+      add(issue.absolute ? issue.path : [...path, i, 'config', ...issue.path], issue.message);
+    }
+  });
+}

@@ -1,0 +1,129 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parseDocument, visit, Scalar } from 'yaml';
+import type { z } from 'zod';
+import { buildConfigSchema, type TollgateConfig } from './schema.js';
+import { interpolate, typedScalar } from './interpolate.js';
+import { checkConfig } from './check.js';
+import type { PluginRegistry } from '../core/registry.js';
+
+/** One problem in a config file: `path` like `services[0].routes[1].paths[0]`. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** A config file that failed to load; `format()` gives the `FILE: path: problem` lines. */
+export class ConfigError extends Error {
+  readonly code = 'TG_BAD_CONFIG';
+  constructor(
+    readonly file: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(issues.map((i) => formatIssue(file, i)).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatIssue(file: string, issue: ConfigIssue): string {
+  return issue.path ? `${file}: ${issue.path}: ${issue.message}` : `${file}: ${issue.message}`;
+}
+
+/** `['services', 0, 'routes', 1, 'name']` → `services[0].routes[1].name`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number' || (typeof seg === 'string' && /^\d+$/.test(seg))) out += `[${String(seg)}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out;
+}
+
+export function zodIssues(error: z.ZodError): ConfigIssue[] {
+  const seen = new Set<string>();
+  const issues: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    const base = { path: formatPath(issue.path), message: describeIssue(issue) };
+    const key = `${base.path}\u0000${base.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      issues.push(base);
+    }
+  }
+  return issues;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  }
+  if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) return `is required (${issue.expected})`;
+  return issue.message;
+}
+
+/** Parses YAML or JSON text (JSON is YAML, but a .json file gets JSON's stricter parser). */
+export function parseText(file: string, text: string, env: NodeJS.ProcessEnv = process.env): { value: unknown; issues: ConfigIssue[] } {
+  if (extname(file).toLowerCase() === '.json') {
+    try {
+      return { value: JSON.parse(text), issues: [] };
+    } catch (err) {
+      return { value: undefined, issues: [{ path: '', message: `not valid JSON: ${(err as Error).message}` }] };
+    }
+  }
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      value: undefined,
+      issues: doc.errors.map((e) => ({
+        path: '',
+        message: `not valid YAML at line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`,
+      })),
+    };
+  }
+  visit(doc, {
+    Scalar(_key, node) {
+      if (node.type === Scalar.PLAIN && typeof node.value === 'string') {
+        const typed = typedScalar(node.value, env);
+        if (typed !== undefined) node.value = typed;
+      }
+    },
+  });
+  return { value: doc.toJS({ maxAliasCount: 100 }) ?? {}, issues: [] };
+}
+
+/**
+ * Turns parsed text into a validated config: env interpolation, schema, cross-field checks.
+ * Throws ConfigError with every problem found.
+ */
+export function validateConfig(
+  file: string,
+  raw: unknown,
+  registry: PluginRegistry,
+  env: NodeJS.ProcessEnv = process.env,
+): TollgateConfig {
+  const interpolated = interpolate(raw, env);
+  if (interpolated.issues.length > 0) throw new ConfigError(file, interpolated.issues);
+  if (interpolated.value === null || typeof interpolated.value !== 'object' || Array.isArray(interpolated.value)) {
+    throw new ConfigError(file, [{ path: '', message: 'expected a mapping at the top level (gateway:, services:, plugins:, …)' }]);
+  }
+  const parsed = buildConfigSchema(registry).safeParse(interpolated.value);
+  if (!parsed.success) throw new ConfigError(file, zodIssues(parsed.error));
+  const issues = checkConfig(parsed.data, registry);
+  if (issues.length > 0) throw new ConfigError(file, issues);
+  return parsed.data;
+}
+
+/** Reads, parses and validates a config file. Throws ConfigError (→ exit 2). */
+export async function loadConfigFile(file: string, registry: PluginRegistry, env: NodeJS.ProcessEnv = process.env): Promise<TollgateConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new ConfigError(file, [{ path: '', message: `cannot read config: ${why}` }]);
+  }
+  const { value, issues } = parseText(file, text, env);
+  if (issues.length > 0) throw new ConfigError(file, issues);
+  return validateConfig(file, value, registry, env);
+}

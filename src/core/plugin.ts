@@ -1,0 +1,116 @@
+import type { z } from 'zod';
+import type { Logger } from 'pino';
+import type { RequestContext, Identity } from './context.js';
+import type { Claim, ClaimState, CounterStore } from '../counters/types.js';
+import type { Store } from '../store/types.js';
+import type { GatewaySettings, TollgateConfig } from '../config/schema.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * The phases of the request path, in order (drawn in docs/architecture.md). A plugin belongs to
+ * exactly one phase; within a phase, higher priority runs first (src/core/priorities.ts).
+ */
+export type Phase = 'correlation' | 'authentication' | 'authorization' | 'limits' | 'budget' | 'log';
+
+/** Where a plugin entry was configured. */
+export interface PluginScope {
+  kind: 'global' | 'service' | 'route';
+  service: string | null;
+  route: string | null;
+}
+
+/** What a plugin factory gets besides its own config. Shared, long-lived parts only. */
+export interface PluginEnv {
+  gateway: GatewaySettings;
+  config: TollgateConfig;
+  store: Store;
+  counters: CounterStore;
+  metrics: Metrics;
+  logger: Logger;
+  scope: PluginScope;
+  /** Stable id of this plugin entry, e.g. `global:rate-limiting:per-ip`; use it to namespace counters. */
+  instanceId: string;
+  instanceName: string | null;
+  /** Writable directory for state (spool files, generated certificates). */
+  dataDir: string;
+  /** Registers work to finish before the process exits (audit flush); called on SIGTERM/reload. */
+  onShutdown(fn: () => Promise<void> | void): void;
+}
+
+/**
+ * A configuration problem found by a plugin's cross-field check. `path` is relative to the
+ * entry's `config`, or to the file's root when `absolute` (e.g. `['gateway', 'issuer']`).
+ */
+export interface PluginConfigIssue {
+  path: (string | number)[];
+  message: string;
+  absolute?: boolean;
+}
+
+/** Result of a limit admission, as seen by one plugin. */
+export interface AdmissionOutcome {
+  /** True when every claim of every plugin was admitted. */
+  admitted: boolean;
+  /** States of this plugin's claims, aligned with the array its `claims()` returned. */
+  states: ClaimState[];
+  /** Index into this plugin's claims of the claim that refused the request, or -1. */
+  refusedIndex: number;
+  /** True when counters fell back to in-process because Redis is unreachable. */
+  degraded: boolean;
+}
+
+/**
+ * Phase functions of one configured plugin entry. All optional; a factory returns only the
+ * phases it takes part in. Functions may return a promise; the pipeline awaits only then.
+ * A phase stops the request by throwing a GatewayError (src/core/errors.ts).
+ */
+export interface PluginHandler {
+  /**
+   * authentication phase: `null` when the request carries no credential this plugin handles;
+   * an Identity when it accepts; throws a GatewayError (usually 401) when it rejects.
+   * The request is authenticated when any authentication plugin accepts.
+   */
+  authenticate?(ctx: RequestContext): Identity | null | Promise<Identity | null>;
+  /** correlation / authorization / limits / budget phases: inspect, decorate or stop. */
+  access?(ctx: RequestContext): void | Promise<void>;
+  /**
+   * limits / budget phases: the counters this request would consume. The pipeline admits the
+   * claims of every limit plugin of the route in one atomic call (all-or-nothing).
+   */
+  claims?(ctx: RequestContext): Claim[] | null | Promise<Claim[] | null>;
+  /** Outcome of the admission for this plugin's claims; throw to refuse (when refusedIndex >= 0). */
+  admission?(ctx: RequestContext, outcome: AdmissionOutcome): void;
+  /** Response headers phase: runs once the status is known, for upstream and gateway responses. */
+  responseHeaders?(ctx: RequestContext): void;
+  /** After the response ended or failed, before log (e.g. settle a token reservation). */
+  responseEnd?(ctx: RequestContext): void | Promise<void>;
+  /** log phase: after the response; must not block (queue work, never await I/O inline). */
+  log?(ctx: RequestContext): void;
+  /** Releases resources when the config that built it is replaced or the process stops. */
+  close?(): void | Promise<void>;
+}
+
+export interface PluginDefinition<C = unknown> {
+  name: string;
+  version: string;
+  phase: Phase;
+  /** The plugin's config schema: the single source of types, defaults and validation messages. */
+  schema: z.ZodType<C>;
+  /** True (or a function of config) when the plugin needs the request body buffered and parsed. */
+  needsBody?: boolean | ((config: C) => boolean);
+  /** True when the plugin reads AI facts (usage, model, tools) from the traffic. */
+  observesAi?: boolean;
+  /** Cross-field checks against the whole config (e.g. oauth2 needs gateway.issuer). */
+  check?(config: C, root: TollgateConfig): PluginConfigIssue[];
+  /** Builds the handler once per configured entry; validates nothing at request time. */
+  create(config: C, env: PluginEnv): PluginHandler | Promise<PluginHandler>;
+}
+
+/**
+ * Declares a plugin: `export default definePlugin({...})`. The definition is checked against its
+ * own config type here, then erased to `PluginDefinition<unknown>` for the registry (the config
+ * that reaches `create` is always the output of the same `schema`).
+ */
+export function definePlugin<C>(def: PluginDefinition<C>): PluginDefinition<unknown> {
+  return def as unknown as PluginDefinition<unknown>;
+}

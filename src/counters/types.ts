@@ -1,0 +1,92 @@
+/**
+ * Counter backends: one small interface, a memory and a Redis implementation (src/counters/).
+ * A request's claims (every rate-limit window and token-budget reservation that applies to it)
+ * are admitted in ONE call, atomically and all-or-nothing: a request refused by one claim
+ * consumes nothing from the others. The Redis backend does it in one round trip (a Lua script).
+ */
+
+/** A request-count window (rate-limiting). */
+export interface WindowClaim {
+  kind: 'window';
+  /** Counter key, unique per plugin instance + identifier + period (backend adds its prefix). */
+  key: string;
+  limit: number;
+  windowMs: number;
+  type: 'sliding' | 'fixed';
+  /** Requests consumed; 1 for rate limits. */
+  cost: number;
+  /** `local`: in-process only; `redis`: shared through Redis (falls back when allowed). */
+  policy: 'local' | 'redis';
+  /** When Redis is unreachable: true = count in-process, false = the request fails (503). */
+  faultTolerant: boolean;
+}
+
+/** A token-budget reservation: admitted while used + reserved + amount <= limit. */
+export interface BudgetClaim {
+  kind: 'budget';
+  /** Budget key for one workspace and one budget period (the period is part of the key). */
+  key: string;
+  limit: number;
+  /** Tokens to reserve now; replaced by real usage through `settle`. */
+  amount: number;
+  /** Unique id of this reservation (the request id). */
+  reservationId: string;
+  /** When the budget period ends (ms since epoch); keys expire after it. */
+  periodEndMs: number;
+  /** A reservation not settled within this many ms is dropped (crashed replica). */
+  reservationTtlMs: number;
+  policy: 'local' | 'redis';
+  faultTolerant: boolean;
+}
+
+export type Claim = WindowClaim | BudgetClaim;
+
+/** State of one claim after admission (or at refusal time, unchanged). */
+export interface ClaimState {
+  limit: number;
+  /** For windows: requests left; for budgets: limit - used - reserved (never below 0). */
+  remaining: number;
+  /** Milliseconds until the claim frees capacity (window slot frees / budget period resets). */
+  resetMs: number;
+  /** Budgets only: tokens used (settled) and reserved in flight. */
+  used?: number;
+  reserved?: number;
+}
+
+export interface AdmitResult {
+  admitted: boolean;
+  /** Index of the first claim that refused, or -1. */
+  refusedIndex: number;
+  states: ClaimState[];
+  /** True when a Redis-policy claim was served in-process because Redis is unreachable. */
+  degraded: boolean;
+}
+
+export interface BudgetUsage {
+  used: number;
+  reserved: number;
+}
+
+export interface CounterStore {
+  /** Admits all claims or none. Throws CountersUnavailableError when it cannot decide. */
+  admit(claims: Claim[]): Promise<AdmitResult>;
+  /** Replaces a reservation with the real usage (`actual` tokens); returns the new totals. */
+  settle(claim: BudgetClaim, actual: number): Promise<BudgetUsage>;
+  /** Drops a reservation without charging (the request failed before reaching the model). */
+  release(claim: BudgetClaim): Promise<BudgetUsage>;
+  /** Current totals of a budget key (reservations past their TTL are not counted). */
+  budgetUsage(key: string, policy: 'local' | 'redis'): Promise<BudgetUsage>;
+  /** Clears a budget key's usage and reservations (Admin API `POST /workspaces/{id}/usage/reset`). */
+  resetBudget(key: string, policy: 'local' | 'redis'): Promise<void>;
+  /** True when the shared backend answers (always true for memory only). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class CountersUnavailableError extends Error {
+  readonly code = 'TG_COUNTERS_DOWN';
+  constructor(cause?: unknown) {
+    super('rate-limit counters are unreachable', cause === undefined ? undefined : { cause });
+    this.name = 'CountersUnavailableError';
+  }
+}
