@@ -2,7 +2,13 @@
  * The entity store: one repository interface, two backends (SQLite embedded, PostgreSQL for
  * replicas) built on kysely, both passing the same contract suite (src/store/contract.test.ts).
  * Times are milliseconds since the epoch. Ids are UUIDs unless given.
+ *
+ * Errors: a unique clash throws DuplicateEntityError (entity, field, value); a credential or
+ * member pointing at a missing consumer throws ReferenceNotFoundError; an unreachable or
+ * timed-out database throws StoreUnavailableError (never a hang: connect 3 s, statement 10 s).
  */
+
+export { DuplicateEntityError, ReferenceNotFoundError, StoreUnavailableError, StoreMigrationError } from './errors.js';
 
 /** Where an entity came from: the config file (re-synced on load/reload) or the Admin API. */
 export type EntitySource = 'config' | 'admin';
@@ -65,43 +71,44 @@ export type NewJwtSecret = Omit<JwtSecret, 'id' | 'created_at' | 'source'> & Par
 export type NewOAuth2Credential = Omit<OAuth2Credential, 'id' | 'created_at' | 'source'> &
   Partial<Pick<OAuth2Credential, 'id' | 'created_at' | 'source'>>;
 
-/** Thrown on a unique-key clash (Admin API → 409). */
-export class DuplicateEntityError extends Error {
-  readonly code = 'TG_DUPLICATE';
-  constructor(
-    readonly entity: string,
-    readonly field: string,
-    readonly value: string,
-  ) {
-    super(`${entity} with ${field} '${value}' already exists`);
-    this.name = 'DuplicateEntityError';
-  }
-}
-
-/** Thrown when the database cannot be reached (→ 503 on the request path, exit 1 at start). */
-export class StoreUnavailableError extends Error {
-  readonly code = 'TG_STORE_DOWN';
-  constructor(cause?: unknown) {
-    super('the store (database) is unreachable', cause === undefined ? undefined : { cause });
-    this.name = 'StoreUnavailableError';
-  }
-}
-
 /** Declarative snapshot of stored entities (config export/import, SPEC §1). */
 export interface EntitySnapshot {
   consumers: Array<Consumer & { jwt_secrets: JwtSecret[]; oauth2_credentials: OAuth2Credential[] }>;
   workspaces: Array<Workspace & { members: string[] }>;
 }
 
+export type SnapshotConsumer = EntitySnapshot['consumers'][number];
+export type SnapshotWorkspace = EntitySnapshot['workspaces'][number];
+
+export interface SyncOptions {
+  /** Source written on new rows (and, with `replace`, taken over by existing ones). */
+  source: EntitySource;
+  /**
+   * `replace`: the `source` slice becomes equal to the snapshot; rows of that source missing
+   * from it are deleted, rows of the other source are never deleted (config file sync on load
+   * and reload). `merge`: upsert only, existing rows keep their source (config import).
+   */
+  mode: 'replace' | 'merge';
+}
+
+export interface ListOptions {
+  offset?: number;
+  /** Omitted = every row. */
+  limit?: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /** Where the data lives, password redacted (`sqlite /abs/path.db`, `postgres://u@h:5432/db`), for logs. */
+  readonly location: string;
   /** Applies pending migrations (idempotent; safe with several replicas starting at once). */
   migrate(): Promise<string[]>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 
   consumers: {
-    list(opts?: { offset?: number; limit?: number }): Promise<Consumer[]>;
+    /** Oldest first. */
+    list(opts?: ListOptions): Promise<Consumer[]>;
     /** By id or username (Kong's `{consumer}` path parameter). */
     get(idOrUsername: string): Promise<Consumer | null>;
     create(c: NewConsumer): Promise<Consumer>;
@@ -124,10 +131,14 @@ export interface Store {
     delete(id: string): Promise<boolean>;
   };
   workspaces: {
+    /** Oldest first. */
+    list(opts?: ListOptions): Promise<Workspace[]>;
     get(id: string): Promise<Workspace | null>;
-    /** Creates or updates the budget override. */
+    /** Creates or updates the budget override (an existing row keeps its source). */
     upsert(id: string, patch: { token_budget_day: number | null; source?: EntitySource }): Promise<Workspace>;
+    /** Deletes the workspace and its memberships; false when absent. */
     delete(id: string): Promise<boolean>;
+    /** Idempotent; creates the workspace (no override) when absent; returns the stored membership. */
     addMember(workspaceId: string, userId: string, source?: EntitySource): Promise<WorkspaceMember>;
     removeMember(workspaceId: string, userId: string): Promise<boolean>;
     isMember(workspaceId: string, userId: string): Promise<boolean>;
@@ -138,9 +149,9 @@ export interface Store {
   /** Snapshot of every stored entity (config export). */
   exportEntities(): Promise<EntitySnapshot>;
   /**
-   * Makes the `source` slice of the store equal to `snapshot` (in one transaction): entities of
-   * that source missing from it are deleted, others upserted. Used to sync the config file's
-   * consumers (`source: 'config'`) on load and reload, and by config import.
+   * Writes a snapshot in one transaction (see SyncOptions). Rows are matched by id, then by
+   * natural key (username / custom_id, jwt key, client_id, workspace id), so ids stay stable
+   * across syncs and an import without ids updates the existing rows.
    */
-  syncEntities(snapshot: EntitySnapshot, source: EntitySource): Promise<void>;
+  syncEntities(snapshot: EntitySnapshot, opts: SyncOptions): Promise<void>;
 }

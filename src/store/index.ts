@@ -1,0 +1,78 @@
+import { Migrator, sql, type MigrationResultSet } from 'kysely';
+import { connect, type Connection, type StoreOptions } from './connect.js';
+import { StoreMigrationError, translateError } from './errors.js';
+import { migrations } from './migrations/index.js';
+import { consumersRepo } from './repos/consumers.js';
+import { jwtSecretsRepo } from './repos/jwtSecrets.js';
+import { oauth2CredentialsRepo } from './repos/oauth2Credentials.js';
+import { workspacesRepo } from './repos/workspaces.js';
+import { exportEntities } from './snapshotExport.js';
+import { syncEntities } from './snapshotSync.js';
+import type { Store } from './types.js';
+
+export type * from './types.js';
+export { DuplicateEntityError, ReferenceNotFoundError, StoreMigrationError, StoreUnavailableError } from './errors.js';
+export { parseStoreUrl, redactUrl, type StoreOptions } from './connect.js';
+export { hashSecret, verifySecret } from './secretHash.js';
+export { configSnapshot } from './configSnapshot.js';
+
+/** Turns a migrator result into applied names, or the typed error of the first failure. */
+function appliedOrThrow(result: MigrationResultSet, location: string): string[] {
+  if (result.error !== undefined) {
+    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? null;
+    const translated = translateError(result.error, location);
+    if (translated !== result.error) throw translated;
+    throw new StoreMigrationError(failed, result.error);
+  }
+  return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Applies pending migrations. The migrator holds a lock for the whole run (a PostgreSQL
+ * advisory lock; SQLite has one connection), so replicas starting together apply each
+ * migration once: the others wait, then find nothing to do.
+ */
+async function migrate(conn: Connection): Promise<string[]> {
+  const { db, release } = conn.migrationDb();
+  try {
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+    return appliedOrThrow(await migrator.migrateToLatest(), conn.location);
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Opens the store named by `url` (SQLite file or PostgreSQL; see connect.ts). Does not migrate:
+ * call `store.migrate()` (the CLI's `start` and `migrations up` do). SQLite opens the file now;
+ * PostgreSQL connects on first use, so an unreachable server shows up as StoreUnavailableError
+ * from the first call.
+ */
+export async function createStore(url: string, opts: StoreOptions = {}): Promise<Store> {
+  const conn = connect(url, opts);
+  const ctx = { db: conn.db, location: conn.location, kind: conn.kind };
+  let closed: Promise<void> | null = null;
+  return {
+    kind: conn.kind,
+    location: conn.location,
+    migrate: () => migrate(conn),
+    async ping() {
+      try {
+        await sql`select 1`.execute(conn.db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close() {
+      closed ??= conn.db.destroy();
+      return closed;
+    },
+    consumers: consumersRepo(ctx),
+    jwtSecrets: jwtSecretsRepo(ctx),
+    oauth2Credentials: oauth2CredentialsRepo(ctx),
+    workspaces: workspacesRepo(ctx),
+    exportEntities: () => exportEntities(ctx),
+    syncEntities: (snapshot, syncOpts) => syncEntities(ctx, snapshot, syncOpts),
+  };
+}

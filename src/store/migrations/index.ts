@@ -1,0 +1,12 @@
+import type { Migration } from 'kysely';
+import * as core0001 from './0001_core.js';
+
+/**
+ * Every migration, in order, listed explicitly (no directory scan: works from `dist/`, from
+ * tsx and inside bundles). To add one: create `NNNN_what.ts` exporting `up` (and `down`) with
+ * portable DDL, then add a line here. Names sort lexically and are recorded in
+ * `kysely_migration`; never rename or edit one that has shipped.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_core': core0001,
+};
