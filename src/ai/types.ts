@@ -14,3 +14,24 @@ export interface AiUsage {
   /** Tool names invoked (OpenAI tool_calls, Anthropic tool_use, MCP tools/call, X-Tools-Used). */
   tools: string[];
 }
+
+/**
+ * The AI API a request speaks, recognised from its path (suffix, so `strip_path` and prefixes
+ * such as Azure's `/openai/deployments/x/chat/completions` do not matter) and, for MCP, from its
+ * JSON-RPC body (MCP servers live on any path).
+ */
+export type AiApi =
+  | 'openai-chat'
+  | 'openai-completions'
+  | 'openai-embeddings'
+  | 'openai-responses'
+  | 'anthropic-messages'
+  | 'mcp';
+
+/** The APIs whose answers are generated text (usage estimated from the text when unreported). */
+export const GENERATIVE_APIS: ReadonlySet<AiApi> = new Set<AiApi>([
+  'openai-chat',
+  'openai-completions',
+  'openai-responses',
+  'anthropic-messages',
+]);

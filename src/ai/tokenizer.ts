@@ -1,0 +1,100 @@
+import { createRequire } from 'node:module';
+import type * as O200kEncoding from 'gpt-tokenizer/encoding/o200k_base';
+
+/**
+ * Token counting with OpenAI's `o200k_base` encoding (gpt-4o, gpt-4.1, gpt-5, o-series), the
+ * vocabulary of current models; for other model families (Llama 3, Claude) it is a close
+ * estimate, which is all the gateway needs before the upstream reports real usage.
+ *
+ * The encoder's rank table takes ~200 ms to load, so it is loaded on first use, not at import:
+ * gateway startup stays fast. Call `preloadTokenizer()` once the listeners are up to pay that
+ * cost before the first AI request instead of during it.
+ */
+type Encoding = typeof O200kEncoding;
+
+const requireCjs = createRequire(import.meta.url);
+let encoding: Encoding | null = null;
+
+/** Special-token strings such as `<|endoftext|>` in user text are counted as plain text. */
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
+function loadEncoding(): Encoding {
+  encoding ??= requireCjs('gpt-tokenizer/encoding/o200k_base') as Encoding;
+  return encoding;
+}
+
+export const TOKENIZER_ENCODING = 'o200k_base';
+
+export function preloadTokenizer(): void {
+  loadEncoding();
+}
+
+export function countTextTokens(text: string): number {
+  if (text.length === 0) return 0;
+  return loadEncoding().countTokens(text, PLAIN_TEXT);
+}
+
+export function encodeText(text: string): number[] {
+  return loadEncoding().encode(text, PLAIN_TEXT);
+}
+
+export function decodeTokens(tokens: readonly number[]): string {
+  return loadEncoding().decode(tokens);
+}
+
+/**
+ * Text kept for exact tokenization; beyond it the count is extrapolated from the kept sample's
+ * tokens-per-character. Tokenizing runs at roughly 5 MB/s, so this bounds the cost of one
+ * estimate to a few milliseconds however large the prompt or the generated text is.
+ */
+export const EXACT_TOKENIZE_CHARS = 32 * 1024;
+
+/**
+ * A bounded sample of text whose token count is wanted: keeps the first `maxChars` characters,
+ * counts the rest, and extrapolates. `addPart` starts a new piece (a message: pieces are
+ * tokenized separately), `append` extends the last piece (a streamed delta).
+ */
+export class TextSample {
+  private readonly parts: string[] = [];
+  private keptChars = 0;
+  private totalChars = 0;
+  /** Tokens known without tokenizing (prompts given as token-id arrays, per-message overhead). */
+  private extraTokens = 0;
+
+  constructor(private readonly maxChars = EXACT_TOKENIZE_CHARS) {}
+
+  get isEmpty(): boolean {
+    return this.totalChars === 0 && this.extraTokens === 0;
+  }
+
+  addPart(text: string): void {
+    this.keep(text, true);
+  }
+
+  append(text: string): void {
+    this.keep(text, this.parts.length === 0);
+  }
+
+  addTokens(count: number): void {
+    this.extraTokens += count;
+  }
+
+  countTokens(): number {
+    if (this.totalChars === 0) return this.extraTokens;
+    let exact = 0;
+    for (const part of this.parts) exact += countTextTokens(part);
+    if (this.keptChars >= this.totalChars) return exact + this.extraTokens;
+    return Math.ceil((exact * this.totalChars) / this.keptChars) + this.extraTokens;
+  }
+
+  private keep(text: string, newPart: boolean): void {
+    if (text.length === 0) return;
+    this.totalChars += text.length;
+    const room = this.maxChars - this.keptChars;
+    if (room <= 0) return;
+    const piece = text.length <= room ? text : text.slice(0, room);
+    this.keptChars += piece.length;
+    if (newPart || this.parts.length === 0) this.parts.push(piece);
+    else this.parts[this.parts.length - 1] += piece;
+  }
+}
