@@ -3,6 +3,9 @@
  * A request's claims (every rate-limit window and token-budget reservation that applies to it)
  * are admitted in ONE call, atomically and all-or-nothing: a request refused by one claim
  * consumes nothing from the others. The Redis backend does it in one round trip (a Lua script).
+ * Semantics, key layout and failure behaviour: src/counters/README.md.
+ *
+ * All counts (limit, cost, amount, actual) are non-negative integers.
  */
 
 /** A request-count window (rate-limiting). */
@@ -11,7 +14,12 @@ export interface WindowClaim {
   /** Counter key, unique per plugin instance + identifier + period (backend adds its prefix). */
   key: string;
   limit: number;
+  /** Window length; windows are aligned to the Unix epoch (a `day` window starts at 00:00 UTC). */
   windowMs: number;
+  /**
+   * `fixed`: one counter per window. `sliding`: the two-window weighted estimate
+   * `previous × (1 − elapsed/windowMs) + current` (Kong, Cloudflare); see README.md.
+   */
   type: 'sliding' | 'fixed';
   /** Requests consumed; 1 for rate limits. */
   cost: number;
@@ -29,9 +37,9 @@ export interface BudgetClaim {
   limit: number;
   /** Tokens to reserve now; replaced by real usage through `settle`. */
   amount: number;
-  /** Unique id of this reservation (the request id). */
+  /** Unique id of this reservation (the request id). Admitting it again replaces it. */
   reservationId: string;
-  /** When the budget period ends (ms since epoch); keys expire after it. */
+  /** When the budget period ends (ms since epoch); keys expire after it (+ 1 h margin). */
   periodEndMs: number;
   /** A reservation not settled within this many ms is dropped (crashed replica). */
   reservationTtlMs: number;
@@ -41,12 +49,24 @@ export interface BudgetClaim {
 
 export type Claim = WindowClaim | BudgetClaim;
 
-/** State of one claim after admission (or at refusal time, unchanged). */
+/**
+ * State of one claim after admission; when the request was refused, the state as it stands
+ * (nothing was consumed).
+ */
 export interface ClaimState {
   limit: number;
-  /** For windows: requests left; for budgets: limit - used - reserved (never below 0). */
+  /**
+   * Windows: units left right now, floor(limit − count) (requests, as cost is 1 for rate limits;
+   * 0 when exhausted); budgets: limit − used − reserved (never below 0).
+   */
   remaining: number;
-  /** Milliseconds until the claim frees capacity (window slot frees / budget period resets). */
+  /**
+   * Milliseconds until the claim frees capacity, measured on the backend's clock (Redis server
+   * time for Redis claims). Fixed windows: until the window ends. Sliding windows: when the next
+   * request of the same cost would be refused, until it would be admitted again; otherwise until
+   * the current window ends. Budgets: until `periodEndMs`. Use it for Retry-After and
+   * X-RateLimit-Reset (`now + resetMs`).
+   */
   resetMs: number;
   /** Budgets only: tokens used (settled) and reserved in flight. */
   used?: number;
@@ -57,6 +77,7 @@ export interface AdmitResult {
   admitted: boolean;
   /** Index of the first claim that refused, or -1. */
   refusedIndex: number;
+  /** One state per claim, aligned with the claims array. */
   states: ClaimState[];
   /** True when a Redis-policy claim was served in-process because Redis is unreachable. */
   degraded: boolean;
@@ -70,7 +91,10 @@ export interface BudgetUsage {
 export interface CounterStore {
   /** Admits all claims or none. Throws CountersUnavailableError when it cannot decide. */
   admit(claims: Claim[]): Promise<AdmitResult>;
-  /** Replaces a reservation with the real usage (`actual` tokens); returns the new totals. */
+  /**
+   * Replaces a reservation with the real usage (`actual` tokens, counted in full even when it
+   * exceeds the reservation or the reservation already lapsed); returns the new totals.
+   */
   settle(claim: BudgetClaim, actual: number): Promise<BudgetUsage>;
   /** Drops a reservation without charging (the request failed before reaching the model). */
   release(claim: BudgetClaim): Promise<BudgetUsage>;
@@ -78,8 +102,9 @@ export interface CounterStore {
   budgetUsage(key: string, policy: 'local' | 'redis'): Promise<BudgetUsage>;
   /** Clears a budget key's usage and reservations (Admin API `POST /workspaces/{id}/usage/reset`). */
   resetBudget(key: string, policy: 'local' | 'redis'): Promise<void>;
-  /** True when the shared backend answers (always true for memory only). */
+  /** True when the shared backend answers (always true for memory only). For /health/ready. */
   ping(): Promise<boolean>;
+  /** Stops timers and quits the Redis connection; the store must not be used afterwards. */
   close(): Promise<void>;
 }
 
