@@ -1,0 +1,117 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from '../../test/helpers/redis.js';
+import { waitFor } from '../../test/helpers/ports.js';
+import { createCounterStore, CountersUnavailableError, type RoutedCounterStore } from './index.js';
+import { budgetClaim, collectingLogger, uniquePrefix, windowClaim } from './test/claims.js';
+
+/** Proves a promise settles within `ms` (a hang fails the test instead of timing it out). */
+async function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('Redis outage', () => {
+  let redis: RedisServer;
+  let store: RoutedCounterStore;
+  const { logger, lines } = collectingLogger();
+  const warnings = () => lines.filter((l) => l.level === 40);
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    store = createCounterStore({ redisUrl: redis.url, keyPrefix: uniquePrefix('failover'), logger });
+    expect(await store.waitReady(5000)).toBe(true);
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await redis.stop();
+  });
+
+  const tolerant = windowClaim('ft', 5);
+  const strict = windowClaim('strict', 5, { faultTolerant: false });
+
+  it('counts in Redis while it is up', async () => {
+    expect(await store.ping()).toBe(true);
+    const r = await store.admit([tolerant, strict]);
+    expect(r).toMatchObject({ admitted: true, degraded: false, states: [{ remaining: 4 }, { remaining: 4 }] });
+  });
+
+  it('keeps limiting fault-tolerant claims in-process when Redis dies, and fails strict ones fast', async () => {
+    await redis.kill();
+    // Fault-tolerant: served in-process (fresh in-process counters), still limited.
+    const results = [];
+    for (let n = 0; n < 8; n++) results.push(await within(1000, store.admit([tolerant])));
+    expect(results.every((r) => r.degraded)).toBe(true);
+    expect(results.filter((r) => r.admitted)).toHaveLength(5);
+    expect(results[7]).toMatchObject({ admitted: false, refusedIndex: 0, states: [{ remaining: 0 }] });
+
+    // Not fault-tolerant (alone or with others): CountersUnavailableError, no hang.
+    await expect(within(1000, store.admit([strict]))).rejects.toBeInstanceOf(CountersUnavailableError);
+    await expect(within(1000, store.admit([windowClaim('other', 5), strict]))).rejects.toBeInstanceOf(CountersUnavailableError);
+    // Local claims are not affected.
+    expect(await store.admit([windowClaim('loc', 1, { policy: 'local', faultTolerant: false })])).toMatchObject({ admitted: true, degraded: false });
+
+    // Budgets keep working in-process too.
+    const b = budgetClaim('ws', 100, 60, 'req-1');
+    expect(await within(1000, store.admit([b]))).toMatchObject({ admitted: true, degraded: true });
+    expect(await within(1000, store.settle(b, 70))).toEqual({ used: 70, reserved: 0 });
+    await expect(within(1000, store.budgetUsage('ws', 'redis'))).rejects.toBeInstanceOf(CountersUnavailableError);
+
+    expect(await within(1000, store.ping())).toBe(false);
+    expect(store.degraded).toBe(true);
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0].msg).toMatch(/Redis unreachable/);
+  });
+
+  it('uses Redis again once it is back, and says so once', async () => {
+    await redis.restart();
+    await waitFor(() => store.ping(), 'counters to reconnect', 10_000);
+    const r = await store.admit([tolerant, strict]);
+    // The restarted server has no data (no persistence): Redis counts start over.
+    expect(r).toMatchObject({ admitted: true, degraded: false, states: [{ remaining: 4 }, { remaining: 4 }] });
+    expect(warnings()).toHaveLength(1);
+    expect(lines.filter((l) => l.level === 30 && /reachable again/.test(l.msg))).toHaveLength(1);
+  });
+
+  it('does not hang on a Redis that accepts connections but stops answering', async () => {
+    const probe = new Redis(redis.url);
+    const info = await probe.info('server');
+    probe.disconnect();
+    const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await expect(within(1000, store.admit([strict]))).rejects.toBeInstanceOf(CountersUnavailableError);
+      expect(await within(1000, store.admit([tolerant]))).toMatchObject({ degraded: true });
+      await expect(within(1000, store.admit([strict]))).rejects.toBeInstanceOf(CountersUnavailableError);
+      expect(await within(1000, store.ping())).toBe(false);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor(() => store.ping(), 'counters to reconnect', 10_000);
+    expect(await store.admit([tolerant])).toMatchObject({ admitted: true, degraded: false });
+    expect(warnings()).toHaveLength(2);
+  });
+
+  it('fails strict claims fast while Redis is not even reachable at startup', async () => {
+    const down = await startRedis();
+    await down.stop();
+    const cold = createCounterStore({ redisUrl: down.url, keyPrefix: uniquePrefix('cold') });
+    try {
+      expect(await cold.waitReady(300)).toBe(false);
+      await expect(within(1000, cold.admit([strict]))).rejects.toBeInstanceOf(CountersUnavailableError);
+      expect(await within(1000, cold.admit([tolerant]))).toMatchObject({ admitted: true, degraded: true });
+      expect(await cold.ping()).toBe(false);
+    } finally {
+      await within(1000, cold.close());
+    }
+  });
+});

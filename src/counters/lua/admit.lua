@@ -1,0 +1,136 @@
+-- admit.lua: checks every claim of one request and commits them only if all fit (all-or-nothing).
+-- Runs atomically inside Redis; time is Redis server time, so replicas with skewed clocks agree.
+-- Window arithmetic mirrors src/counters/windowMath.ts operation for operation.
+--
+-- KEYS, in claim order: a window claim uses 1 key (<prefix>rl:<key>, hash i/c/p);
+--   a budget claim uses 2 keys (<prefix>budget:<key>, hash used/reserved/r:<id>;
+--   <prefix>budget:<key>:exp, zset reservation id -> expiry ms).
+-- ARGV[1]: 1 = commit when all fit, 0 = check only.
+-- ARGV[2..]: 6 values per claim:
+--   window: 'w', limit, windowMs, sliding (1|0), cost, ''
+--   budget: 'b', limit, amount, periodEndMs, reservationTtlMs, reservationId
+-- Returns { admitted (1|0), refusedIndex (0-based, -1), nowMs,
+--           then per claim: remaining, resetMs, used, reserved }.
+if redis.replicate_commands then redis.replicate_commands() end
+
+local MARGIN = 3600000 -- budget keys outlive their period by 1 h (windowMath.ts BUDGET_KEY_MARGIN_MS)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local commit = ARGV[1] == '1'
+local n = (#ARGV - 1) / 6
+
+-- Drops reservations whose expiry has passed (a crashed replica never settled them).
+local function purge(hkey, zkey)
+  local ids = redis.call('ZRANGEBYSCORE', zkey, '-inf', now, 'LIMIT', 0, 512)
+  if #ids == 0 then return end
+  local freed = 0
+  for _, id in ipairs(ids) do
+    local amount = tonumber(redis.call('HGET', hkey, 'r:' .. id))
+    if amount then
+      freed = freed + amount
+      redis.call('HDEL', hkey, 'r:' .. id)
+    end
+  end
+  redis.call('ZREM', zkey, unpack(ids))
+  if freed > 0 then redis.call('HINCRBY', hkey, 'reserved', -freed) end
+end
+
+local function read_window(s, key, a)
+  local w = tonumber(ARGV[a + 2])
+  local idx = math.floor(now / w)
+  local h = redis.call('HMGET', key, 'i', 'c', 'p')
+  local i, c, p = tonumber(h[1]) or -1, tonumber(h[2]) or 0, tonumber(h[3]) or 0
+  if i >= idx then s.cur, s.prev, s.idx = c, p, i -- i > idx: clock went back, keep the newest
+  elseif i == idx - 1 then s.cur, s.prev, s.idx = 0, c, idx
+  else s.cur, s.prev, s.idx = 0, 0, idx end
+  s.w, s.elapsed, s.sliding, s.cost = w, now - idx * w, ARGV[a + 3] == '1', tonumber(ARGV[a + 4])
+  local count = s.cur
+  if s.sliding then count = s.prev * ((w - s.elapsed) / w) + s.cur end
+  return count + s.cost <= s.limit
+end
+
+local function read_budget(s, hkey, zkey, a)
+  purge(hkey, zkey)
+  s.id = ARGV[a + 5]
+  local h = redis.call('HMGET', hkey, 'used', 'reserved', 'r:' .. s.id)
+  s.used, s.reserved, s.old = tonumber(h[1]) or 0, tonumber(h[2]) or 0, tonumber(h[3]) or 0
+  s.amount, s.period_end, s.ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  return s.used + s.reserved - s.old + s.amount <= s.limit
+end
+
+local function sliding_reset(s)
+  local to_end = s.w - s.elapsed
+  if s.cur + s.cost <= s.limit then
+    if s.prev == 0 then return to_end end
+    local r = math.ceil(to_end - ((s.limit - s.cost - s.cur) * s.w) / s.prev)
+    if r <= 0 then return to_end end
+    return r
+  end
+  if s.cost > s.limit then return to_end + s.w end
+  return to_end + math.ceil(s.w - ((s.limit - s.cost) * s.w) / s.cur)
+end
+
+local function write_window(s, key)
+  s.cur = s.cur + s.cost
+  redis.call('HSET', key, 'i', s.idx, 'c', s.cur, 'p', s.prev)
+  local ttl = s.w - s.elapsed
+  if s.sliding then ttl = ttl + s.w end
+  redis.call('PEXPIRE', key, ttl)
+end
+
+local function write_budget(s, hkey, zkey)
+  local expires = now + s.ttl
+  redis.call('HSET', hkey, 'r:' .. s.id, s.amount)
+  s.reserved = redis.call('HINCRBY', hkey, 'reserved', s.amount - s.old)
+  redis.call('ZADD', zkey, expires, s.id)
+  local key_expires = math.max(s.period_end, expires) + MARGIN
+  redis.call('PEXPIREAT', hkey, key_expires)
+  redis.call('PEXPIREAT', zkey, key_expires)
+end
+
+-- Pass 1: read every claim (their states are reported either way); note the first refusal.
+local states, keyat = {}, {}
+local refused = -1
+local k = 1
+for c = 1, n do
+  local a = 2 + (c - 1) * 6
+  local s = { limit = tonumber(ARGV[a + 1]) }
+  local fits
+  keyat[c] = k
+  if ARGV[a] == 'w' then
+    fits = read_window(s, KEYS[k], a)
+    k = k + 1
+  else
+    fits = read_budget(s, KEYS[k], KEYS[k + 1], a)
+    k = k + 2
+  end
+  if not fits and refused < 0 then refused = c - 1 end
+  states[c] = s
+end
+
+-- Pass 2: commit all (only when every claim fits), then report.
+local write = commit and refused < 0
+local out = { 0, refused, now }
+if refused < 0 then out[1] = 1 end
+for c = 1, n do
+  local s, kk = states[c], keyat[c]
+  local j = 4 + (c - 1) * 4
+  if s.w then
+    if write then write_window(s, KEYS[kk]) end
+    if s.sliding then
+      local est = s.prev * ((s.w - s.elapsed) / s.w) + s.cur
+      out[j] = math.max(0, math.floor(s.limit - est))
+      out[j + 1] = sliding_reset(s)
+    else
+      out[j] = math.max(0, s.limit - s.cur)
+      out[j + 1] = s.w - s.elapsed
+    end
+    out[j + 2], out[j + 3] = 0, 0
+  else
+    if write then write_budget(s, KEYS[kk], KEYS[kk + 1]) end
+    out[j] = math.max(0, s.limit - s.used - s.reserved)
+    out[j + 1] = math.max(0, s.period_end - now)
+    out[j + 2], out[j + 3] = s.used, s.reserved
+  end
+end
+return out

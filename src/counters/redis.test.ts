@@ -1,0 +1,146 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedRedisUrl } from '../../test/helpers/redis.js';
+import { waitFor } from '../../test/helpers/ports.js';
+import { createCounterStore, type RoutedCounterStore } from './index.js';
+import { budgetClaim, uniquePrefix, windowClaim } from './test/claims.js';
+
+const prefix = uniquePrefix('redis');
+const stores: RoutedCounterStore[] = [];
+let admin: Redis;
+
+async function connected(): Promise<RoutedCounterStore> {
+  const store = createCounterStore({ redisUrl: sharedRedisUrl(), keyPrefix: prefix });
+  stores.push(store);
+  expect(await store.waitReady(5000)).toBe(true);
+  return store;
+}
+
+async function serverNow(): Promise<number> {
+  const [s, us] = await admin.time();
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
+/** Sleeps until Redis time is `offset` ms into a fresh window of `windowMs`. */
+async function intoNextWindow(windowMs: number, offset: number): Promise<void> {
+  const now = await serverNow();
+  await new Promise((r) => setTimeout(r, windowMs - (now % windowMs) + offset));
+}
+
+const count = (results: { admitted: boolean }[]) => results.filter((r) => r.admitted).length;
+
+beforeAll(() => {
+  admin = new Redis(sharedRedisUrl());
+});
+
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  admin.disconnect();
+});
+
+describe('Redis counters', () => {
+  it('admits exactly 100 of 300 concurrent admits spread over three stores', async () => {
+    const replicas = [await connected(), await connected(), await connected()];
+    const claim = windowClaim('exact', 100, { windowMs: 3_600_000, type: 'sliding' });
+    const results = await Promise.all(Array.from({ length: 300 }, (_, n) => replicas[n % 3].admit([claim])));
+    expect(count(results)).toBe(100);
+    expect(results.some((r) => r.degraded)).toBe(false);
+    const refused = results.find((r) => !r.admitted);
+    expect(refused?.states[0].remaining).toBe(0);
+    expect(refused?.states[0].resetMs).toBeGreaterThan(0);
+  });
+
+  it('is all-or-nothing: a request refused by B consumes nothing from A', async () => {
+    const store = await connected();
+    const a = windowClaim('aon:a', 5);
+    const b = windowClaim('aon:b', 3);
+    for (let n = 0; n < 3; n++) expect((await store.admit([a, b])).admitted).toBe(true);
+    const fourth = await store.admit([a, b]);
+    expect(fourth).toMatchObject({ admitted: false, refusedIndex: 1 });
+    expect(fourth.states.map((s) => s.remaining)).toEqual([2, 0]);
+    expect(await admin.hget(`${prefix}rl:aon:a`, 'c')).toBe('3');
+    expect((await store.admit([a])).states[0].remaining).toBe(1);
+  });
+
+  it('fixed windows start over at the boundary; sliding windows still weigh the previous one', async () => {
+    const store = await connected();
+    const w = 2000;
+    const fixed = windowClaim('fvs:fixed', 100, { windowMs: w, type: 'fixed' });
+    const sliding = windowClaim('fvs:sliding', 100, { windowMs: w, type: 'sliding' });
+    const burst = (c: typeof fixed) => Promise.all(Array.from({ length: 150 }, () => store.admit([c])));
+    await intoNextWindow(w, 100);
+    const [f1, s1] = await Promise.all([burst(fixed), burst(sliding)]);
+    expect([count(f1), count(s1)]).toEqual([100, 100]);
+    const refused = s1.find((r) => !r.admitted);
+    expect(refused?.states[0].resetMs).toBeGreaterThan(0);
+    expect(refused?.states[0].resetMs).toBeLessThanOrEqual(2 * w);
+    await intoNextWindow(w, 200);
+    const [f2, s2] = await Promise.all([burst(fixed), burst(sliding)]);
+    expect(count(f2)).toBe(100);
+    expect(count(s2)).toBeGreaterThan(0);
+    expect(count(s2)).toBeLessThan(100);
+  });
+
+  it('budgets: 40 concurrent reservations of 100 against 1000 admit exactly 10', async () => {
+    const [r1, r2] = [await connected(), await connected()];
+    const claim = (id: string) => budgetClaim('ws1:2025-01-01', 1000, 100, id);
+    const results = await Promise.all(Array.from({ length: 40 }, (_, n) => (n % 2 ? r1 : r2).admit([claim(`r${n}`)])));
+    const admitted = results.flatMap((r, n) => (r.admitted ? [n] : []));
+    expect(admitted).toHaveLength(10);
+    expect(results.find((r) => !r.admitted)?.states[0]).toMatchObject({ remaining: 0, used: 0, reserved: 1000 });
+
+    for (const n of admitted.slice(0, 5)) await r1.settle(claim(`r${n}`), 40);
+    expect(await r2.budgetUsage('ws1:2025-01-01', 'redis')).toEqual({ used: 200, reserved: 500 });
+    expect(await r1.settle(claim('never-reserved'), 250)).toEqual({ used: 450, reserved: 500 });
+    for (const n of admitted.slice(5)) await r2.release(claim(`r${n}`));
+    expect(await r1.budgetUsage('ws1:2025-01-01', 'redis')).toEqual({ used: 450, reserved: 0 });
+    expect((await r1.admit([{ ...claim('fill'), amount: 550 }])).states[0]).toMatchObject({ remaining: 0, used: 450, reserved: 550 });
+    expect((await r2.admit([{ ...claim('over'), amount: 1 }])).admitted).toBe(false);
+
+    await r1.resetBudget('ws1:2025-01-01', 'redis');
+    expect(await r2.budgetUsage('ws1:2025-01-01', 'redis')).toEqual({ used: 0, reserved: 0 });
+  });
+
+  it('budgets: reservations past their TTL stop counting', async () => {
+    const store = await connected();
+    const claim = (id: string) => budgetClaim('ws-ttl', 300, 100, id, { reservationTtlMs: 300 });
+    expect(count(await Promise.all(['a', 'b', 'c', 'd'].map((id) => store.admit([claim(id)]))))).toBe(3);
+    await waitFor(async () => (await store.budgetUsage('ws-ttl', 'redis')).reserved === 0, 'reservations to lapse', 5000);
+    expect((await store.admit([claim('e')])).states[0]).toMatchObject({ used: 0, reserved: 100, remaining: 200 });
+  });
+
+  it('keeps keys under the prefix, each with an expiry', async () => {
+    const store = await connected();
+    await store.admit([windowClaim('layout:w', 10, { windowMs: 10_000 }), budgetClaim('layout:b', 10, 1, 'rid')]);
+    const keys = (await admin.keys(`${prefix}*layout*`)).sort();
+    expect(keys).toEqual([`${prefix}budget-exp:layout:b`, `${prefix}budget:layout:b`, `${prefix}rl:layout:w`]);
+    for (const key of keys) expect(await admin.pttl(key)).toBeGreaterThan(0);
+    expect(await admin.hgetall(`${prefix}budget:layout:b`)).toEqual({ reserved: '1', 'r:rid': '1' });
+    expect(await admin.hgetall(`${prefix}rl:layout:w`)).toMatchObject({ c: '1', p: '0' });
+  });
+
+  it('mixed policies: a local refusal consumes nothing in Redis, even when it loses a race', async () => {
+    const store = await connected();
+    const shared = windowClaim('mixed:shared', 100);
+    const local = windowClaim('mixed:local', 3, { policy: 'local' });
+    // All ten pass the local pre-check before any Redis reply: seven are rolled back.
+    const results = await Promise.all(Array.from({ length: 10 }, () => store.admit([shared, local])));
+    expect(count(results)).toBe(3);
+    expect(results.filter((r) => !r.admitted).every((r) => r.refusedIndex === 1)).toBe(true);
+    expect(await admin.hget(`${prefix}rl:mixed:shared`, 'c')).toBe('3');
+    // Refused by the local pre-check: Redis is only asked, and reports the shared state.
+    const refused = await store.admit([shared, local]);
+    expect(refused).toMatchObject({ admitted: false, refusedIndex: 1, states: [{ remaining: 97 }, { remaining: 0 }] });
+    expect(await admin.hget(`${prefix}rl:mixed:shared`, 'c')).toBe('3');
+  });
+
+  it('mixed policies: a Redis refusal consumes nothing locally', async () => {
+    const store = await connected();
+    const shared = windowClaim('mixed2:shared', 2);
+    const local = windowClaim('mixed2:local', 10, { policy: 'local' });
+    const results = [];
+    for (let n = 0; n < 4; n++) results.push(await store.admit([local, shared]));
+    expect(results.map((r) => r.refusedIndex)).toEqual([-1, -1, 1, 1]);
+    expect(results[3].states[0].remaining).toBe(8);
+  });
+});

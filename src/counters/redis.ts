@@ -1,0 +1,198 @@
+/**
+ * Redis counters: every operation is one Lua script (src/counters/lua/), so a request's claims
+ * are checked and committed atomically, in one round trip, on Redis server time.
+ *
+ * This class also owns the connection's health. Redis must never hang a request: no offline
+ * queue (a command while disconnected fails at once), a short command timeout, no resend of
+ * in-flight commands after a reconnect (they may have run: counting twice is worse than once),
+ * and reconnects in the background. Health changes are logged once per transition.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { LuaScript, type RedisArg } from './luaScript.js';
+import { budgetExpiryKey, budgetKey, claimsArgv, decodeAdmission, decodeUsage, type RedisAdmission } from './redisCodec.js';
+import { CountersUnavailableError, type BudgetClaim, type BudgetUsage, type Claim } from './types.js';
+
+export interface RedisCountersOptions {
+  url: string;
+  keyPrefix: string;
+  logger?: Logger | undefined;
+  /** A command not answered within this many ms fails (and the request falls back). Default 250. */
+  commandTimeoutMs?: number | undefined;
+  /** A connection attempt gives up after this many ms (then retries in the background). Default 1000. */
+  connectTimeoutMs?: number | undefined;
+}
+
+type Health = 'connecting' | 'up' | 'down';
+
+/** Reconnect delay: 100 ms, 200 ms, … capped at 1 s. */
+const retryStrategy = (times: number): number => Math.min(times * 100, 1000);
+
+/** The URL without credentials, for logs. */
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return 'redis://(unparsable url)';
+  }
+}
+
+export class RedisCounters {
+  readonly #client: Redis;
+  readonly #prefix: string;
+  readonly #logger: Logger | undefined;
+  readonly #where: string;
+  readonly #admit = new LuaScript('admit');
+  readonly #rollback = new LuaScript('rollback');
+  readonly #settle = new LuaScript('settle');
+  readonly #release = new LuaScript('release');
+  readonly #usage = new LuaScript('usage');
+  #health: Health = 'connecting';
+  #closing = false;
+  #lastReplyErrorLog = 0;
+
+  constructor(opts: RedisCountersOptions) {
+    this.#prefix = opts.keyPrefix;
+    this.#logger = opts.logger;
+    this.#where = safeUrl(opts.url);
+    this.#client = new Redis(opts.url, {
+      enableOfflineQueue: false,
+      commandTimeout: opts.commandTimeoutMs ?? 250,
+      connectTimeout: opts.connectTimeoutMs ?? 1000,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      retryStrategy,
+      connectionName: 'tollgate-counters',
+    });
+    this.#client.on('ready', () => this.#up());
+    this.#client.on('error', (err: Error) => this.#down(err));
+    this.#client.on('close', () => this.#down(undefined));
+  }
+
+  /** True while the connection is up: claims go to Redis. */
+  get available(): boolean {
+    return this.#health === 'up' && this.#client.status === 'ready';
+  }
+
+  /** Admits all claims or none (`commit` false: only checks). Throws CountersUnavailableError. */
+  async admit(claims: readonly Claim[], commit: boolean): Promise<RedisAdmission> {
+    const reply = await this.#run(this.#admit, claimsArgv(this.#prefix, claims, commit ? 1 : 0));
+    return decodeAdmission(reply, claims);
+  }
+
+  /** Undoes an admission (see lua/rollback.lua); `nowMs` as returned by `admit`. */
+  async rollback(claims: readonly Claim[], nowMs: number): Promise<void> {
+    await this.#run(this.#rollback, claimsArgv(this.#prefix, claims, nowMs));
+  }
+
+  async settle(claim: BudgetClaim, actual: number): Promise<BudgetUsage> {
+    const argv = this.#budgetArgv(claim.key, claim.reservationId, actual, claim.periodEndMs, claim.reservationTtlMs);
+    return decodeUsage(await this.#run(this.#settle, argv), 'settle');
+  }
+
+  async release(claim: BudgetClaim): Promise<BudgetUsage> {
+    return decodeUsage(await this.#run(this.#release, this.#budgetArgv(claim.key, claim.reservationId)), 'release');
+  }
+
+  async usage(key: string): Promise<BudgetUsage> {
+    return decodeUsage(await this.#run(this.#usage, this.#budgetArgv(key)), 'usage');
+  }
+
+  async reset(key: string): Promise<void> {
+    if (!this.available) throw new CountersUnavailableError();
+    try {
+      await this.#client.del(budgetKey(this.#prefix, key), budgetExpiryKey(this.#prefix, key));
+    } catch (err) {
+      throw this.#failed(err);
+    }
+  }
+
+  /** Whether Redis answers a PING now (false at once while disconnected). */
+  async ping(): Promise<boolean> {
+    if (this.#client.status !== 'ready') return false;
+    try {
+      return (await this.#client.ping()) === 'PONG';
+    } catch (err) {
+      this.#failed(err);
+      return false;
+    }
+  }
+
+  /** Resolves true once connected (at once when already), false after `timeoutMs`. */
+  waitReady(timeoutMs: number): Promise<boolean> {
+    if (this.available) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#client.off('ready', onReady);
+        resolve(false);
+      }, timeoutMs);
+      this.#client.once('ready', onReady);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+
+  /** `[<sha slot>, 2, budget key, expiry key, ...args]` for the budget scripts. */
+  #budgetArgv(key: string, ...args: RedisArg[]): RedisArg[] {
+    return ['', 2, budgetKey(this.#prefix, key), budgetExpiryKey(this.#prefix, key), ...args];
+  }
+
+  async #run(script: LuaScript, argv: RedisArg[]): Promise<unknown> {
+    if (!this.available) throw new CountersUnavailableError();
+    try {
+      return await script.run(this.#client, argv);
+    } catch (err) {
+      throw this.#failed(err);
+    }
+  }
+
+  /**
+   * Classifies a failed command. A Redis error reply (OOM, BUSY, a script error) leaves the
+   * connection up and is logged at most every 10 s; anything else (timeout, closed socket)
+   * marks Redis down and forces a fresh connection, whose `ready` brings it back.
+   */
+  #failed(err: unknown): CountersUnavailableError {
+    if (err instanceof Error && err.name === 'ReplyError') {
+      const now = Date.now();
+      if (now - this.#lastReplyErrorLog >= 10_000) {
+        this.#lastReplyErrorLog = now;
+        this.#logger?.error({ err, redis: this.#where }, 'Redis counters: command failed');
+      }
+    } else {
+      const wasUp = this.#health === 'up';
+      this.#down(err);
+      if (wasUp && this.#client.status === 'ready') this.#client.disconnect(true);
+    }
+    return new CountersUnavailableError(err);
+  }
+
+  #up(): void {
+    const was = this.#health;
+    this.#health = 'up';
+    if (was === 'down') this.#logger?.info({ redis: this.#where }, 'Redis reachable again: counters are shared through Redis again');
+    else this.#logger?.info({ redis: this.#where }, 'Redis connected: counters are shared through Redis');
+  }
+
+  #down(err: unknown): void {
+    if (this.#closing || this.#health === 'down') return;
+    this.#health = 'down';
+    this.#logger?.warn(
+      { err, redis: this.#where },
+      'Redis unreachable: fault-tolerant redis-policy limits are counted in-process, the others fail with 503, until it is back',
+    );
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The CounterStore the gateway uses: routes each claim by its `policy` (`local` → memory,
+ * `redis` → Redis) and keeps a request's admission all-or-nothing across both.
+ *
+ * - No Redis configured: `redis` claims are served in-process (one replica needs nothing else).
+ * - Redis unreachable: fault-tolerant `redis` claims are served in-process (`degraded: true`);
+ *   a non-fault-tolerant one makes the call throw CountersUnavailableError, without waiting.
+ * - Claims of both policies in one call: the local part is checked first (synchronously, free);
+ *   then the Redis part is admitted in one round trip (only checked, if the local part already
+ *   refuses); then the local part is admitted synchronously. Should it refuse now (another
+ *   request took the last local slot during the round trip), the Redis part is rolled back in a
+ *   second round trip — the only path that costs two.
+ */
+import type { Logger } from 'pino';
+import { MemoryCounterStore, type Clock } from './memory.js';
+import { RedisCounters } from './redis.js';
+import { undoStates, type RedisAdmission } from './redisCodec.js';
+import { CountersUnavailableError, type AdmitResult, type BudgetClaim, type BudgetUsage, type Claim, type ClaimState, type CounterStore } from './types.js';
+
+export interface CounterStoreOptions {
+  /** `redis://host:6379/0` (or `rediss://`); omitted = in-process counters only. */
+  redisUrl?: string | undefined;
+  /** Prefix of every Redis key. Default `tollgate:`. */
+  keyPrefix?: string | undefined;
+  logger?: Logger | undefined;
+  /** Clock of the in-process counters (ms since epoch); Redis always uses its own time. */
+  clock?: Clock | undefined;
+  /** Redis command timeout (ms). Default 250. */
+  commandTimeoutMs?: number | undefined;
+  /** Redis connect timeout (ms). Default 1000. */
+  connectTimeoutMs?: number | undefined;
+  /** Sweep interval of the in-process counters (ms). Default 60 000. */
+  sweepIntervalMs?: number | undefined;
+}
+
+export class RoutedCounterStore implements CounterStore {
+  readonly memory: MemoryCounterStore;
+  readonly #redis: RedisCounters | null;
+  readonly #logger: Logger | undefined;
+
+  constructor(opts: CounterStoreOptions = {}) {
+    this.#logger = opts.logger;
+    this.memory = new MemoryCounterStore({ clock: opts.clock, sweepIntervalMs: opts.sweepIntervalMs });
+    this.#redis = opts.redisUrl
+      ? new RedisCounters({
+          url: opts.redisUrl,
+          keyPrefix: opts.keyPrefix ?? 'tollgate:',
+          logger: opts.logger,
+          commandTimeoutMs: opts.commandTimeoutMs,
+          connectTimeoutMs: opts.connectTimeoutMs,
+        })
+      : null;
+  }
+
+  /** True while Redis is configured but unreachable (redis claims are served in-process). */
+  get degraded(): boolean {
+    return this.#redis !== null && !this.#redis.available;
+  }
+
+  /** Resolves true once Redis is connected (at once without Redis), false after `timeoutMs`. */
+  async waitReady(timeoutMs = 2000): Promise<boolean> {
+    return this.#redis ? this.#redis.waitReady(timeoutMs) : true;
+  }
+
+  async admit(claims: Claim[]): Promise<AdmitResult> {
+    let shared = 0;
+    let strict = false;
+    for (const c of claims) {
+      if (c.policy === 'redis') {
+        shared++;
+        if (!c.faultTolerant) strict = true;
+      }
+    }
+    const redis = this.#redis;
+    if (shared === 0 || redis === null) return this.memory.admitSync(claims);
+    if (!redis.available) return this.#inProcess(claims, strict, undefined);
+    if (shared < claims.length) return this.#admitMixed(redis, claims, strict);
+    try {
+      return await redis.admit(claims, true);
+    } catch (err) {
+      return this.#inProcess(claims, strict, err);
+    }
+  }
+
+  async settle(claim: BudgetClaim, actual: number): Promise<BudgetUsage> {
+    const redis = this.#redis;
+    if (claim.policy === 'local' || redis === null) return this.memory.settleSync(claim, actual);
+    try {
+      const usage = await redis.settle(claim, actual);
+      // Admitted in-process during an outage that has since ended: drop that reservation too.
+      this.memory.releaseSync(claim);
+      return usage;
+    } catch (err) {
+      if (!claim.faultTolerant) throw err;
+      return this.memory.settleSync(claim, actual);
+    }
+  }
+
+  async release(claim: BudgetClaim): Promise<BudgetUsage> {
+    const redis = this.#redis;
+    if (claim.policy === 'local' || redis === null) return this.memory.releaseSync(claim);
+    const local = this.memory.releaseSync(claim);
+    try {
+      return await redis.release(claim);
+    } catch (err) {
+      if (!claim.faultTolerant) throw err;
+      return local;
+    }
+  }
+
+  /** Throws CountersUnavailableError for a `redis` key while Redis is unreachable. */
+  async budgetUsage(key: string, policy: 'local' | 'redis'): Promise<BudgetUsage> {
+    if (policy === 'local' || this.#redis === null) return this.memory.usageSync(key, policy);
+    return this.#redis.usage(key);
+  }
+
+  /** Clears the key in-process and, for `redis` keys, in Redis (throws while unreachable). */
+  async resetBudget(key: string, policy: 'local' | 'redis'): Promise<void> {
+    this.memory.resetSync(key, policy);
+    if (policy === 'redis' && this.#redis !== null) await this.#redis.reset(key);
+  }
+
+  async ping(): Promise<boolean> {
+    return this.#redis ? this.#redis.ping() : true;
+  }
+
+  async close(): Promise<void> {
+    await this.memory.close();
+    await this.#redis?.close();
+  }
+
+  /** Serves a call in-process because Redis cannot (or throws when a claim must not be). */
+  #inProcess(claims: Claim[], strict: boolean, cause: unknown): AdmitResult {
+    if (strict) throw cause instanceof CountersUnavailableError ? cause : new CountersUnavailableError(cause);
+    const result = this.memory.admitSync(claims);
+    result.degraded = true;
+    return result;
+  }
+
+  async #admitMixed(redis: RedisCounters, claims: Claim[], strict: boolean): Promise<AdmitResult> {
+    const sharedClaims: Claim[] = [];
+    const localClaims: Claim[] = [];
+    const sharedAt: number[] = [];
+    const localAt: number[] = [];
+    for (let n = 0; n < claims.length; n++) {
+      if (claims[n].policy === 'redis') {
+        sharedClaims.push(claims[n]);
+        sharedAt.push(n);
+      } else {
+        localClaims.push(claims[n]);
+        localAt.push(n);
+      }
+    }
+    const pre = this.memory.admitSync(localClaims, false);
+    let remote: RedisAdmission;
+    try {
+      remote = await redis.admit(sharedClaims, pre.admitted);
+    } catch (err) {
+      return this.#inProcess(claims, strict, err);
+    }
+    if (!pre.admitted) return merge(claims.length, remote, sharedAt, pre, localAt);
+    if (!remote.admitted) return merge(claims.length, remote, sharedAt, this.memory.admitSync(localClaims, false), localAt);
+    const local = this.memory.admitSync(localClaims, true);
+    if (!local.admitted) {
+      try {
+        await redis.rollback(sharedClaims, remote.nowMs);
+        undoStates(sharedClaims, remote.states);
+      } catch (err) {
+        this.#logger?.warn({ err }, 'counters: could not roll back a refused request in Redis; it stays counted there');
+      }
+      remote.admitted = false;
+    }
+    return merge(claims.length, remote, sharedAt, local, localAt);
+  }
+}
+
+/** Joins the Redis and in-process parts of a call back into claim order. */
+function merge(count: number, a: AdmitResult, aAt: number[], b: AdmitResult, bAt: number[]): AdmitResult {
+  const states = new Array<ClaimState>(count);
+  for (let n = 0; n < aAt.length; n++) states[aAt[n]] = a.states[n];
+  for (let n = 0; n < bAt.length; n++) states[bAt[n]] = b.states[n];
+  const ra = a.refusedIndex < 0 ? count : aAt[a.refusedIndex];
+  const rb = b.refusedIndex < 0 ? count : bAt[b.refusedIndex];
+  const first = Math.min(ra, rb);
+  const admitted = a.admitted && b.admitted;
+  return { admitted, refusedIndex: admitted ? -1 : first < count ? first : -1, states, degraded: false };
+}
