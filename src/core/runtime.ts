@@ -1,12 +1,20 @@
 import type { Dispatcher } from 'undici';
-import type { RouteConfig, ServiceConfig } from '../config/schema.js';
-import type { Chain } from './pipeline.js';
+import type { Logger } from 'pino';
+import type { PluginEntry, RouteConfig, ServiceConfig, TollgateConfig } from '../config/schema.js';
+import type { PluginRegistry } from './registry.js';
+import type { PluginEnv, PluginScope } from './plugin.js';
+import type { CounterStore } from '../counters/types.js';
+import type { Store } from '../store/types.js';
+import type { Metrics } from './metrics.js';
+import { buildChain, type Chain, type PluginInstance } from './pipeline.js';
+import { Router } from '../proxy/router.js';
+import { ClientIpResolver } from '../proxy/clientIp.js';
+import { upstreamTarget, type UpstreamPools } from '../proxy/upstream.js';
 
 /** A service ready to receive traffic: its upstream origin and the dispatcher that reaches it. */
 export interface CompiledService {
   name: string;
   config: ServiceConfig;
-  /** `http://host:port` */
   origin: string;
   /** Path prefix of the service URL ('' or '/base'). */
   basePath: string;
@@ -21,4 +29,158 @@ export interface CompiledRoute {
   config: RouteConfig;
   service: CompiledService;
   chain: Chain;
+  /** 'http' allowed / 'https' allowed, precomputed from `protocols`. */
+  http: boolean;
+  https: boolean;
+}
+
+export interface RuntimeDeps {
+  registry: PluginRegistry;
+  store: Store;
+  counters: CounterStore;
+  metrics: Metrics;
+  logger: Logger;
+  pools: UpstreamPools;
+  dataDir: string;
+  onShutdown(fn: () => Promise<void> | void): void;
+}
+
+/**
+ * One loaded config, compiled: router, services with their dispatchers, plugin chains. A reload
+ * builds a new Runtime and swaps it in atomically; requests keep the Runtime they started with,
+ * and the old one is closed once its in-flight requests are done.
+ */
+export class Runtime {
+  readonly router: Router<CompiledRoute>;
+  readonly clientIp: ClientIpResolver;
+  /** Global plugins only: for requests that matched no route (404) and gateway-level errors. */
+  readonly globalChain: Chain;
+  readonly poolKeys: Set<string>;
+  inflight = 0;
+  private closed: Promise<void> | null = null;
+  private idle: (() => void) | null = null;
+
+  private constructor(
+    readonly config: TollgateConfig,
+    readonly routes: CompiledRoute[],
+    readonly instances: PluginInstance[],
+    globalChain: Chain,
+    poolKeys: Set<string>,
+  ) {
+    this.router = new Router(routes);
+    this.clientIp = new ClientIpResolver(config.gateway.trusted_proxies);
+    this.globalChain = globalChain;
+    this.poolKeys = poolKeys;
+  }
+
+  static async build(config: TollgateConfig, deps: RuntimeDeps): Promise<Runtime> {
+    const instances: PluginInstance[] = [];
+    const make = async (entry: PluginEntry, scope: PluginScope): Promise<PluginInstance> => {
+      const def = deps.registry.get(entry.name);
+      if (!def) throw new Error(`unknown plugin '${entry.name}'`);
+      const instanceId = [scope.kind, scope.service ?? '', scope.route ?? '', entry.name, entry.instance_name ?? ''].join(':');
+      const env: PluginEnv = {
+        gateway: config.gateway,
+        config,
+        store: deps.store,
+        counters: deps.counters,
+        metrics: deps.metrics,
+        logger: deps.logger.child({ plugin: entry.name, instance: entry.instance_name ?? undefined }),
+        scope,
+        instanceId,
+        instanceName: entry.instance_name ?? null,
+        dataDir: deps.dataDir,
+        onShutdown: deps.onShutdown,
+      };
+      const handler = await def.create(entry.config, env);
+      const needsBody = typeof def.needsBody === 'function' ? def.needsBody(entry.config) : (def.needsBody ?? false);
+      const instance: PluginInstance = {
+        name: entry.name,
+        instanceName: entry.instance_name ?? null,
+        instanceId,
+        phase: def.phase,
+        priority: def.priority,
+        needsBody: needsBody || (def.observesAi ?? false),
+        observesAi: def.observesAi ?? false,
+        handler,
+      };
+      instances.push(instance);
+      return instance;
+    };
+    const keyOf = (e: PluginEntry) => `${e.name}:${e.instance_name ?? ''}`;
+
+    const globals = new Map<string, { entry: PluginEntry; instance: PluginInstance | null }>();
+    for (const entry of config.plugins) {
+      globals.set(keyOf(entry), { entry, instance: entry.enabled ? await make(entry, { kind: 'global', service: null, route: null }) : null });
+    }
+    const globalChain = buildChain([...globals.values()].flatMap((g) => (g.instance ? [g.instance] : [])));
+
+    const routes: CompiledRoute[] = [];
+    const poolKeys = new Set<string>();
+    for (const svc of config.services) {
+      const { dispatcher, key } = deps.pools.get(svc);
+      poolKeys.add(key);
+      const target = upstreamTarget(svc);
+      const service: CompiledService = { name: svc.name, config: svc, ...target, dispatcher };
+      const serviceScoped = new Map<string, PluginInstance | null>();
+      for (const entry of svc.plugins) {
+        serviceScoped.set(keyOf(entry), entry.enabled ? await make(entry, { kind: 'service', service: svc.name, route: null }) : null);
+      }
+      for (const [ri, route] of svc.routes.entries()) {
+        const routeName = route.name ?? `${svc.name}-${ri}`;
+        const effective = new Map<string, PluginInstance | null>();
+        for (const [k, g] of globals) effective.set(k, g.instance);
+        for (const [k, inst] of serviceScoped) effective.set(k, inst);
+        for (const entry of route.plugins) {
+          effective.set(keyOf(entry), entry.enabled ? await make(entry, { kind: 'route', service: svc.name, route: routeName }) : null);
+        }
+        const chain = buildChain([...effective.values()].filter((i): i is PluginInstance => i !== null));
+        routes.push({
+          name: routeName,
+          config: route,
+          service,
+          chain,
+          http: route.protocols.includes('http'),
+          https: route.protocols.includes('https'),
+        });
+      }
+    }
+    return new Runtime(config, routes, instances, globalChain, poolKeys);
+  }
+
+  enter(): void {
+    this.inflight++;
+  }
+
+  leave(): void {
+    this.inflight--;
+    if (this.inflight === 0 && this.idle) this.idle();
+  }
+
+  /** Resolves when no request uses this runtime any more (or after `timeoutMs`). */
+  drained(timeoutMs: number): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.idle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Closes every plugin handler once (after draining). */
+  close(logger: Logger): Promise<void> {
+    this.closed ??= (async () => {
+      for (const inst of this.instances) {
+        try {
+          await inst.handler.close?.();
+        } catch (err) {
+          logger.warn({ err, plugin: inst.name }, 'plugin close failed');
+        }
+      }
+    })();
+    return this.closed;
+  }
 }

@@ -1,0 +1,36 @@
+import type { z } from 'zod';
+import { formatPath } from '../config/load.js';
+
+/** An Admin API error: `{ message, fields? }` with a status (SPEC §10). */
+export class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly fields?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'AdminError';
+  }
+}
+
+export function notFound(what: string): AdminError {
+  return new AdminError(404, `${what} not found`);
+}
+
+/** A 400 whose `fields` map each bad path (`redirect_uris[0]`) to its problem. */
+export function validationError(error: z.ZodError): AdminError {
+  const fields: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const path = formatPath(issue.path) || '@entity';
+    if (fields[path] !== undefined) continue;
+    fields[path] = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` : issue.message;
+  }
+  return new AdminError(400, 'schema violation', fields);
+}
+
+/** Parses a body with a zod schema or throws the 400 validation error. */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) throw validationError(r.error);
+  return r.data;
+}

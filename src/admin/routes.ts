@@ -1,0 +1,8 @@
+import type { FastifyInstance } from 'fastify';
+import type { AdminContext } from './context.js';
+
+/** An Admin API area (consumers, workspaces, config, …) registers its routes here. */
+export type AdminRoutes = (app: FastifyInstance, ctx: AdminContext) => void | Promise<void>;
+
+/** Every Admin API area, listed explicitly. */
+export const ADMIN_ROUTES: readonly AdminRoutes[] = [];

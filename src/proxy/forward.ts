@@ -1,0 +1,142 @@
+import type { Dispatcher } from 'undici';
+import type { RequestContext } from '../core/context.js';
+import type { Chain } from '../core/pipeline.js';
+import { BadGatewayError, GatewayTimeoutError, type GatewayError } from '../core/errors.js';
+import { downstreamResponseHeaders } from './headers.js';
+import { isTimeout } from './upstream.js';
+import { ResponseObserver } from '../ai/index.js';
+
+/** What the forwarder needs from the request handler. */
+export interface ForwardHost {
+  /** Writes a gateway error response (when no upstream header was sent yet). */
+  sendError(ctx: RequestContext, chain: Chain, err: GatewayError): void;
+  /** Runs the response-headers phase into ctx.responseHeaders. */
+  runResponseHeaders(ctx: RequestContext, chain: Chain): void;
+  /** Called exactly once when the upstream exchange is over (ok or not). */
+  upstreamDone(ctx: RequestContext): void;
+}
+
+/**
+ * undici dispatch handler that streams the upstream response to the client as it arrives,
+ * with backpressure both ways (a slow client pauses the upstream read). SSE events reach the
+ * client one by one: every chunk is written through as soon as undici hands it over.
+ */
+export class ResponseForwarder implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private observer: ResponseObserver | null = null;
+  private done = false;
+  private paused = false;
+
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly chain: Chain,
+    private readonly host: ForwardHost,
+  ) {}
+
+  /** Aborts the upstream exchange (client went away). */
+  abort(reason: Error): void {
+    if (this.done) return;
+    this.controller?.abort(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.ctx.res.destroyed) controller.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
+    if (statusCode < 200) return; // 1xx: the final response follows
+    const ctx = this.ctx;
+    ctx.upstreamHeadersNs = process.hrtime.bigint();
+    ctx.status = statusCode;
+    ctx.upstreamResponseHeaders = headers;
+    if (this.chain.observesAi) {
+      const tools = headers['x-tools-used'];
+      this.observer = new ResponseObserver({
+        contentType: firstHeader(headers['content-type']),
+        request: ctx.aiRequest,
+        path: ctx.path,
+        toolsHeader: firstHeader(tools),
+      });
+    }
+    this.host.runResponseHeaders(ctx, this.chain);
+    const out = downstreamResponseHeaders(headers);
+    const extra = ctx.responseHeaders;
+    for (const k in extra) out[k] = extra[k];
+    out['x-request-id'] = ctx.id;
+    const res = ctx.res;
+    if (res.destroyed) return;
+    res.writeHead(statusCode, out);
+    // Stream-friendly: send the header block now so SSE clients see the response start.
+    if (res.getHeader('content-length') === undefined) res.flushHeaders();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const ctx = this.ctx;
+    ctx.bytesOut += chunk.length;
+    this.observer?.write(chunk);
+    const res = ctx.res;
+    if (res.destroyed) return;
+    if (!res.write(chunk) && !this.paused) {
+      this.paused = true;
+      controller.pause();
+      res.once('drain', () => {
+        this.paused = false;
+        controller.resume();
+      });
+    }
+  }
+
+  onResponseEnd(): void {
+    this.finish();
+    const res = this.ctx.res;
+    if (!res.destroyed) res.end();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    const ctx = this.ctx;
+    const clientGone = ctx.res.destroyed || ctx.res.writableEnded;
+    this.finish();
+    if (clientGone) {
+      ctx.error ??= 'client closed the connection';
+      return;
+    }
+    if (!ctx.res.headersSent) {
+      const e = (err as { statusCode?: number; code?: string }).code === 'TG_BODY_TOO_LARGE' ? (err as GatewayError) : mapUpstreamError(err);
+      ctx.error = describeUpstreamError(err);
+      this.host.sendError(ctx, this.chain, e);
+      return;
+    }
+    // Mid-stream failure: the status is already out; cut the connection so the client sees it.
+    ctx.error = `upstream failed mid-response: ${describeUpstreamError(err)}`;
+    ctx.res.destroy();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.ctx.upstreamEndNs = process.hrtime.bigint();
+    if (this.observer) this.ctx.ai = this.observer.finish();
+    this.host.upstreamDone(this.ctx);
+  }
+}
+
+function firstHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function mapUpstreamError(err: unknown): GatewayError {
+  return isTimeout(err) ? new GatewayTimeoutError(err) : new BadGatewayError(err);
+}
+
+/** One-line, secret-free description for the audit `error` field. */
+export function describeUpstreamError(err: unknown): string {
+  const code = (err as { code?: string } | null)?.code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'upstream read timeout';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'upstream connect timeout';
+  if (code === 'ECONNREFUSED') return 'upstream connection refused';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'upstream connection reset';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'upstream host not found';
+  if (code === 'TG_BODY_TOO_LARGE') return 'request body too large';
+  return code ? `upstream error ${code}` : 'upstream error';
+}

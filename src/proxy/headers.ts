@@ -1,0 +1,116 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Identity } from '../core/context.js';
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus the non-standard ones proxies also drop. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
+ * Identity headers tollgate sets upstream (SPEC §5). Client-sent copies are always removed,
+ * on public routes too, so an upstream can trust them.
+ */
+export const IDENTITY_HEADERS = [
+  'x-user-id',
+  'x-client-id',
+  'x-username',
+  'x-enterprise-id',
+  'x-roles',
+  'x-workspace-id',
+  'x-consumer-id',
+  'x-consumer-username',
+  'x-consumer-custom-id',
+  'x-credential-identifier',
+  'x-credential-username',
+  'x-authenticated-userid',
+  'x-authenticated-scope',
+  'x-anonymous-consumer',
+] as const;
+
+const STRIPPED_UPSTREAM = new Set<string>([...HOP_BY_HOP, ...IDENTITY_HEADERS, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-request-id', 'forwarded', 'host']);
+
+/** Names listed in a Connection header are hop-by-hop for this message too. */
+function connectionTokens(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value.join(',') : value)
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive');
+}
+
+export interface ForwardedFacts {
+  clientIp: string;
+  peerIp: string;
+  peerTrusted: boolean;
+  proto: 'http' | 'https';
+  port: number;
+  host: string;
+  requestId: string;
+}
+
+/**
+ * Builds the upstream request headers: hop-by-hop and spoofable identity headers removed,
+ * X-Forwarded-* and X-Request-ID set. X-Forwarded-For keeps the client's chain only when the
+ * peer is a trusted proxy; otherwise it is the peer alone.
+ */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, f: ForwardedFacts): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const extra = connectionTokens(incoming.connection);
+  for (const name in incoming) {
+    if (STRIPPED_UPSTREAM.has(name)) continue;
+    const v = incoming[name];
+    if (v === undefined) continue;
+    if (extra.length > 0 && extra.includes(name)) continue;
+    out[name] = v;
+  }
+  const xff = incoming['x-forwarded-for'];
+  const chain = f.peerTrusted && xff !== undefined ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${f.peerIp}` : f.peerIp;
+  out['x-forwarded-for'] = chain;
+  out['x-forwarded-proto'] = (f.peerTrusted && first(incoming['x-forwarded-proto'])) || f.proto;
+  out['x-forwarded-host'] = (f.peerTrusted && first(incoming['x-forwarded-host'])) || f.host;
+  out['x-forwarded-port'] = (f.peerTrusted && first(incoming['x-forwarded-port'])) || String(f.port);
+  out['x-real-ip'] = f.clientIp;
+  out['x-request-id'] = f.requestId;
+  return out;
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Sets the identity headers of SPEC §5 from the accepted credential. */
+export function setIdentityHeaders(h: Record<string, string | string[]>, id: Identity): void {
+  if (id.userId !== null) h['x-user-id'] = id.userId;
+  if (id.clientId !== null) h['x-client-id'] = id.clientId;
+  if (id.username !== null) h['x-username'] = id.username;
+  if (id.enterpriseId !== null) h['x-enterprise-id'] = id.enterpriseId;
+  h['x-roles'] = JSON.stringify(id.roles);
+  if (id.consumerId !== null) h['x-consumer-id'] = id.consumerId;
+  if (id.consumerUsername !== null) h['x-consumer-username'] = id.consumerUsername;
+  if (id.credentialId !== null) h['x-credential-identifier'] = id.credentialId;
+  if (id.authenticatedUserid !== null) h['x-authenticated-userid'] = id.authenticatedUserid;
+  if (id.scopes.length > 0) h['x-authenticated-scope'] = id.scopes.join(' ');
+}
+
+/** Client response headers from an upstream response: hop-by-hop removed. */
+export function downstreamResponseHeaders(upstream: Record<string, string | string[]>): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const extra = connectionTokens(upstream.connection);
+  for (const name in upstream) {
+    if (HOP_BY_HOP.has(name) || (extra.length > 0 && extra.includes(name))) continue;
+    out[name] = upstream[name];
+  }
+  return out;
+}
+
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}

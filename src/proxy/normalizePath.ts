@@ -1,0 +1,39 @@
+/**
+ * Normalises a request path before routing (as Kong/nginx do), so `/public/../admin` or
+ * `/%61dmin` cannot reach a route whose plugins were meant to guard it: percent-encoded
+ * unreserved characters are decoded, other escapes upper-cased, `//` merged, and dot segments
+ * removed (RFC 3986 §5.2.4). The normalised path is also what goes upstream.
+ * Returns null for a path that escapes the root or carries an encoded NUL.
+ */
+export function normalizePath(path: string): string | null {
+  if (!path.includes('%') && !path.includes('/.') && !path.includes('//')) return path;
+  let p = path;
+  if (p.includes('%')) {
+    p = p.replace(/%([0-9a-fA-F]{2})/g, (m, hex: string) => {
+      const code = parseInt(hex, 16);
+      if (code === 0) return '\u0000';
+      const ch = String.fromCharCode(code);
+      return /[A-Za-z0-9\-._~]/.test(ch) ? ch : `%${hex.toUpperCase()}`;
+    });
+    if (p.includes('\u0000')) return null;
+  }
+  p = p.replace(/\/{2,}/g, '/');
+  if (!p.includes('/.')) return p;
+  const out: string[] = [];
+  const segments = p.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i]!;
+    if (seg === '.') {
+      if (i === segments.length - 1) out.push('');
+      continue;
+    }
+    if (seg === '..') {
+      if (out.length === 0) return null;
+      out.pop();
+      if (i === segments.length - 1) out.push('');
+      continue;
+    }
+    out.push(seg);
+  }
+  return `/${out.join('/')}`;
+}

@@ -1,0 +1,97 @@
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import type { ProxyHandler, RuntimeSource } from './handler.js';
+import type { CounterStore } from '../counters/types.js';
+import type { RequestContext } from '../core/context.js';
+import { runAccessPhases, type Chain } from '../core/pipeline.js';
+import { setIdentityHeaders } from './headers.js';
+import { upstreamPath } from './router.js';
+import { describeUpstreamError, mapUpstreamError } from './forward.js';
+
+/**
+ * WebSocket (and other Upgrade) requests: routed and authenticated like any request, then the
+ * upstream's 101 is relayed and the two sockets are piped together. Errors before the upgrade
+ * get the usual JSON error on the raw socket (through a ServerResponse bound to it).
+ */
+export class UpgradeProxy {
+  constructor(
+    private readonly proxy: ProxyHandler,
+    private readonly runtimes: RuntimeSource,
+    private readonly counters: CounterStore,
+    private readonly logger: Logger,
+  ) {}
+
+  readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as never);
+    const { ctx, rt } = this.proxy.begin(req, res);
+    void this.runtimes;
+    this.process(ctx, socket, head, rt).catch((err: unknown) => this.proxy.fail(ctx, ctx.route?.chain ?? rt.globalChain, err));
+  };
+
+  private async process(ctx: RequestContext, client: Duplex, head: Buffer, rt: ReturnType<RuntimeSource['current']>): Promise<void> {
+    const { route, path, stripLength } = this.proxy.resolveRoute(ctx, rt);
+    ctx.upstreamHeaders = this.proxy.buildUpstreamHeaders(ctx, rt, route);
+    await runAccessPhases(route.chain, ctx, this.counters);
+    if (ctx.identity !== null) setIdentityHeaders(ctx.upstreamHeaders, ctx.identity);
+    if (ctx.workspaceId !== null) ctx.upstreamHeaders['x-workspace-id'] = ctx.workspaceId;
+    const upgrade = String(ctx.req.headers.upgrade ?? 'websocket');
+    ctx.upstreamStartNs = process.hrtime.bigint();
+    route.service.dispatcher.dispatch(
+      { path: upstreamPath(route.service.basePath, path, stripLength, ctx.query), method: ctx.method, headers: ctx.upstreamHeaders, upgrade },
+      new UpgradeHandler(ctx, route.chain, client, head, this.proxy, this.logger),
+    );
+  }
+}
+
+class UpgradeHandler implements Dispatcher.DispatchHandler {
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly chain: Chain,
+    private readonly client: Duplex,
+    private readonly head: Buffer,
+    private readonly proxy: ProxyHandler,
+    private readonly logger: Logger,
+  ) {}
+
+  onRequestStart(): void {}
+
+  onRequestUpgrade(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>, upstream: Duplex): void {
+    const ctx = this.ctx;
+    ctx.status = statusCode;
+    ctx.upstreamHeadersNs = process.hrtime.bigint();
+    this.proxy.runResponseHeaders(ctx, this.chain);
+    const lines = [`HTTP/1.1 ${statusCode} Switching Protocols`];
+    for (const [k, v] of Object.entries({ ...headers, ...ctx.responseHeaders, 'x-request-id': ctx.id })) {
+      for (const value of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${value}`);
+    }
+    const client = this.client;
+    client.write(`${lines.join('\r\n')}\r\n\r\n`);
+    if (this.head.length > 0) upstream.write(this.head);
+    upstream.pipe(client);
+    client.pipe(upstream);
+    const count = (n: 'bytesIn' | 'bytesOut') => (chunk: Buffer) => (ctx[n] += chunk.length);
+    client.on('data', count('bytesIn'));
+    upstream.on('data', count('bytesOut'));
+    const end = () => {
+      ctx.upstreamEndNs ??= process.hrtime.bigint();
+      upstream.destroy();
+      client.destroy();
+    };
+    upstream.on('close', end);
+    client.on('close', end);
+    upstream.on('error', (err) => this.logger.debug({ err }, 'websocket upstream error'));
+    client.on('error', (err) => this.logger.debug({ err }, 'websocket client error'));
+  }
+
+  onResponseStart(): void {}
+  onResponseData(): void {}
+  onResponseEnd(): void {}
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.ctx.error = describeUpstreamError(err);
+    this.proxy.sendError(this.ctx, this.chain, mapUpstreamError(err));
+  }
+}

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { TollgateConfig } from '../config/schema.js';
+import { loadConfigFile, validateConfig } from '../config/load.js';
+import type { PluginRegistry } from '../core/registry.js';
+
+/**
+ * Where the config comes from: a file (re-read on SIGHUP and when its content changes; polled,
+ * because editors and Kubernetes ConfigMaps replace files in ways watchers miss), or an
+ * in-memory document (the demo).
+ */
+export class ConfigSource {
+  hash = '';
+  private timer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    readonly file: string | null,
+    private readonly registry: PluginRegistry,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly document: unknown,
+  ) {}
+
+  static fromFile(file: string, registry: PluginRegistry, env: NodeJS.ProcessEnv = process.env): ConfigSource {
+    return new ConfigSource(file, registry, env, undefined);
+  }
+
+  static fromDocument(name: string, document: unknown, registry: PluginRegistry, env: NodeJS.ProcessEnv = process.env): ConfigSource {
+    const src = new ConfigSource(null, registry, env, document);
+    src.hash = createHash('sha256').update(JSON.stringify(document)).digest('hex').slice(0, 16);
+    void name;
+    return src;
+  }
+
+  /** Loads and validates; throws ConfigError. */
+  async load(): Promise<TollgateConfig> {
+    if (this.file === null) return validateConfig('<demo>', this.document, this.registry, this.env);
+    const config = await loadConfigFile(this.file, this.registry, this.env);
+    this.hash = await this.fileHash();
+    return config;
+  }
+
+  private async fileHash(): Promise<string> {
+    if (this.file === null) return this.hash;
+    return createHash('sha256').update(await readFile(this.file)).digest('hex').slice(0, 16);
+  }
+
+  /** Calls `onChange` when the file's content hash changes (checked every `pollMs`). */
+  watch(onChange: () => void, logger: Logger, pollMs = 2000): void {
+    if (this.file === null || this.timer) return;
+    this.timer = setInterval(() => {
+      this.fileHash().then(
+        (h) => {
+          if (h !== this.hash) {
+            this.hash = h;
+            onChange();
+          }
+        },
+        (err: unknown) => logger.debug({ err }, 'config file not readable right now'),
+      );
+    }, pollMs);
+    this.timer.unref();
+  }
+
+  stopWatching(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,337 @@
+import { createServer as createHttpServer, type Server as HttpServer, type ServerOptions } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createSecureContext } from 'node:tls';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { TollgateConfig } from '../config/schema.js';
+import type { PluginRegistry } from '../core/registry.js';
+import { Runtime } from '../core/runtime.js';
+import { Metrics } from '../core/metrics.js';
+import { UserError } from '../core/errors.js';
+import type { Store } from '../store/types.js';
+import type { CounterStore } from '../counters/types.js';
+import { createStore } from '../store/index.js';
+import { configSnapshot } from '../store/configSnapshot.js';
+import { createCounterStore } from '../counters/index.js';
+import { ProxyHandler } from '../proxy/handler.js';
+import { UpgradeProxy } from '../proxy/upgrade.js';
+import { UpstreamPools } from '../proxy/upstream.js';
+import { parseListen, isLoopbackListen, type ListenAddress } from './listen.js';
+import { loadTlsMaterial, secureOptions, TlsWatcher, type TlsMaterial } from './tls.js';
+import { ConnectionStats } from './connections.js';
+import { createStatusServer } from './statusServer.js';
+import type { StatusReport } from './statusReport.js';
+import { buildAdminServer } from '../admin/server.js';
+import { ConfigSource } from './configSource.js';
+import { VERSION } from '../version.js';
+import { sendClientError } from './clientError.js';
+
+export interface GatewayOptions {
+  source: ConfigSource;
+  registry: PluginRegistry;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ListeningPorts {
+  proxy: number | null;
+  proxy_tls: number | null;
+  admin: number | null;
+  status: number | null;
+}
+
+type Listener = HttpServer | HttpsServer;
+
+/**
+ * One gateway process: loads the config, opens the store and counters, compiles the runtime,
+ * opens the four listeners, reloads on SIGHUP or file change, drains on SIGTERM.
+ */
+export class Gateway {
+  private runtime!: Runtime;
+  private store!: Store;
+  private counters!: CounterStore;
+  private readonly metrics = new Metrics();
+  private readonly pools: UpstreamPools;
+  private readonly connections = new ConnectionStats();
+  private readonly shutdownHooks: Array<() => Promise<void> | void> = [];
+  private readonly listeners: Listener[] = [];
+  private admin: FastifyInstance | null = null;
+  private tlsWatcher: TlsWatcher | null = null;
+  private draining = false;
+  private loadedAt = new Date();
+  private lastReloadError: string | null = null;
+  private reloading: Promise<void> = Promise.resolve();
+  private readonly logger: Logger;
+  private readonly env: NodeJS.ProcessEnv;
+  ports: ListeningPorts = { proxy: null, proxy_tls: null, admin: null, status: null };
+
+  constructor(
+    private config: TollgateConfig,
+    private readonly opts: GatewayOptions,
+  ) {
+    this.logger = opts.logger;
+    this.env = opts.env ?? process.env;
+    this.pools = new UpstreamPools({ keepAliveConnections: config.gateway.upstream_keepalive });
+  }
+
+  get current(): Runtime {
+    return this.runtime;
+  }
+
+  private listenSetting(name: 'proxy' | 'proxy_tls' | 'admin' | 'status'): string {
+    const envName = `TOLLGATE_${name.toUpperCase()}_LISTEN`;
+    const fromEnv = this.env[envName];
+    const g = this.config.gateway;
+    const fromConfig = { proxy: g.proxy_listen, proxy_tls: g.proxy_tls_listen, admin: g.admin_listen, status: g.status_listen }[name];
+    return fromEnv !== undefined && fromEnv !== '' ? fromEnv : fromConfig;
+  }
+
+  private address(name: 'proxy' | 'proxy_tls' | 'admin' | 'status'): ListenAddress | null {
+    const value = this.listenSetting(name);
+    try {
+      return parseListen(value, name === 'admin' ? '127.0.0.1' : '0.0.0.0');
+    } catch (err) {
+      throw new UserError(`TOLLGATE_${name.toUpperCase()}_LISTEN / gateway.${name}_listen: ${(err as Error).message}`);
+    }
+  }
+
+  async start(): Promise<ListeningPorts> {
+    const g = this.config.gateway;
+    const adminListen = this.listenSetting('admin');
+    if (!isLoopbackListen(adminListen) && !g.admin_token) {
+      throw new UserError(`gateway.admin_token: required because the Admin API listens on ${adminListen}, beyond loopback; set TOLLGATE_ADMIN_TOKEN or bind admin to 127.0.0.1`);
+    }
+    await mkdir(g.data_dir, { recursive: true });
+    this.store = await createStore(g.store);
+    await this.store.migrate();
+    await this.store.syncEntities(await configSnapshot(this.config), { source: 'config', mode: 'replace' });
+    this.counters = createCounterStore({ redisUrl: g.redis, logger: this.logger.child({ component: 'counters' }) });
+    this.runtime = await this.buildRuntime(this.config);
+
+    const proxy = new ProxyHandler({
+      runtimes: { current: () => this.runtime },
+      counters: this.counters,
+      logger: this.logger,
+      onRequestEnd: () => this.connections.requestEnded(),
+    });
+    const upgrade = new UpgradeProxy(proxy, { current: () => this.runtime }, this.counters, this.logger);
+    const onRequest: typeof proxy.handle = (req, res) => {
+      this.connections.requestStarted();
+      if (this.draining) res.shouldKeepAlive = false;
+      proxy.handle(req, res);
+    };
+    const httpOptions: ServerOptions = {
+      maxHeaderSize: g.max_header_size,
+      headersTimeout: g.headers_timeout,
+      requestTimeout: 0,
+      keepAliveTimeout: g.keepalive_timeout,
+      connectionsCheckingInterval: 1000,
+    };
+
+    const proxyAddr = this.address('proxy');
+    if (proxyAddr) {
+      const server = createHttpServer(httpOptions, onRequest);
+      this.wireProxyServer(server, upgrade);
+      this.ports.proxy = await this.listen(server, proxyAddr, 'proxy');
+    }
+    const tlsAddr = this.address('proxy_tls');
+    if (tlsAddr) {
+      const material = await loadTlsMaterial(g, g.data_dir, this.logger);
+      const server = createHttpsServer({ ...httpOptions, ...secureOptions(material, g.tls), handshakeTimeout: g.headers_timeout }, onRequest);
+      this.wireProxyServer(server, upgrade);
+      this.watchTls(server, material);
+      this.ports.proxy_tls = await this.listen(server, tlsAddr, 'proxy_tls');
+    }
+    const adminAddr = this.address('admin');
+    if (adminAddr) {
+      this.admin = await buildAdminServer(
+        {
+          store: this.store,
+          counters: this.counters,
+          logger: this.logger.child({ component: 'admin' }),
+          runtime: () => this.runtime,
+          status: () => this.report(),
+          entitiesChanged: () => this.entitiesChanged(),
+          version: VERSION,
+        },
+        () => this.config.gateway.admin_token,
+      );
+      await this.admin.listen({ host: adminAddr.host, port: adminAddr.port });
+      this.ports.admin = (this.admin.server.address() as AddressInfo).port;
+    }
+    const statusAddr = this.address('status');
+    if (statusAddr) {
+      const server = createStatusServer({
+        registry: this.metrics.registry,
+        report: () => this.report(),
+        ready: () => this.ready(),
+      });
+      this.ports.status = await this.listen(server, statusAddr, 'status');
+    }
+    return this.ports;
+  }
+
+  private wireProxyServer(server: Listener, upgrade: UpgradeProxy): void {
+    this.connections.track(server);
+    server.on('upgrade', upgrade.handle);
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => sendClientError(err, socket));
+    this.listeners.push(server);
+  }
+
+  private watchTls(server: HttpsServer, material: TlsMaterial): void {
+    const tls = () => this.config.gateway.tls;
+    this.tlsWatcher = new TlsWatcher(
+      material,
+      (m) => createSecureContext(secureOptions(m, tls())),
+      (m) => server.setSecureContext(secureOptions(m, tls())),
+      this.logger,
+      Number(this.env.TOLLGATE_TLS_POLL_MS ?? 2000),
+    );
+    this.tlsWatcher.start();
+  }
+
+  private listen(server: Listener, addr: ListenAddress, name: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
+        reject(new UserError(`${name} listener ${addr.host}:${addr.port}: ${why}; set TOLLGATE_${name.toUpperCase()}_LISTEN to another address or "off"`, 1));
+      };
+      server.once('error', onError);
+      server.listen(addr.port, addr.host, () => {
+        server.off('error', onError);
+        if (!this.listeners.includes(server)) this.listeners.push(server);
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  private buildRuntime(config: TollgateConfig): Promise<Runtime> {
+    return Runtime.build(config, {
+      registry: this.opts.registry,
+      store: this.store,
+      counters: this.counters,
+      metrics: this.metrics,
+      logger: this.logger,
+      pools: this.pools,
+      dataDir: config.gateway.data_dir,
+      onShutdown: (fn) => this.shutdownHooks.push(fn),
+    });
+  }
+
+  private entitiesChanged(): void {
+    for (const inst of this.runtime.instances) (inst.handler as { entitiesChanged?: () => void }).entitiesChanged?.();
+  }
+
+  /**
+   * Re-reads the config; a valid one is swapped in atomically (requests in flight finish on the
+   * old one), an invalid one is refused with the same one-line errors and the old keeps serving.
+   */
+  reload(reason: string): Promise<void> {
+    this.reloading = this.reloading.then(async () => {
+      let next: TollgateConfig;
+      try {
+        next = await this.opts.source.load();
+      } catch (err) {
+        this.lastReloadError = (err as Error).message;
+        for (const line of (err as Error).message.split('\n')) process.stderr.write(`${line}\n`);
+        this.logger.error({ reason }, 'config reload refused; the current config keeps serving');
+        return;
+      }
+      const restartOnly = ['store', 'redis', 'proxy_listen', 'proxy_tls_listen', 'admin_listen', 'status_listen', 'data_dir'] as const;
+      const changed = restartOnly.filter((k) => JSON.stringify(next.gateway[k]) !== JSON.stringify(this.config.gateway[k]));
+      if (changed.length > 0) this.logger.warn({ fields: changed.map((k) => `gateway.${k}`) }, 'these settings take effect at the next restart');
+      try {
+        await this.store.syncEntities(await configSnapshot(next), { source: 'config', mode: 'replace' });
+        const built = await this.buildRuntime(next);
+        const old = this.runtime;
+        this.runtime = built;
+        this.config = next;
+        this.loadedAt = new Date();
+        this.lastReloadError = null;
+        this.entitiesChanged();
+        this.logger.info({ reason }, 'config reloaded');
+        void old.drained(this.config.gateway.drain_timeout).then(async () => {
+          await old.close(this.logger);
+          await this.pools.retain(this.runtime.poolKeys);
+        });
+      } catch (err) {
+        this.lastReloadError = (err as Error).message;
+        this.logger.error({ err, reason }, 'config reload failed; the current config keeps serving');
+      }
+    });
+    return this.reloading;
+  }
+
+  async report(): Promise<StatusReport> {
+    const c = this.connections.snapshot();
+    const [db, redis] = await Promise.all([this.store.ping().catch(() => false), this.counters.ping().catch(() => false)]);
+    const mem = process.memoryUsage();
+    return {
+      server: {
+        connections_accepted: c.accepted,
+        connections_handled: c.handled,
+        connections_active: c.active,
+        connections_reading: c.reading,
+        connections_writing: c.writing,
+        connections_waiting: c.waiting,
+        total_requests: c.total_requests,
+      },
+      database: { reachable: db, kind: this.store.kind },
+      redis: { reachable: this.config.gateway.redis ? redis : false, configured: this.config.gateway.redis !== undefined },
+      configuration: { loaded_at: this.loadedAt.toISOString(), hash: this.opts.source.hash, file: this.opts.source.file, last_reload_error: this.lastReloadError },
+      memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },
+      draining: this.draining,
+    };
+  }
+
+  async ready(): Promise<{ ready: boolean; reasons: string[] }> {
+    const reasons: string[] = [];
+    if (this.draining) reasons.push('draining');
+    if (!(await this.store.ping().catch(() => false))) reasons.push('store unreachable');
+    if (this.config.gateway.redis && !(await this.counters.ping().catch(() => false))) reasons.push('redis unreachable');
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  get connectionStats(): ConnectionStats {
+    return this.connections;
+  }
+
+  get metricsRegistry(): Metrics {
+    return this.metrics;
+  }
+
+  /**
+   * SIGTERM: stop accepting, let in-flight requests finish (up to drain_timeout), flush what
+   * plugins queued (audit records), close everything. Resolves when it is safe to exit.
+   */
+  async shutdown(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.tlsWatcher?.stop();
+    this.opts.source.stopWatching();
+    const closed = this.listeners.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const s of this.listeners) s.closeIdleConnections();
+    const idle = setInterval(() => {
+      for (const s of this.listeners) s.closeIdleConnections();
+    }, 100);
+    idle.unref();
+    await this.runtime.drained(this.config.gateway.drain_timeout);
+    clearInterval(idle);
+    this.connections.destroyAll();
+    await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 1000).unref())]);
+    for (const hook of this.shutdownHooks) {
+      try {
+        await hook();
+      } catch (err) {
+        this.logger.error({ err }, 'shutdown hook failed');
+      }
+    }
+    await this.runtime.close(this.logger);
+    await this.admin?.close();
+    await this.pools.closeAll();
+    await this.counters.close();
+    await this.store.close();
+  }
+}

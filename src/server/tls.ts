@@ -1,0 +1,145 @@
+import { createHash, webcrypto } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { SecureContextOptions } from 'node:tls';
+import type { Logger } from 'pino';
+import * as x509 from '@peculiar/x509';
+import type { GatewaySettings } from '../config/schema.js';
+import { UserError } from '../core/errors.js';
+
+/**
+ * TLS material for the HTTPS proxy listener (SPEC §11): the configured PEM files (e.g. the
+ * cert-manager Secret mounted into the pod), or a self-signed certificate generated into the
+ * data dir when none is configured (demo only, with a warning). Files are polled, so a
+ * renewal (a Kubernetes Secret swaps a symlink, which file watchers miss) reaches new
+ * handshakes within `pollMs` without a restart.
+ */
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  certFile: string;
+  keyFile: string;
+  selfSigned: boolean;
+}
+
+export function secureOptions(m: TlsMaterial, tls: GatewaySettings['tls']): SecureContextOptions {
+  return {
+    cert: m.cert,
+    key: m.key,
+    minVersion: tls.min_version,
+    ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
+    honorCipherOrder: true,
+  };
+}
+
+export async function loadTlsMaterial(gateway: GatewaySettings, dataDir: string, logger: Logger): Promise<TlsMaterial> {
+  const { cert, key } = gateway.tls;
+  if (cert !== undefined && key !== undefined) {
+    try {
+      return { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8'), certFile: cert, keyFile: key, selfSigned: false };
+    } catch (err) {
+      throw new UserError(`gateway.tls: cannot read ${(err as NodeJS.ErrnoException).path ?? cert}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the mounted certificate files`);
+    }
+  }
+  const dir = join(dataDir, 'tls');
+  const certFile = join(dir, 'selfsigned.crt');
+  const keyFile = join(dir, 'selfsigned.key');
+  if (!existsSync(certFile) || !existsSync(keyFile)) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const generated = await generateSelfSigned();
+    await writeFile(keyFile, generated.key, { mode: 0o600 });
+    await writeFile(certFile, generated.cert);
+  }
+  logger.warn({ cert: certFile }, 'gateway.tls.cert/key not set: serving HTTPS with a self-signed certificate (demo only; mount a real certificate in production)');
+  return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8'), certFile, keyFile, selfSigned: true };
+}
+
+/** A P-256 self-signed certificate for localhost and this host name, valid one year. */
+export async function generateSelfSigned(): Promise<{ cert: string; key: string }> {
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: createHash('sha256').update(String(now)).digest('hex').slice(0, 16),
+    name: 'CN=tollgate self-signed',
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 365 * 86_400_000),
+    signingAlgorithm: alg,
+    keys: keys as unknown as x509.X509CertificateCreateSelfSignedParams['keys'],
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([
+        { type: 'dns', value: 'localhost' },
+        { type: 'dns', value: hostname() },
+        { type: 'ip', value: '127.0.0.1' },
+        { type: 'ip', value: '::1' },
+      ]),
+    ],
+  });
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  const key = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
+  return { cert: cert.toString('pem'), key };
+}
+
+/**
+ * Polls the certificate files and calls `onChange` with new material when their content
+ * changed and the new pair loads. A half-written renewal (cert and key not matching yet) is
+ * skipped and retried at the next poll; the old certificate keeps serving.
+ */
+export class TlsWatcher {
+  private timer: NodeJS.Timeout | null = null;
+  private fingerprint: string;
+
+  constructor(
+    private material: TlsMaterial,
+    private readonly validate: (m: TlsMaterial) => void,
+    private readonly onChange: (m: TlsMaterial) => void,
+    private readonly logger: Logger,
+    private readonly pollMs = 2000,
+  ) {
+    this.fingerprint = TlsWatcher.hash(material.cert, material.key);
+  }
+
+  private static hash(cert: string, key: string): string {
+    return createHash('sha256').update(cert).update('\0').update(key).digest('hex');
+  }
+
+  start(): void {
+    if (this.material.selfSigned || this.timer) return;
+    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async poll(): Promise<void> {
+    let cert: string;
+    let key: string;
+    try {
+      [cert, key] = await Promise.all([readFile(this.material.certFile, 'utf8'), readFile(this.material.keyFile, 'utf8')]);
+    } catch {
+      return; // mid-rotation: files briefly missing
+    }
+    const fp = TlsWatcher.hash(cert, key);
+    if (fp === this.fingerprint) return;
+    const next = { ...this.material, cert, key };
+    try {
+      this.validate(next);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'new TLS certificate/key does not load yet; keeping the current one');
+      return;
+    }
+    this.fingerprint = fp;
+    this.material = next;
+    this.onChange(next);
+    this.logger.info({ cert: this.material.certFile }, 'TLS certificate reloaded');
+  }
+}

@@ -1,0 +1,334 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request, Agent } from 'undici';
+import { connect } from 'node:net';
+import { Readable } from 'node:stream';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, WebSocket } from 'ws';
+import { startGateway, type GatewayProcess } from './helpers/gateway.js';
+import { startUpstream, type TestUpstream } from './helpers/upstream.js';
+import { freePort } from './helpers/ports.js';
+
+const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+
+describe('proxy: routing, headers, errors, streaming', () => {
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+  let resetter: Server;
+  let resetterConnections = 0;
+  let releaseSse: () => void = () => {};
+  let sseGate: Promise<void>;
+  let wss: WebSocketServer;
+  let wsPort: number;
+
+  beforeAll(async () => {
+    sseGate = new Promise((r) => (releaseSse = r));
+    up = await startUpstream(async (req, res, body) => {
+      if (req.url?.startsWith('/gated-sse')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: first\n\n');
+        await sseGate; // the rest only after the client proved it got the first event
+        res.end('data: second\n\n');
+        return;
+      }
+      const { defaultHandler } = await import('./helpers/upstream.js');
+      await defaultHandler(req, res, body);
+    });
+    resetter = createServer();
+    resetter.on('connection', (s) => {
+      resetterConnections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => resetter.listen(0, '127.0.0.1', r));
+    wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => wss.once('listening', r));
+    wsPort = (wss.address() as AddressInfo).port;
+    wss.on('connection', (sock, req) => {
+      sock.send(`hello ${req.headers['x-request-id'] ? 'with-id' : 'no-id'}`);
+      sock.on('message', (m) => sock.send(`echo:${m.toString()}`));
+    });
+    const deadPort = await freePort();
+    gw = await startGateway({
+      gateway: { max_body_size: '64k', headers_timeout: 1 },
+      services: [
+        {
+          name: 'echo',
+          url: up.url,
+          routes: [
+            { name: 'echo', paths: ['/echo'] },
+            { name: 'echo-long', paths: ['/echo/long'], strip_path: false },
+            { name: 'keep', paths: ['/keep'], strip_path: false, preserve_host: true },
+            { name: 'regex', paths: ['~/re/\\d+$'], strip_path: false },
+            { name: 'post-only', paths: ['/m'], methods: ['POST'] },
+            { name: 'hosted', paths: ['/h'], hosts: ['api.example.com'] },
+            { name: 'secure', paths: ['/secure'], protocols: ['https'] },
+            { name: 'gated', paths: ['/gated-sse'], strip_path: false },
+          ],
+        },
+        { name: 'based', url: `${up.url}/base`, routes: [{ name: 'based', paths: ['/b'] }] },
+        { name: 'dead', url: `http://127.0.0.1:${deadPort}`, retries: 2, routes: [{ name: 'dead', paths: ['/dead'] }] },
+        {
+          name: 'resetting',
+          url: `http://127.0.0.1:${(resetter.address() as AddressInfo).port}`,
+          retries: 3,
+          routes: [{ name: 'resetting', paths: ['/reset'] }],
+        },
+        { name: 'slow', url: up.url, read_timeout: 300, routes: [{ name: 'slow', paths: ['/slowsvc'] }] },
+        { name: 'ws', url: `http://127.0.0.1:${wsPort}`, routes: [{ name: 'ws', paths: ['/ws'] }] },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    releaseSse();
+    await gw?.stop();
+    await up?.close();
+    resetter?.close();
+    wss?.close();
+  });
+
+  it('answers 404 with the JSON error shape and an X-Request-ID', async () => {
+    const res = await request(`${gw.url}/nowhere`);
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const body = (await res.body.json()) as { message: string; request_id: string };
+    expect(body.message).toBe('no Route matched with those values');
+    expect(body.request_id).toBe(res.headers['x-request-id']);
+    expect(body.request_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('strips the matched prefix and sets X-Forwarded-* and X-Request-ID upstream', async () => {
+    const res = await request(`${gw.url}/echo/foo?x=1`, { headers: { 'x-request-id': 'abc-123' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-request-id']).toBe('abc-123');
+    const seen = (await res.body.json()) as { url: string; headers: Record<string, string> };
+    expect(seen.url).toBe('/foo?x=1');
+    expect(seen.headers.host).toBe(`127.0.0.1:${up.port}`);
+    expect(seen.headers['x-request-id']).toBe('abc-123');
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('http');
+    expect(seen.headers['x-forwarded-host']).toBe('127.0.0.1');
+    expect(seen.headers['x-forwarded-port']).toBe(String(gw.ports.proxy));
+  });
+
+  it('replaces an invalid incoming request id', async () => {
+    const res = await request(`${gw.url}/echo/`, { headers: { 'x-request-id': 'bad id with spaces' } });
+    await res.body.dump();
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('removes hop-by-hop headers both ways and identity headers a client sent', async () => {
+    // Raw bytes: HTTP clients refuse to send a custom Connection header list.
+    const raw = await rawRequest(
+      gw.ports.proxy!,
+      'GET /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close, x-secret\r\nX-Secret: should-not-pass\r\n' +
+        'TE: trailers\r\nX-User-ID: admin\r\nX-Roles: ["admin"]\r\nX-Consumer-Username: root\r\n' +
+        'X-Authenticated-Scope: everything\r\nX-Workspace-Id: ws-evil\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n',
+    );
+    const split = raw.indexOf('\r\n\r\n');
+    const head = raw.slice(0, split);
+    const body = /transfer-encoding: chunked/i.test(head) ? dechunk(raw.slice(split + 4)) : raw.slice(split + 4);
+    const seen = JSON.parse(body) as { headers: Record<string, string> };
+    expect(seen.headers['x-secret']).toBeUndefined();
+    expect(seen.headers.te).toBeUndefined();
+    expect(seen.headers['x-user-id']).toBeUndefined();
+    expect(seen.headers['x-roles']).toBeUndefined();
+    expect(seen.headers['x-consumer-username']).toBeUndefined();
+    expect(seen.headers['x-authenticated-scope']).toBeUndefined();
+    expect(seen.headers['x-workspace-id']).toBeUndefined();
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1'); // untrusted peer: its XFF is dropped
+    expect(head.toLowerCase()).not.toContain('keep-alive: timeout');
+    expect(head.toLowerCase()).toContain('x-upstream: yes');
+  });
+
+  it('keeps the path with strip_path: false and the Host with preserve_host', async () => {
+    const res = await request(`${gw.url}/keep/a`, { headers: { host: 'client.example' } });
+    const seen = (await res.body.json()) as { url: string; headers: Record<string, string> };
+    expect(seen.url).toBe('/keep/a');
+    expect(seen.headers.host).toBe('client.example');
+  });
+
+  it('joins the service path and prefers the longest prefix and regex paths', async () => {
+    const based = (await (await request(`${gw.url}/b/c`)).body.json()) as { url: string };
+    expect(based.url).toBe('/base/c');
+    const long = (await (await request(`${gw.url}/echo/long/x`)).body.json()) as { url: string };
+    expect(long.url).toBe('/echo/long/x');
+    const re = await request(`${gw.url}/re/42`);
+    expect(((await re.body.json()) as { url: string }).url).toBe('/re/42');
+    const reMiss = await request(`${gw.url}/re/x42`);
+    await reMiss.body.dump();
+    expect(reMiss.statusCode).toBe(404);
+  });
+
+  it('matches methods and hosts', async () => {
+    const get = await request(`${gw.url}/m`);
+    await get.body.dump();
+    expect(get.statusCode).toBe(404);
+    const post = await request(`${gw.url}/m`, { method: 'POST', body: 'x' });
+    await post.body.dump();
+    expect(post.statusCode).toBe(200);
+    const hostOk = await request(`${gw.url}/h`, { headers: { host: 'api.example.com' } });
+    await hostOk.body.dump();
+    expect(hostOk.statusCode).toBe(200);
+    const hostBad = await request(`${gw.url}/h`, { headers: { host: 'other.example.com' } });
+    await hostBad.body.dump();
+    expect(hostBad.statusCode).toBe(404);
+  });
+
+  it('normalises dot segments before routing', async () => {
+    const res = await request(`${gw.url}/echo/../nowhere`);
+    await res.body.dump();
+    expect(res.statusCode).toBe(404);
+    const ok = await request(`${gw.url}/%65cho/./a`);
+    const seen = (await ok.body.json()) as { url: string };
+    expect(ok.statusCode).toBe(200);
+    expect(seen.url).toBe('/a');
+  });
+
+  it('answers 426 to plain HTTP on an https-only route and serves it over TLS 1.3', async () => {
+    const res = await request(`${gw.url}/secure`);
+    expect(res.statusCode).toBe(426);
+    expect(((await res.body.json()) as { message: string }).message).toBe('Please use HTTPS protocol');
+    const tls = await request(`${gw.tlsUrl}/secure/x`, { dispatcher: insecure });
+    const seen = (await tls.body.json()) as { headers: Record<string, string> };
+    expect(tls.statusCode).toBe(200);
+    expect(seen.headers['x-forwarded-proto']).toBe('https');
+  });
+
+  it('refuses bodies over max_body_size with 413, declared or chunked', async () => {
+    const big = Buffer.alloc(70 * 1024, 'a');
+    const declared = await request(`${gw.url}/echo/up`, { method: 'POST', body: big });
+    expect(declared.statusCode).toBe(413);
+    expect(((await declared.body.json()) as { message: string }).message).toBe('Request size limit exceeded');
+    async function* chunks() {
+      for (let i = 0; i < 70; i++) yield Buffer.alloc(1024, 'b');
+    }
+    const chunked = await request(`${gw.url}/echo/up`, { method: 'POST', body: Readable.from(chunks()) });
+    expect(chunked.statusCode).toBe(413);
+    await chunked.body.dump();
+    const ok = await request(`${gw.url}/echo/up`, { method: 'POST', body: Buffer.alloc(60 * 1024, 'c') });
+    const seen = (await ok.body.json()) as { body: string };
+    expect(seen.body.length).toBe(60 * 1024);
+  });
+
+  it('answers 502 for a dead upstream without leaking internals', async () => {
+    const res = await request(`${gw.url}/dead/x`);
+    expect(res.statusCode).toBe(502);
+    const body = (await res.body.json()) as { message: string; request_id: string };
+    expect(body).toEqual({ message: 'An invalid response was received from the upstream server', request_id: res.headers['x-request-id'] });
+    expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+  });
+
+  it('retries connection failures of idempotent requests only', async () => {
+    resetterConnections = 0;
+    const get = await request(`${gw.url}/reset/x`);
+    await get.body.dump();
+    expect(get.statusCode).toBe(502);
+    expect(resetterConnections).toBe(4); // first try + retries: 3
+    resetterConnections = 0;
+    const post = await request(`${gw.url}/reset/x`, { method: 'POST', body: 'payload' });
+    await post.body.dump();
+    expect(post.statusCode).toBe(502);
+    expect(resetterConnections).toBe(1);
+  });
+
+  it('answers 504 after read_timeout and never retries a timeout', async () => {
+    const before = up.seen.length;
+    const res = await request(`${gw.url}/slowsvc/slow?ms=1500`);
+    expect(res.statusCode).toBe(504);
+    expect(((await res.body.json()) as { message: string }).message).toBe('The upstream server is timing out');
+    await new Promise((r) => setTimeout(r, 1700));
+    expect(up.seen.length - before).toBe(1);
+  });
+
+  it('streams SSE: the first event reaches the client before the upstream finishes', async () => {
+    const res = await request(`${gw.url}/gated-sse`);
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    const reader = res.body[Symbol.asyncIterator]();
+    const first = await reader.next();
+    expect(Buffer.from(first.value as Buffer).toString()).toBe('data: first\n\n');
+    releaseSse(); // only now may the upstream send the rest
+    let rest = '';
+    for (let n = await reader.next(); !n.done; n = await reader.next()) rest += Buffer.from(n.value as Buffer).toString();
+    expect(rest).toBe('data: second\n\n');
+  });
+
+  it('answers 431 to an oversized header block', async () => {
+    const res = await request(`${gw.url}/echo/x`, { headers: { 'x-big': 'a'.repeat(20 * 1024) } });
+    expect(res.statusCode).toBe(431);
+    expect(((await res.body.json()) as { message: string }).message).toBe('Request header fields too large');
+  });
+
+  it('disconnects a client that never finishes its header block (slowloris)', async () => {
+    const socket = connect(gw.ports.proxy!, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('GET /echo/x HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n');
+    const closed = await new Promise<boolean>((resolve) => {
+      socket.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), 10_000);
+    });
+    expect(closed).toBe(true);
+  });
+
+  it('proxies WebSocket upgrades with the request id upstream', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.ports.proxy}/ws/chat`);
+    const messages: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      ws.on('message', (m) => {
+        messages.push(m.toString());
+        if (messages.length === 1) ws.send('ping');
+        if (messages.length === 2) resolve();
+      });
+      ws.on('error', reject);
+    });
+    ws.close();
+    expect(messages).toEqual(['hello with-id', 'echo:ping']);
+  });
+});
+
+describe('proxy: trusted proxies', () => {
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    up = await startUpstream();
+    gw = await startGateway({
+      gateway: { trusted_proxies: ['127.0.0.1/32'] },
+      services: [{ name: 'echo', url: up.url, routes: [{ name: 'echo', paths: ['/'] }] }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  it('takes the right-most untrusted X-Forwarded-For entry from a trusted peer', async () => {
+    const res = await request(`${gw.url}/x`, { headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.7', 'x-forwarded-proto': 'https' } });
+    const seen = (await res.body.json()) as { headers: Record<string, string> };
+    expect(seen.headers['x-real-ip']).toBe('198.51.100.7');
+    expect(seen.headers['x-forwarded-for']).toBe('203.0.113.9, 198.51.100.7, 127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('https');
+  });
+});
+
+/** Sends raw request bytes and returns the whole raw response (the request must say Connection: close). */
+function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let out = '';
+    socket.on('data', (d) => (out += d.toString()));
+    socket.on('end', () => resolve(out));
+    socket.on('error', reject);
+  });
+}
+
+function dechunk(s: string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const eol = s.indexOf('\r\n', i);
+    const size = parseInt(s.slice(i, eol), 16);
+    if (!size) return out;
+    out += s.slice(eol + 2, eol + 2 + size);
+    i = eol + 2 + size + 2;
+  }
+}
