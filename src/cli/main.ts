@@ -1,12 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { action, exitWith } from './run.js';
-import { startCommand } from './start.js';
-import { configValidateCommand } from './configValidate.js';
-import { migrationsUpCommand } from './migrations.js';
 import { UserError } from '../core/errors.js';
 
-/** The `tollgate` command line (SPEC §1). Exit codes: 0 ok, 1 runtime failure, 2 bad config/arguments. */
+/**
+ * The `tollgate` command line (SPEC §1). Exit codes: 0 ok, 1 runtime failure, 2 bad config or
+ * arguments. Each command's module is imported only when that command runs, so quick commands
+ * (`config validate`, `token mint`) do not load the whole gateway.
+ */
 const program = new Command('tollgate')
   .description('tollgate: the secure front door of an AI platform')
   .version(VERSION)
@@ -17,18 +18,20 @@ program
   .command('start')
   .description('run the gateway (TOLLGATE_CONFIG is the same as --config)')
   .option('-c, --config <file>', 'config file (YAML or JSON)')
-  .action(action(startCommand));
-
+  .action(action(async (opts: { config?: string }) => (await import('./start.js')).startCommand(opts)));
 
 const config = program.command('config').description('validate, export and import configuration');
-config.command('validate <file>').description('exit 0 when valid, else 2 with one line per problem').action(action(configValidateCommand));
+config
+  .command('validate <file>')
+  .description('exit 0 when valid, else 2 with one line per problem')
+  .action(action(async (file: string) => (await import('./configValidate.js')).configValidateCommand(file)));
 
 const migrations = program.command('migrations').description('store migrations');
 migrations
   .command('up')
   .description('apply pending store migrations')
   .option('-c, --config <file>', 'config file naming the store')
-  .action(action(migrationsUpCommand));
+  .action(action(async (opts: { config?: string }) => (await import('./migrations.js')).migrationsUpCommand(opts)));
 
 try {
   await program.parseAsync(process.argv);

@@ -70,7 +70,7 @@ export function parseText(file: string, text: string, env: NodeJS.ProcessEnv = p
       return { value: undefined, issues: [{ path: '', message: `not valid JSON: ${(err as Error).message}` }] };
     }
   }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       value: undefined,

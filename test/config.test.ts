@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './helpers/gateway.js';
+import { validateConfig, parseText } from '../src/config/load.js';
+import { builtinRegistry } from '../src/plugins/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-config-'));
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('tollgate config validate', () => {
+  it('exits 0 for a valid file', async () => {
+    const f = file('ok.yaml', '_format_version: "3.0"\nservices:\n  - name: llm\n    url: http://gateway:9002\n    routes: [{ name: chat, paths: [/v1/chat/completions], strip_path: false }]\n');
+    const r = await runCli(['config', 'validate', f]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${f}: ok`);
+  });
+
+  it('exits 2 with one `FILE: path: problem` line per problem', async () => {
+    const f = file(
+      'bad.yaml',
+      [
+        'gateway:',
+        '  tls: { min_version: TLSv1.0 }',
+        '  trusted_proxies: [not-an-ip]',
+        'services:',
+        '  - name: llm',
+        '    url: http://gateway:9002',
+        '    read_timeout: fast',
+        '    routes:',
+        '      - name: chat',
+        '        pathz: [/v1]',
+        'plugins:',
+        '  - name: no-such-plugin',
+      ].join('\n'),
+    );
+    const r = await runCli(['config', 'validate', f]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toContain(`${f}: services[0].routes[0]: unknown key 'pathz'`);
+    expect(lines.some((l) => l.startsWith(`${f}: gateway.tls.min_version: `))).toBe(true);
+    expect(lines.some((l) => l.startsWith(`${f}: gateway.trusted_proxies[0]: expected an IP address or CIDR`))).toBe(true);
+    expect(lines.some((l) => l.startsWith(`${f}: services[0].read_timeout: `))).toBe(true);
+    expect(lines.some((l) => l.startsWith(`${f}: plugins[0].name: unknown plugin 'no-such-plugin'`))).toBe(true);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('reports YAML syntax errors and missing files on one line each', async () => {
+    const f = file('broken.yaml', 'services: [\n  - name: x\n');
+    const r = await runCli(['config', 'validate', f]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^${f}: not valid YAML at line \\d+`));
+    const missing = await runCli(['config', 'validate', join(dir, 'nope.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe(`${join(dir, 'nope.yaml')}: cannot read config: file not found`);
+  });
+
+  it('refuses to start with a bad config: exit 2, the same lines', async () => {
+    const f = file('start-bad.yaml', 'services:\n  - name: x\n');
+    const r = await runCli(['start', '--config', f], { env: { TOLLGATE_PROXY_LISTEN: '127.0.0.1:0' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`${f}: services[0].url: set url (or protocol/host/port/path)`);
+  });
+
+  it('refuses bad CLI arguments with exit 2', async () => {
+    const r = await runCli(['start', '--no-such-flag']);
+    expect(r.code).toBe(2);
+    const none = await runCli(['nonsense']);
+    expect(none.code).toBe(2);
+  });
+});
+
+describe('config: interpolation and defaults', () => {
+  const registry = builtinRegistry();
+
+  it('replaces ${VAR} and ${VAR:-default}, typing unquoted whole references', () => {
+    const text = ['gateway:', '  admin_token: "${TOKEN}"', '  issuer: ${ISSUER:-https://api.example.com}', 'services:', '  - name: s', '    url: http://${HOST}:9002', '    retries: ${RETRIES:-3}'].join('\n');
+    const env = { TOKEN: '12345', HOST: 'gateway' };
+    const { value } = parseText('t.yaml', text, env);
+    const config = validateConfig('t.yaml', value, registry, env);
+    expect(config.gateway.admin_token).toBe('12345');
+    expect(config.gateway.issuer).toBe('https://api.example.com');
+    expect(config.services[0]!.url).toBe('http://gateway:9002');
+    expect(config.services[0]!.retries).toBe(3);
+  });
+
+  it('names the field of an unset variable', () => {
+    const { value } = parseText('t.yaml', 'gateway:\n  redis: ${REDIS_URL}\n', {});
+    expect(() => validateConfig('t.yaml', value, registry, {})).toThrow('t.yaml: gateway.redis: environment variable REDIS_URL is not set');
+  });
+
+  it('fills Kong defaults', () => {
+    const config = validateConfig('t.yaml', { services: [{ name: 's', url: 'http://x', routes: [{ paths: ['/'] }] }] }, registry, {});
+    const s = config.services[0]!;
+    expect([s.connect_timeout, s.read_timeout, s.write_timeout, s.retries]).toEqual([60_000, 60_000, 60_000, 5]);
+    expect(s.routes[0]!.strip_path).toBe(true);
+    expect(s.routes[0]!.preserve_host).toBe(false);
+    expect(config.gateway.tls.min_version).toBe('TLSv1.3');
+    expect(config.gateway.max_body_size).toBe(16 * 1024 * 1024);
+    expect(config.gateway.headers_timeout).toBe(60_000);
+    expect(config.gateway.drain_timeout).toBe(30_000);
+  });
+
+  it('requires an admin token when admin listens beyond loopback', () => {
+    expect(() => validateConfig('t.yaml', { gateway: { admin_listen: '0.0.0.0:8001' } }, registry, {})).toThrow(/gateway\.admin_token: required/);
+    expect(validateConfig('t.yaml', { gateway: { admin_listen: '0.0.0.0:8001', admin_token: 's3cret' } }, registry, {}).gateway.admin_token).toBe('s3cret');
+  });
+
+  it('rejects duplicate names and bad regexes', () => {
+    const bad = {
+      services: [
+        { name: 'a', url: 'http://x', routes: [{ name: 'r', paths: ['~/v1/(unclosed'] }] },
+        { name: 'a', url: 'http://y', routes: [{ name: 'r', paths: ['/v2'] }] },
+      ],
+    };
+    expect(() => validateConfig('t.yaml', bad, registry, {})).toThrow(/services\[1\]\.name: duplicate service name 'a'/);
+    expect(() => validateConfig('t.yaml', bad, registry, {})).toThrow(/services\[0\]\.routes\[0\]\.paths\[0\]: invalid regex/);
+  });
+});

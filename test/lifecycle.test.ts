@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { writeFileSync } from 'node:fs';
+import { startGateway, type GatewayProcess } from './helpers/gateway.js';
+import { startUpstream, type TestUpstream } from './helpers/upstream.js';
+import { waitFor } from './helpers/ports.js';
+
+function serviceConfig(up: TestUpstream, paths: string[]) {
+  return { services: [{ name: 'echo', url: up.url, routes: paths.map((p, i) => ({ name: `r${i}`, paths: [p] })) }] };
+}
+
+async function status(url: string): Promise<number> {
+  const res = await request(url);
+  await res.body.dump();
+  return res.statusCode;
+}
+
+describe('reload', () => {
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    up = await startUpstream();
+    gw = await startGateway(serviceConfig(up, ['/a']));
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  it('picks up a changed file without dropping a request', async () => {
+    expect(await status(`${gw.url}/b`)).toBe(404);
+    let stop = false;
+    const codes: number[] = [];
+    const load = (async () => {
+      while (!stop) {
+        const batch = await Promise.all(Array.from({ length: 8 }, () => status(`${gw.url}/a/x`)));
+        codes.push(...batch);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    gw.writeConfig(serviceConfig(up, ['/a', '/b']));
+    await waitFor(async () => (await status(`${gw.url}/b/x`)) === 200, 'route /b after reload', 10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    stop = true;
+    await load;
+    expect(codes.length).toBeGreaterThan(16);
+    expect(codes.every((c) => c === 200)).toBe(true);
+  });
+
+  it('refuses an invalid file on SIGHUP, says why in one line per problem, and keeps serving', async () => {
+    writeFileSync(gw.configFile, 'services:\n  - name: echo\n    url: not a url\n');
+    gw.signal('SIGHUP');
+    await waitFor(() => gw.stderr().includes(`${gw.configFile}: services[0].url:`), 'reload error line', 10_000);
+    expect(await status(`${gw.url}/a/x`)).toBe(200);
+    expect(await status(`${gw.url}/b/x`)).toBe(200);
+    const report = (await (await request(`${gw.statusUrl}/status`)).body.json()) as { configuration: { last_reload_error: string } };
+    expect(report.configuration.last_reload_error).toContain('services[0].url');
+  });
+});
+
+describe('SIGTERM', () => {
+  it('drains in-flight requests, then exits 0', async () => {
+    const up = await startUpstream();
+    const gw = await startGateway(serviceConfig(up, ['/']));
+    const inflight = Array.from({ length: 20 }, () =>
+      request(`${gw.url}/slow?ms=1500`).then(async (r) => {
+        await r.body.dump();
+        return r.statusCode;
+      }),
+    );
+    await waitFor(() => up.seen.length >= 20, 'all requests upstream');
+    const exit = gw.stop();
+    const codes = await Promise.all(inflight);
+    expect(codes).toEqual(Array(20).fill(200));
+    expect(await exit).toBe(0);
+    await expect(request(`${gw.url}/x`)).rejects.toThrow();
+    await up.close();
+  });
+});
+
+describe('health and status', () => {
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    gw = await startGateway({});
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('reports live, ready and status', async () => {
+    expect(await status(`${gw.statusUrl}/health/live`)).toBe(200);
+    expect(await status(`${gw.statusUrl}/health/ready`)).toBe(200);
+    const report = (await (await request(`${gw.statusUrl}/status`)).body.json()) as { database: { reachable: boolean }; server: { connections_accepted: number } };
+    expect(report.database.reachable).toBe(true);
+    expect(report.server.connections_accepted).toBeGreaterThanOrEqual(0);
+  });
+
+  it('binds admin to loopback and serves GET /', async () => {
+    const res = await request(`${gw.adminUrl}/`);
+    const body = (await res.body.json()) as { tagline: string; version: string };
+    expect(body.tagline).toBe('Welcome to tollgate');
+  });
+
+  it('refuses to start with admin beyond loopback and no token', async () => {
+    await expect(startGateway({}, { env: { TOLLGATE_ADMIN_LISTEN: '0.0.0.0:0' } })).rejects.toThrow(/gateway\.admin_token: required/);
+  });
+});
