@@ -67,7 +67,9 @@ export function claimsArgv(prefix: string, claims: readonly Claim[], first: numb
 }
 
 function isNumberArray(reply: unknown, minLength: number): reply is number[] {
-  return Array.isArray(reply) && reply.length >= minLength && reply.every((v) => typeof v === 'number');
+  if (!Array.isArray(reply) || reply.length < minLength) return false;
+  for (const v of reply) if (typeof v !== 'number') return false;
+  return true;
 }
 
 /** Decodes admit.lua's `{admitted, refusedIndex, nowMs, (remaining, resetMs, used, reserved)…}`. */
