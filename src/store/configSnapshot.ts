@@ -22,7 +22,8 @@ type JwtEntry = ConsumerEntry['jwt_secrets'][number];
 export interface ConfigSnapshotOptions {
   /**
    * When given, a plain `client_secret` whose stored hash (same client_id) still verifies keeps
-   * that hash, so a reload does not rewrite every credential with a fresh salt.
+   * that hash, so a restart does not rewrite every credential with a fresh salt (within one
+   * process, hashes already made are reused anyway).
    */
   store?: Pick<Store, 'oauth2Credentials'>;
 }
@@ -34,19 +35,21 @@ function consumerKey(c: ConsumerEntry): string {
 /** Refuses two entries sharing a unique field, naming both places. */
 class UniqueFields {
   private readonly seen = new Map<string, string>();
-  claim(field: string, value: string | undefined, path: string): void {
+  /** `kind` separates namespaces (a consumer id and a credential id never clash). */
+  claim(kind: string, field: string, value: string | undefined, path: string): void {
     if (value === undefined) return;
-    const k = `${field}\u0000${value}`;
+    const k = `${kind}\u0000${field}\u0000${value}`;
     const first = this.seen.get(k);
     if (first !== undefined) throw new UserError(`${path}.${field}: '${value}' is already used by ${first}`);
     this.seen.set(k, path);
   }
 }
 
-async function secretHashOf(o: OAuth2Entry, clientId: string, path: string, opts: ConfigSnapshotOptions): Promise<string | null> {
+/** Validates the secret fields; returns the hash to store, or the plain secret still to hash. */
+function secretOf(o: OAuth2Entry, path: string): { hash: string | null } | { plain: string } {
   if (o.client_type === 'public') {
     if (o.client_secret !== undefined || o.client_secret_hash !== undefined) throw new UserError(`${path}: a public client has no client_secret`);
-    return null;
+    return { hash: null };
   }
   if (o.client_secret !== undefined && o.client_secret_hash !== undefined) {
     throw new UserError(`${path}: set client_secret or client_secret_hash, not both`);
@@ -55,12 +58,30 @@ async function secretHashOf(o: OAuth2Entry, clientId: string, path: string, opts
     if (!isSecretHash(o.client_secret_hash)) {
       throw new UserError(`${path}.client_secret_hash: expected scrypt$16384$8$1$<salt>$<hash> as 'tollgate config export' writes it`);
     }
-    return o.client_secret_hash;
+    return { hash: o.client_secret_hash };
   }
   if (o.client_secret === undefined) throw new UserError(`${path}: a confidential client needs client_secret (or client_secret_hash)`);
+  return { plain: o.client_secret };
+}
+
+/**
+ * Hashes this process already made for (client_id, plain secret), so a reload costs no scrypt
+ * work. It holds nothing the loaded config does not hold already; bounded for long-lived
+ * processes with many rotations.
+ */
+const hashedBefore = new Map<string, string>();
+const HASHED_BEFORE_MAX = 10_000;
+
+async function hashFor(clientId: string, plain: string, opts: ConfigSnapshotOptions): Promise<string> {
+  const memoKey = `${clientId}\u0000${plain}`;
+  const known = hashedBefore.get(memoKey);
+  if (known !== undefined) return known;
   const stored = await opts.store?.oauth2Credentials.getByClientId(clientId);
-  if (stored?.client_secret_hash && (await verifySecret(o.client_secret, stored.client_secret_hash))) return stored.client_secret_hash;
-  return hashSecret(o.client_secret);
+  const hash =
+    stored?.client_secret_hash && (await verifySecret(plain, stored.client_secret_hash)) ? stored.client_secret_hash : await hashSecret(plain);
+  if (hashedBefore.size >= HASHED_BEFORE_MAX) hashedBefore.clear();
+  hashedBefore.set(memoKey, hash);
+  return hash;
 }
 
 function jwtSecretOf(s: JwtEntry, consumerId: string, now: number): JwtSecret {
@@ -77,55 +98,71 @@ function jwtSecretOf(s: JwtEntry, consumerId: string, now: number): JwtSecret {
   };
 }
 
-async function oauth2CredentialOf(o: OAuth2Entry, c: ConsumerEntry, consumerId: string, path: string, opts: ConfigSnapshotOptions): Promise<OAuth2Credential> {
+/** A credential whose secret still has to be hashed. */
+interface PendingHash {
+  cred: OAuth2Credential;
+  plain: string;
+}
+
+function oauth2CredentialOf(o: OAuth2Entry, c: ConsumerEntry, consumerId: string, path: string, now: number, pending: PendingHash[]): OAuth2Credential {
   const clientId = o.client_id ?? stableToken(`oauth2-client:${consumerKey(c)}:${o.name}`);
-  return {
+  const secret = secretOf(o, path);
+  const cred: OAuth2Credential = {
     id: o.id ?? uuidV5(`oauth2:${clientId}`),
     consumer_id: consumerId,
     name: o.name,
     client_id: clientId,
-    client_secret_hash: await secretHashOf(o, clientId, path, opts),
+    client_secret_hash: 'hash' in secret ? secret.hash : null,
     client_type: o.client_type,
     redirect_uris: o.redirect_uris,
     tags: o.tags,
     source: 'config',
-    created_at: Date.now(),
+    created_at: now,
   };
+  if ('plain' in secret) pending.push({ cred, plain: secret.plain });
+  return cred;
 }
 
-async function consumerOf(c: ConsumerEntry, i: number, unique: UniqueFields, opts: ConfigSnapshotOptions): Promise<SnapshotConsumer> {
+function consumerOf(c: ConsumerEntry, i: number, unique: UniqueFields, pending: PendingHash[]): SnapshotConsumer {
   const path = `consumers[${i}]`;
-  unique.claim('username', c.username, path);
-  unique.claim('custom_id', c.custom_id, path);
+  unique.claim('consumer', 'username', c.username, path);
+  unique.claim('consumer', 'custom_id', c.custom_id, path);
   const id = c.id ?? uuidV5(`consumer:${consumerKey(c)}`);
-  unique.claim('id', id, path);
+  unique.claim('consumer', 'id', id, path);
   const now = Date.now();
   const jwt_secrets = c.jwt_secrets.map((s, j) => {
-    unique.claim('key', s.key, `${path}.jwt_secrets[${j}]`);
-    return jwtSecretOf(s, id, now);
+    const secret = jwtSecretOf(s, id, now);
+    unique.claim('jwt', 'key', s.key, `${path}.jwt_secrets[${j}]`);
+    unique.claim('jwt', 'id', secret.id, `${path}.jwt_secrets[${j}]`);
+    return secret;
   });
-  const oauth2_credentials = await Promise.all(
-    c.oauth2_credentials.map(async (o, j) => {
-      const cpath = `${path}.oauth2_credentials[${j}]`;
-      const cred = await oauth2CredentialOf(o, c, id, cpath, opts);
-      unique.claim('client_id', cred.client_id, cpath);
-      return cred;
-    }),
-  );
+  const oauth2_credentials = c.oauth2_credentials.map((o, j) => {
+    const cred = oauth2CredentialOf(o, c, id, `${path}.oauth2_credentials[${j}]`, now, pending);
+    unique.claim('oauth2', 'client_id', cred.client_id, `${path}.oauth2_credentials[${j}]`);
+    unique.claim('oauth2', 'id', cred.id, `${path}.oauth2_credentials[${j}]`);
+    return cred;
+  });
   return { id, username: c.username ?? null, custom_id: c.custom_id ?? null, tags: c.tags, source: 'config', created_at: now, jwt_secrets, oauth2_credentials };
 }
 
-/** The config file's entities as a snapshot (`source: 'config'`); throws UserError naming the entry on a problem. */
+/**
+ * The config file's entities as a snapshot (`source: 'config'`). Checks run first, in file
+ * order (a UserError names the entry); then plain secrets are hashed in parallel.
+ */
 export async function configSnapshot(config: ConfigEntities, opts: ConfigSnapshotOptions = {}): Promise<EntitySnapshot> {
   const unique = new UniqueFields();
-  const consumers: SnapshotConsumer[] = [];
-  // One consumer at a time keeps duplicate messages deterministic; secrets hash in parallel within one.
-  for (const [i, c] of config.consumers.entries()) consumers.push(await consumerOf(c, i, unique, opts));
+  const pending: PendingHash[] = [];
+  const consumers = config.consumers.map((c, i) => consumerOf(c, i, unique, pending));
   const now = Date.now();
   const workspaces = config.workspaces.map((w, i): SnapshotWorkspace => {
-    unique.claim('workspace', w.id, `workspaces[${i}]`);
+    unique.claim('workspace', 'id', w.id, `workspaces[${i}]`);
     return { id: w.id, token_budget_day: w.token_budget_day, source: 'config', created_at: now, updated_at: now, members: [...new Set(w.members)] };
   });
+  await Promise.all(
+    pending.map(async (p) => {
+      p.cred.client_secret_hash = await hashFor(p.cred.client_id, p.plain, opts);
+    }),
+  );
   return { consumers, workspaces };
 }
 
