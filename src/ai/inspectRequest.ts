@@ -27,13 +27,14 @@ export function emptyRequestFacts(): InspectedRequest {
 export function inspectRequest(path: string, json: unknown): InspectedRequest {
   const facts = emptyRequestFacts();
   const api = detectAiApi(path, json);
-  if (api === null) return facts;
-  facts.api = api;
   if (api === 'mcp') {
+    facts.api = api;
     facts.tools = mcpToolCalls(json);
     return facts;
   }
-  if (!isRecord(json)) return facts;
+  // No JSON object (a GET, a list call): not a generation request, nothing to account for.
+  if (api === null || !isRecord(json)) return facts;
+  facts.api = api;
   facts.model = stringField(json, 'model');
   facts.stream = json.stream === true;
   facts.maxTokens = maxTokensOf(json);

@@ -147,6 +147,9 @@ describe('ResponseObserver: MCP, X-Tools-Used and non-AI traffic', () => {
   it('leaves non-AI traffic alone: all nulls, not estimated', () => {
     const body = JSON.stringify({ model: 'x', usage: { prompt_tokens: 1, completion_tokens: 1 } });
     expect(observeSplit(body, { contentType: JSON_TYPE, request: inspectRequest('/api/things', {}), path: '/api/things' }, [])).toEqual(usage(null, null, null, null));
+    // A bodiless call on an AI path (OpenAI's GET /v1/chat/completions lists stored completions).
+    const list = JSON.stringify({ object: 'list', data: [] });
+    expect(observeSplit(list, { contentType: JSON_TYPE, request: inspectRequest(CHAT, undefined), path: CHAT }, [])).toEqual(usage(null, null, null, null));
   });
 
   it('never throws on garbage and keeps returning the same result', () => {
