@@ -13,8 +13,8 @@ import type { Store } from './types.js';
 export type * from './types.js';
 export { DuplicateEntityError, ReferenceNotFoundError, StoreMigrationError, StoreUnavailableError } from './errors.js';
 export { parseStoreUrl, redactUrl, type StoreOptions } from './connect.js';
-export { hashSecret, verifySecret } from './secretHash.js';
-export { configSnapshot } from './configSnapshot.js';
+export { hashSecret, isSecretHash, verifySecret } from './secretHash.js';
+export { configEntities, configSnapshot, type ConfigSnapshotOptions, type ConsumerInput, type WorkspaceInput } from './configSnapshot.js';
 
 /** Turns a migrator result into applied names, or the typed error of the first failure. */
 function appliedOrThrow(result: MigrationResultSet, location: string): string[] {
@@ -28,11 +28,25 @@ function appliedOrThrow(result: MigrationResultSet, location: string): string[] 
 }
 
 /**
- * Applies pending migrations. The migrator holds a lock for the whole run (a PostgreSQL
- * advisory lock; SQLite has one connection), so replicas starting together apply each
- * migration once: the others wait, then find nothing to do.
+ * Applies pending migrations. PostgreSQL: the migrator holds an advisory lock for the whole
+ * run, so replicas starting together apply each migration once; the others wait, then find
+ * nothing to do. SQLite has no such lock (kysely's is a no-op) and two processes opening one
+ * file at once can collide; every migration runs in a transaction, so the loser rolls back
+ * whole and its retry finds the work done.
  */
 async function migrate(conn: Connection): Promise<string[]> {
+  const attempts = conn.kind === 'sqlite' ? 3 : 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateOnce(conn);
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+}
+
+async function migrateOnce(conn: Connection): Promise<string[]> {
   const { db, release } = conn.migrationDb();
   try {
     const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
