@@ -20,6 +20,11 @@ program
   .option('-c, --config <file>', 'config file (YAML or JSON)')
   .action(action(async (opts: { config?: string }) => (await import('./start.js')).startCommand(opts)));
 
+program
+  .command('demo')
+  .description('gateway + demo AI services (LLM, agent router, MCP), ready to curl')
+  .action(action(async () => (await import('./demo.js')).demoCommand()));
+
 const config = program.command('config').description('validate, export and import configuration');
 config
   .command('validate <file>')

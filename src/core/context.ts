@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AiUsage } from '../ai/types.js';
+import type { AiApi, AiUsage } from '../ai/types.js';
 import type { CompiledRoute, CompiledService } from './runtime.js';
 
 /** Who the caller is, as established by one authentication plugin (SPEC §5). */
@@ -53,6 +53,8 @@ export class Slot<T> {
 
 /** The AI-traffic facts found in the request body (filled when a plugin asks for them). */
 export interface AiRequestFacts {
+  /** Which API the body speaks (null: not AI traffic). */
+  api: AiApi | null;
   model: string | null;
   stream: boolean;
   maxTokens: number | null;

@@ -54,9 +54,11 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
       const tools = headers['x-tools-used'];
       this.observer = new ResponseObserver({
         contentType: firstHeader(headers['content-type']),
+        contentEncoding: firstHeader(headers['content-encoding']) ?? null,
+        status: statusCode,
         request: ctx.aiRequest,
         path: ctx.path,
-        toolsHeader: firstHeader(tools),
+        toolsHeader: tools ?? null,
       });
     }
     this.host.runResponseHeaders(ctx, this.chain);

@@ -155,13 +155,16 @@ export class ProxyHandler implements ForwardHost {
       headers['content-length'] = String(ctx.body.length);
       delete headers['transfer-encoding'];
     } else if (withBody) {
+      // No 'data' listeners here: they would switch the stream to flowing mode and chunks
+      // could pass before undici starts reading. Sizes come from the declared length or
+      // from the counting transform.
       const req = ctx.req;
-      if (declaredLength(req) >= 0) {
+      const declared = declaredLength(req);
+      if (declared >= 0) {
         body = req;
-        req.on('data', (chunk: Buffer) => (ctx.bytesIn += chunk.length));
+        ctx.bytesIn = declared;
       } else {
-        const limiter = new BodyLimit(bodyLimit);
-        limiter.on('data', (chunk: Buffer) => (ctx.bytesIn += chunk.length));
+        const limiter = new BodyLimit(bodyLimit, (n) => (ctx.bytesIn = n));
         body = req.pipe(limiter);
       }
     }

@@ -61,11 +61,15 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /** Streams a chunked body through, failing with 413 once it passes `limit` bytes. */
 export class BodyLimit extends Transform {
   private seen = 0;
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly onCount: (bytes: number) => void,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
+    this.onCount(this.seen);
     if (this.seen > this.limit) cb(new PayloadTooLargeError());
     else cb(null, chunk);
   }

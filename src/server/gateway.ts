@@ -27,6 +27,7 @@ import { buildAdminServer } from '../admin/server.js';
 import { ConfigSource } from './configSource.js';
 import { VERSION } from '../version.js';
 import { sendClientError } from './clientError.js';
+import { preloadTokenizer } from '../ai/index.js';
 
 export interface GatewayOptions {
   source: ConfigSource;
@@ -106,7 +107,7 @@ export class Gateway {
     await mkdir(g.data_dir, { recursive: true });
     this.store = await createStore(g.store);
     await this.store.migrate();
-    await this.store.syncEntities(await configSnapshot(this.config), { source: 'config', mode: 'replace' });
+    await this.store.syncEntities(await configSnapshot(this.config, { store: this.store }), { source: 'config', mode: 'replace' });
     this.counters = createCounterStore({ redisUrl: g.redis, logger: this.logger.child({ component: 'counters' }) });
     this.runtime = await this.buildRuntime(this.config);
 
@@ -170,6 +171,8 @@ export class Gateway {
       });
       this.ports.status = await this.listen(server, statusAddr, 'status');
     }
+    // The tokenizer takes ~200 ms to load: pay it now rather than on the first AI request.
+    if (this.runtime.routes.some((r) => r.chain.observesAi)) setImmediate(preloadTokenizer);
     return this.ports;
   }
 
@@ -243,7 +246,7 @@ export class Gateway {
       const changed = restartOnly.filter((k) => JSON.stringify(next.gateway[k]) !== JSON.stringify(this.config.gateway[k]));
       if (changed.length > 0) this.logger.warn({ fields: changed.map((k) => `gateway.${k}`) }, 'these settings take effect at the next restart');
       try {
-        await this.store.syncEntities(await configSnapshot(next), { source: 'config', mode: 'replace' });
+        await this.store.syncEntities(await configSnapshot(next, { store: this.store }), { source: 'config', mode: 'replace' });
         const built = await this.buildRuntime(next);
         const old = this.runtime;
         this.runtime = built;

@@ -79,7 +79,13 @@ export async function startGateway(config: unknown, opts: RunOptions = {}): Prom
   const configFile = join(dir, 'tollgate.yaml');
   const withDefaults = withTestDefaults(config, dir);
   writeFileSync(configFile, stringify(withDefaults));
-  const child = spawn(process.execPath, ['--import', TSX, CLI, 'start', '--config', configFile, ...(opts.args ?? [])], {
+  return spawnListening(['start', '--config', configFile, ...(opts.args ?? [])], { ...opts, dir }, configFile, !opts.dir);
+}
+
+/** Runs any CLI command that prints the `listening` line (start, demo) and waits for it. */
+export async function spawnListening(args: string[], opts: RunOptions & { dir: string }, configFile = '', ownsDir = false): Promise<GatewayProcess> {
+  const dir = opts.dir;
+  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
     cwd: dir,
     env: {
       ...process.env,
@@ -140,7 +146,7 @@ export async function startGateway(config: unknown, opts: RunOptions = {}): Prom
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       const code = await exited;
       clearTimeout(timer);
-      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (ownsDir) rmSync(dir, { recursive: true, force: true });
       return code;
     },
   };

@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import { builtinRegistry } from '../plugins/index.js';
+import { ConfigSource } from '../server/configSource.js';
+import { startDemoUpstreams, DEFAULT_CHAT_MODEL, type DemoUpstreams } from '../demo/index.js';
+import { createLogger } from './logger.js';
+import { runGateway } from './start.js';
+
+const DATA_DIR = process.env.TOLLGATE_DEMO_DIR ?? join('.tollgate', 'demo');
+
+/**
+ * The demo profile's config (SPEC §1): the seed's three services, pointed at the built-in demo
+ * upstreams, on an embedded store with in-process counters and a self-signed certificate.
+ */
+export function demoConfig(up: DemoUpstreams): Record<string, unknown> {
+  return {
+    _format_version: '3.0',
+    gateway: {
+      data_dir: DATA_DIR,
+      store: `sqlite://${join(DATA_DIR, 'tollgate.db')}`,
+    },
+    services: [
+      { name: 'agent-router', url: up.agentRouter, routes: [{ name: 'agents', paths: ['/v1/agents'], strip_path: false }] },
+      {
+        name: 'llm-gateway',
+        url: up.openai,
+        read_timeout: 300_000,
+        routes: [{ name: 'chat', paths: ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/models', '/v1/responses', '/v1/messages'], strip_path: false }],
+      },
+      { name: 'mcpjungle', url: up.mcp, routes: [{ name: 'mcp', paths: ['/mcp'], strip_path: false }] },
+    ],
+    plugins: [],
+  };
+}
+
+/** The ready-to-paste request printed once the demo listens. */
+export function demoCurl(port: number): string {
+  const body = JSON.stringify({ model: DEFAULT_CHAT_MODEL, messages: [{ role: 'user', content: 'Hello' }] });
+  return `curl -s http://localhost:${port}/v1/chat/completions -H 'Content-Type: application/json' -d '${body}'`;
+}
+
+/** `tollgate demo` (= `npm start`). */
+export async function demoCommand(): Promise<void> {
+  const logger = createLogger(process.env.TOLLGATE_LOG_LEVEL ?? 'info');
+  const upstreams = await startDemoUpstreams();
+  const source = ConfigSource.fromDocument('<demo>', demoConfig(upstreams), builtinRegistry());
+  const gateway = await runGateway(source, logger);
+  const port = gateway.ports.proxy;
+  const lines = [
+    '',
+    'tollgate demo is running:',
+    `  proxy   http://localhost:${port}    (https on ${gateway.ports.proxy_tls}, self-signed)`,
+    `  admin   http://127.0.0.1:${gateway.ports.admin}`,
+    `  status  http://localhost:${gateway.ports.status}/metrics`,
+    '',
+    'Try it:',
+    `  ${port === null ? '(proxy listener is off)' : demoCurl(port)}`,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  process.once('exit', () => void upstreams.close());
+}
