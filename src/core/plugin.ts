@@ -5,6 +5,7 @@ import type { Claim, ClaimState, CounterStore } from '../counters/types.js';
 import type { Store } from '../store/types.js';
 import type { GatewaySettings, TollgateConfig } from '../config/schema.js';
 import type { Metrics } from './metrics.js';
+import type { StatusReport } from '../server/statusReport.js';
 
 /**
  * The phases of the request path, in order (drawn in docs/architecture.md). A plugin belongs to
@@ -33,8 +34,10 @@ export interface PluginEnv {
   instanceName: string | null;
   /** Writable directory for state (spool files, generated certificates). */
   dataDir: string;
-  /** Registers work to finish before the process exits (audit flush); called on SIGTERM/reload. */
-  onShutdown(fn: () => Promise<void> | void): void;
+  /** Connections, store and Redis reachability (the /status report). */
+  status(): Promise<StatusReport>;
+  /** Registers a function run before each /metrics scrape (for sampled gauges). */
+  onScrape(fn: () => Promise<void> | void): void;
 }
 
 /**
@@ -86,8 +89,13 @@ export interface PluginHandler {
   responseEnd?(ctx: RequestContext): void | Promise<void>;
   /** log phase: after the response; must not block (queue work, never await I/O inline). */
   log?(ctx: RequestContext): void;
-  /** Releases resources when the config that built it is replaced or the process stops. */
+  /**
+   * Releases resources when the config that built it is replaced (after the requests that used
+   * it finished) or at shutdown (after draining): flush queued records here.
+   */
   close?(): void | Promise<void>;
+  /** Stored entities changed (Admin API write on this replica, or a config reload): drop caches. */
+  entitiesChanged?(): void;
 }
 
 export interface PluginDefinition<C = unknown> {

@@ -6,6 +6,7 @@ import type { PluginEnv, PluginScope } from './plugin.js';
 import type { CounterStore } from '../counters/types.js';
 import type { Store } from '../store/types.js';
 import type { Metrics } from './metrics.js';
+import type { StatusReport } from '../server/statusReport.js';
 import { buildChain, type Chain, type PluginInstance } from './pipeline.js';
 import { Router } from '../proxy/router.js';
 import { ClientIpResolver } from '../proxy/clientIp.js';
@@ -42,7 +43,7 @@ export interface RuntimeDeps {
   logger: Logger;
   pools: UpstreamPools;
   dataDir: string;
-  onShutdown(fn: () => Promise<void> | void): void;
+  status(): Promise<StatusReport>;
 }
 
 /**
@@ -56,6 +57,8 @@ export class Runtime {
   /** Global plugins only: for requests that matched no route (404) and gateway-level errors. */
   readonly globalChain: Chain;
   readonly poolKeys: Set<string>;
+  /** Run before each /metrics scrape (registered by this runtime's plugins). */
+  readonly scrapeHooks: Array<() => Promise<void> | void>;
   inflight = 0;
   private closed: Promise<void> | null = null;
   private idle: (() => void) | null = null;
@@ -66,7 +69,9 @@ export class Runtime {
     readonly instances: PluginInstance[],
     globalChain: Chain,
     poolKeys: Set<string>,
+    scrapeHooks: Array<() => Promise<void> | void>,
   ) {
+    this.scrapeHooks = scrapeHooks;
     this.router = new Router(routes);
     this.clientIp = new ClientIpResolver(config.gateway.trusted_proxies);
     this.globalChain = globalChain;
@@ -75,6 +80,7 @@ export class Runtime {
 
   static async build(config: TollgateConfig, deps: RuntimeDeps): Promise<Runtime> {
     const instances: PluginInstance[] = [];
+    const scrapeHooks: Array<() => Promise<void> | void> = [];
     const make = async (entry: PluginEntry, scope: PluginScope): Promise<PluginInstance> => {
       const def = deps.registry.get(entry.name);
       if (!def) throw new Error(`unknown plugin '${entry.name}'`);
@@ -90,7 +96,8 @@ export class Runtime {
         instanceId,
         instanceName: entry.instance_name ?? null,
         dataDir: deps.dataDir,
-        onShutdown: deps.onShutdown,
+        status: deps.status,
+        onScrape: (fn) => scrapeHooks.push(fn),
       };
       const handler = await def.create(entry.config, env);
       const needsBody = typeof def.needsBody === 'function' ? def.needsBody(entry.config) : (def.needsBody ?? false);
@@ -145,7 +152,7 @@ export class Runtime {
         });
       }
     }
-    return new Runtime(config, routes, instances, globalChain, poolKeys);
+    return new Runtime(config, routes, instances, globalChain, poolKeys, scrapeHooks);
   }
 
   enter(): void {

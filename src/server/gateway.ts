@@ -56,7 +56,6 @@ export class Gateway {
   private readonly metrics = new Metrics();
   private readonly pools: UpstreamPools;
   private readonly connections = new ConnectionStats();
-  private readonly shutdownHooks: Array<() => Promise<void> | void> = [];
   private readonly listeners: Listener[] = [];
   private admin: FastifyInstance | null = null;
   private tlsWatcher: TlsWatcher | null = null;
@@ -168,6 +167,9 @@ export class Gateway {
         registry: this.metrics.registry,
         report: () => this.report(),
         ready: () => this.ready(),
+        beforeScrape: async () => {
+          for (const hook of this.runtime.scrapeHooks) await hook();
+        },
       });
       this.ports.status = await this.listen(server, statusAddr, 'status');
     }
@@ -219,12 +221,12 @@ export class Gateway {
       logger: this.logger,
       pools: this.pools,
       dataDir: config.gateway.data_dir,
-      onShutdown: (fn) => this.shutdownHooks.push(fn),
+      status: () => this.report(),
     });
   }
 
   private entitiesChanged(): void {
-    for (const inst of this.runtime.instances) (inst.handler as { entitiesChanged?: () => void }).entitiesChanged?.();
+    for (const inst of this.runtime.instances) inst.handler.entitiesChanged?.();
   }
 
   /**
@@ -324,13 +326,6 @@ export class Gateway {
     clearInterval(idle);
     this.connections.destroyAll();
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 1000).unref())]);
-    for (const hook of this.shutdownHooks) {
-      try {
-        await hook();
-      } catch (err) {
-        this.logger.error({ err }, 'shutdown hook failed');
-      }
-    }
     await this.runtime.close(this.logger);
     await this.admin?.close();
     await this.pools.closeAll();
