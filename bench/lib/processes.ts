@@ -1,0 +1,50 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { pinned } from './pin.js';
+
+export interface Running {
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+  rssMb(): number;
+}
+
+/** Spawns a pinned process and waits until its output contains `ready` (string or regex). */
+export async function launch(role: 'proxy' | 'load', argv: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<Running> {
+  const [cmd, ...args] = pinned(role, argv);
+  const child = spawn(cmd!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (ready.test(out)) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(timer);
+      reject(new Error(`${argv.join(' ')} exited (${code}) before ready:\n${out}`));
+    });
+    setTimeout(() => {
+      clearInterval(timer);
+      reject(new Error(`${argv.join(' ')} not ready in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs).unref();
+  });
+  return {
+    child,
+    output: () => out,
+    rssMb: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
