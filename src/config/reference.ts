@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { consumerEntry, gatewaySchema, workspaceEntry } from './schema.js';
+import type { PluginRegistry } from '../core/registry.js';
+
+/**
+ * Renders docs/configuration.md from the zod schemas (the single source of keys, types,
+ * defaults and descriptions). `npm run docs:config` writes it; a test keeps it current.
+ */
+
+interface JsonSchema {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  enum?: unknown[];
+  const?: unknown;
+  default?: unknown;
+  description?: string;
+  minimum?: number;
+  maximum?: number;
+  additionalProperties?: boolean | JsonSchema;
+}
+
+function typeOf(s: JsonSchema): string {
+  if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
+  if (s.const !== undefined) return `\`${String(s.const)}\``;
+  const alts = s.anyOf ?? s.oneOf;
+  if (alts) return [...new Set(alts.map(typeOf))].join(' \\| ');
+  if (s.type === 'array') return `list of ${s.items ? typeOf(s.items) : 'any'}`;
+  if (s.type === 'object' && !s.properties) return 'map';
+  if (Array.isArray(s.type)) return s.type.join(' \\| ');
+  return s.type ?? 'any';
+}
+
+function rows(s: JsonSchema, prefix: string, out: string[]): void {
+  for (const [key, prop] of Object.entries(s.properties ?? {})) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const nested = prop.type === 'object' && prop.properties ? prop : prop.anyOf?.find((a) => a.properties);
+    const def = prop.default === undefined ? '' : `\`${JSON.stringify(prop.default)}\``;
+    out.push(`| \`${path}\` | ${typeOf(prop)} | ${def} | ${(prop.description ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`);
+    if (nested) rows(nested, path, out);
+    if (prop.type === 'array' && prop.items?.properties) rows(prop.items, `${path}[]`, out);
+  }
+}
+
+function table(schema: z.ZodType): string {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  const out = ['| key | type | default | description |', '|---|---|---|---|'];
+  rows(json, '', out);
+  return out.join('\n');
+}
+
+export function renderConfigReference(registry: PluginRegistry): string {
+  const parts = [
+    '# Configuration reference',
+    '',
+    '<!-- generated from the zod schemas by `npm run docs:config`; do not edit by hand -->',
+    '',
+    'One YAML or JSON file (`tollgate start --config FILE` or `TOLLGATE_CONFIG`). `${VAR}` and',
+    '`${VAR:-default}` are replaced from the environment (`$${` for a literal `${`); an unquoted value that',
+    'is exactly one reference is typed as YAML would type it (`minute: ${LIMIT:-100}` is a number), a',
+    'quoted one stays a string. Unknown keys are errors, reported with their path. Durations in',
+    '`gateway` are seconds (or `500ms`, `30s`, `2m`); service timeouts are milliseconds, as in Kong.',
+    '',
+    'Top level: `_format_version` (`"3.0"`), `gateway`, `services`, `plugins`, `consumers`, `workspaces`.',
+    '',
+    '## gateway',
+    '',
+    table(gatewaySchema),
+    '',
+    '## services, routes and plugin entries',
+    '',
+    'Service: `name`, `url` (or `protocol`/`host`/`port`/`path`), `connect_timeout`, `write_timeout`, `read_timeout`',
+    '(ms, default 60000), `retries` (default 5; connection failures of idempotent requests only), `tls_verify`',
+    '(default true), `plugins`, `routes`, `tags`. `write_timeout` is accepted for Kong compatibility; undici has',
+    'no per-write timer, so request bodies are bounded by `read_timeout` and the client side by `headers_timeout`.',
+    '',
+    'Route: `name` (default `<service>-<index>`), `paths` (prefix, or `~` + regex), `methods`, `hosts`',
+    '(`*.example.com` and `example.*` wildcards), `headers` (name → value or list), `protocols`',
+    '(`[http, https]`; plain HTTP to an https-only route gets 426), `strip_path` (default true),',
+    '`preserve_host` (default false), `regex_priority` (default 0), `plugins`, `tags`. Precedence is',
+    "Kong's: see docs/architecture.md.",
+    '',
+    'Plugin entry (global `plugins:`, or a service’s or route’s `plugins:`): `name` (or `plugin`, as in',
+    'KongPlugin), `instance_name`, `enabled` (default true; `false` on a service or route switches off the',
+    'inherited entry of the same name and instance), `config`, `tags`.',
+    '',
+    '## consumers',
+    '',
+    table(consumerEntry),
+    '',
+    '## workspaces',
+    '',
+    table(workspaceEntry),
+    '',
+    '## plugins',
+  ];
+  for (const name of registry.names()) {
+    const def = registry.get(name)!;
+    parts.push('', `### \`${name}\``, '', `Phase: ${def.phase}, priority ${def.priority}. See \`src/plugins/${name}/README.md\`.`, '', table(def.schema));
+  }
+  return `${parts.join('\n')}\n`;
+}
