@@ -227,7 +227,8 @@ export class ProxyHandler implements ForwardHost {
       ctx.error ??= 'client closed the connection';
       state.forwarder.abort(new Error('client closed the connection'));
     }
-    if (ctx.status === 0) ctx.status = ctx.res.statusCode;
+    // 499 (nginx's "client closed request") when the client left before any response.
+    if (ctx.status === 0) ctx.status = ctx.res.headersSent ? ctx.res.statusCode : 499;
     const chain = ctx.route?.chain ?? rt.globalChain;
     const finish = () => {
       if (chain.log.length > 0) runSyncPhase(chain.log, 'log', ctx, this.pluginError);
