@@ -3,6 +3,7 @@ import { wrk, type LoadResult } from './lib/wrk.js';
 import { launch } from './lib/processes.js';
 import { nginxAvailable, nginxProxy } from './lib/nginx.js';
 import { tollgate } from './lib/tollgate.js';
+import { sseUpstream, timeToFirstByte, holdConnections } from './lib/sse.js';
 
 export interface ScenarioContext {
   upstreamPort: number;
@@ -68,6 +69,48 @@ export const SCENARIOS: Scenario[] = [
     name: 'tollgate-passthrough',
     async run(ctx) {
       return measure('tollgate-passthrough', () => tollgate(passthroughConfig(ctx.upstreamPort), PROXY_PORT), ctx);
+    },
+  },
+  {
+    name: 'sse-first-byte',
+    async run() {
+      const ssePort = 19_082;
+      const server = await sseUpstream(ssePort);
+      try {
+        const direct = await timeToFirstByte(`http://127.0.0.1:${ssePort}/v1/chat/completions`, 300);
+        const gw = await tollgate(passthroughConfig(ssePort), PROXY_PORT);
+        try {
+          const via = await timeToFirstByte(`http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`, 300);
+          const overhead = via.p50 - direct.p50;
+          return {
+            name: 'sse-first-byte',
+            direct,
+            tollgate: via,
+            overhead_ms: overhead,
+            extra: `TTFB p50 direct ${direct.p50.toFixed(3)} ms, via tollgate ${via.p50.toFixed(3)} ms: +${overhead.toFixed(3)} ms`,
+          };
+        } finally {
+          await gw.stop();
+        }
+      } finally {
+        server.close();
+      }
+    },
+  },
+  {
+    name: 'rss-1000-connections',
+    async run(ctx) {
+      const gw = await tollgate(passthroughConfig(ctx.upstreamPort), PROXY_PORT);
+      try {
+        const before = gw.rssMb();
+        const release = await holdConnections(`http://127.0.0.1:${PROXY_PORT}/bench`, 1000);
+        await new Promise((r) => setTimeout(r, 500));
+        const rss = gw.rssMb();
+        await release();
+        return { name: 'rss-1000-connections', rss_idle_mb: before, rss_mb: rss, extra: `RSS ${rss.toFixed(0)} MB with 1000 open keep-alive connections (idle ${before.toFixed(0)} MB)` };
+      } finally {
+        await gw.stop();
+      }
     },
   },
 ];
