@@ -1,0 +1,58 @@
+import { definePlugin } from '../../core/plugin.js';
+import { emptyIdentity } from '../../core/context.js';
+import { jwtSchema, type JwtConfig } from './schema.js';
+import { JwtAuthenticator } from './authenticator.js';
+import type { TokenAuthority } from './authority.js';
+import type { ClaimRules } from './claims.js';
+import { ConsumerCredentialAuthority } from './consumerAuthority.js';
+import { credentialCacheFor } from './credentials.js';
+import type { ParsedJwt } from './parse.js';
+import { findToken, type TokenPlaces } from './tokenSource.js';
+
+/**
+ * `jwt` (SPEC §5): Kong's JWT plugin — consumers' `jwt_secrets` credentials verify bearer
+ * tokens — with `audience`, `issuers` and `clock_skew` added, tokens in the query ignored by
+ * default, and verified tokens cached until `exp`.
+ */
+export default definePlugin<JwtConfig>({
+  name: 'jwt',
+  version: '1.0.0',
+  phase: 'authentication',
+  schema: jwtSchema,
+  create(config, env) {
+    const rules: ClaimRules = {
+      required: new Set(config.claims_to_verify),
+      maximumExpiration: config.maximum_expiration,
+      audience: config.audience ?? null,
+      issuers: config.issuers.length > 0 ? new Set(config.issuers) : null,
+      skew: config.clock_skew,
+    };
+    const credentials = credentialCacheFor(env.store, env.gateway.db_cache_ttl, env.logger);
+    const consumers = new ConsumerCredentialAuthority(credentials, {
+      keyClaim: config.key_claim_name,
+      secretIsBase64: config.secret_is_base64,
+      rules,
+      logger: env.logger,
+    });
+    /**
+     * Who verifies a token. Extension point: the oauth2 plugin's tokens (`iss` ===
+     * `gateway.issuer`, signed with `gateway.signing_keys`) get their own authority here.
+     */
+    const authorityFor = (_jwt: ParsedJwt): TokenAuthority => consumers;
+    const authenticator = new JwtAuthenticator(authorityFor);
+    const places: TokenPlaces = { headerNames: config.header_names.map((h) => h.toLowerCase()), cookieNames: config.cookie_names, uriParamNames: config.uri_param_names };
+    const skipPreflight = !config.run_on_preflight;
+
+    return {
+      authenticate(ctx) {
+        if (skipPreflight && ctx.method === 'OPTIONS') return emptyIdentity('jwt');
+        const token = findToken(ctx.req.headers, ctx.query, places);
+        return token === null ? null : authenticator.authenticate(token);
+      },
+      entitiesChanged() {
+        credentials.clear();
+        authenticator.clear();
+      },
+    };
+  },
+});

@@ -1,0 +1,52 @@
+import { UnauthorizedError } from '../../core/errors.js';
+
+/**
+ * The compact JWS parts of a JWT, decoded but NOT verified. Used to pick the credential or key
+ * that will verify it; nothing here may be trusted before that verification succeeds.
+ */
+export interface ParsedJwt {
+  /** The token exactly as received (what the signature is checked over). */
+  raw: string;
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  /** `header.alg` (always a non-empty string once parsed). */
+  alg: string;
+}
+
+/**
+ * A rejected token: 401 with `WWW-Authenticate: Bearer error="invalid_token"` (SPEC §4/§5).
+ * Messages are fixed texts (Kong's where Kong has one), never token contents or internals.
+ */
+export function invalidToken(message: string): UnauthorizedError {
+  return new UnauthorizedError(message, { 'www-authenticate': `Bearer error="invalid_token", error_description="${message.replace(/["\\]/g, "'")}"` });
+}
+
+const SEGMENT = /^[A-Za-z0-9_-]*$/;
+
+function decodeJson(segment: string): Record<string, unknown> | null {
+  if (!SEGMENT.test(segment)) return null;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Splits and decodes a compact JWS; throws `Bad token` for anything malformed. */
+export function parseJwt(raw: string): ParsedJwt {
+  const first = raw.indexOf('.');
+  const second = first < 0 ? -1 : raw.indexOf('.', first + 1);
+  if (first <= 0 || second < 0 || raw.indexOf('.', second + 1) >= 0) throw invalidToken('Bad token; not a JWT');
+  const header = decodeJson(raw.slice(0, first));
+  if (header === null) throw invalidToken('Bad token; invalid JSON in header');
+  const payload = decodeJson(raw.slice(first + 1, second));
+  if (payload === null) throw invalidToken('Bad token; invalid JSON in claims');
+  const signature = raw.slice(second + 1);
+  if (!SEGMENT.test(signature)) throw invalidToken('Bad token; invalid signature encoding');
+  const alg = header.alg;
+  if (typeof alg !== 'string' || alg === '') throw invalidToken('Bad token; no algorithm');
+  // Unsecured JWTs (RFC 7519 §6) are never accepted, whatever a credential says.
+  if (alg.toLowerCase() === 'none' || signature === '') throw invalidToken('Invalid algorithm');
+  return { raw, header, payload, alg };
+}

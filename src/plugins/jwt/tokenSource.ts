@@ -1,0 +1,53 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { invalidToken } from './parse.js';
+
+/** Where the `jwt` plugin looks for a token (Kong's `header_names`, `cookie_names`, `uri_param_names`). */
+export interface TokenPlaces {
+  headerNames: readonly string[];
+  cookieNames: readonly string[];
+  uriParamNames: readonly string[];
+}
+
+const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
+
+/** The token of a `Bearer <token>` header value, or null. */
+export function bearerToken(value: string | string[] | undefined): string | null {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined) return null;
+  const m = BEARER.exec(v);
+  return m ? m[1]! : null;
+}
+
+function cookieValue(header: string, name: string): string | null {
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      const v = part.slice(eq + 1).trim();
+      return v === '' ? null : v;
+    }
+  }
+  return null;
+}
+
+/**
+ * The one token the request carries, or null. Several different tokens (say one in a cookie,
+ * another in the header) are refused rather than guessed between, as Kong does.
+ */
+export function findToken(headers: IncomingHttpHeaders, query: string, places: TokenPlaces): string | null {
+  let found: string | null = null;
+  const add = (t: string | null) => {
+    if (t === null) return;
+    if (found !== null && found !== t) throw invalidToken('Multiple tokens provided');
+    found = t;
+  };
+  if (places.uriParamNames.length > 0 && query.length > 1) {
+    const params = new URLSearchParams(query.slice(1));
+    for (const name of places.uriParamNames) add(params.get(name) || null);
+  }
+  const cookie = headers.cookie;
+  if (places.cookieNames.length > 0 && cookie !== undefined) {
+    for (const name of places.cookieNames) add(cookieValue(cookie, name));
+  }
+  for (const name of places.headerNames) add(bearerToken(headers[name]));
+  return found;
+}
