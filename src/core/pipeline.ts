@@ -98,13 +98,17 @@ async function authenticate(chain: Chain, ctx: RequestContext): Promise<void> {
 }
 
 async function admit(chain: Chain, ctx: RequestContext, counters: CounterStore): Promise<void> {
-  const all: Claim[] = [];
-  const spans: [start: number, end: number][] = [];
+  // Every limiter's `access` runs before any `claims`: token-budget resolves the workspace
+  // (400/403) there, and a rate-limiting instance with `limit_by: workspace` keys on it.
   for (const p of chain.limiters) {
     if (p.handler.access) {
       const r = p.handler.access(ctx);
       if (isPromise(r)) await r;
     }
+  }
+  const all: Claim[] = [];
+  const spans: [start: number, end: number][] = [];
+  for (const p of chain.limiters) {
     let claims = p.handler.claims ? p.handler.claims(ctx) : null;
     if (isPromise<Claim[] | null>(claims)) claims = await claims;
     const start = all.length;
@@ -121,6 +125,7 @@ async function admit(chain: Chain, ctx: RequestContext, counters: CounterStore):
     }
     throw err;
   }
+  let refusal: unknown;
   for (let i = 0; i < chain.limiters.length; i++) {
     const p = chain.limiters[i]!;
     const [start, end] = spans[i]!;
@@ -131,13 +136,20 @@ async function admit(chain: Chain, ctx: RequestContext, counters: CounterStore):
     }
     const refusedHere = result.refusedIndex >= start && result.refusedIndex < end;
     if (refusedHere) ctx.rateLimited = p.instanceName ?? p.name;
-    p.handler.admission(ctx, {
-      admitted: result.admitted,
-      states: result.states.slice(start, end),
-      refusedIndex: refusedHere ? result.refusedIndex - start : -1,
-      degraded: result.degraded,
-    });
+    // Every limit sees its outcome (and sets its headers, also on a 429); the refusal thrown
+    // by the refusing one is rethrown after the loop.
+    try {
+      p.handler.admission(ctx, {
+        admitted: result.admitted,
+        states: result.states.slice(start, end),
+        refusedIndex: refusedHere ? result.refusedIndex - start : -1,
+        degraded: result.degraded,
+      });
+    } catch (err) {
+      refusal ??= err;
+    }
   }
+  if (refusal !== undefined) throw refusal;
   if (!result.admitted) throw new GatewayError('TG_RATE_LIMITED', 429, 'API rate limit exceeded');
 }
 
