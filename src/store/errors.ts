@@ -72,6 +72,11 @@ const ENTITY_OF_TABLE: Record<string, string> = {
   oauth2_credentials: 'oauth2_credential',
   workspaces: 'workspace',
   workspace_members: 'workspace_member',
+  oauth2_grants: 'oauth2_grant',
+  oauth2_codes: 'oauth2_code',
+  oauth2_access_tokens: 'oauth2_token',
+  oauth2_refresh_tokens: 'oauth2_refresh_token',
+  oauth2_login_states: 'oauth2_login_state',
 };
 
 /** Socket-level error codes meaning "the database is not there (right now)". */

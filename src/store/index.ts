@@ -5,6 +5,7 @@ import { migrations } from './migrations/index.js';
 import { consumersRepo } from './repos/consumers.js';
 import { jwtSecretsRepo } from './repos/jwtSecrets.js';
 import { oauth2CredentialsRepo } from './repos/oauth2Credentials.js';
+import { oauth2TokensRepo } from './repos/oauth2Tokens.js';
 import { workspacesRepo } from './repos/workspaces.js';
 import { exportEntities } from './snapshotExport.js';
 import { syncEntities } from './snapshotSync.js';
@@ -86,6 +87,7 @@ export async function createStore(url: string, opts: StoreOptions = {}): Promise
     jwtSecrets: jwtSecretsRepo(ctx),
     oauth2Credentials: oauth2CredentialsRepo(ctx),
     workspaces: workspacesRepo(ctx),
+    oauth2Tokens: oauth2TokensRepo(ctx),
     exportEntities: () => exportEntities(ctx),
     syncEntities: (snapshot, syncOpts) => syncEntities(ctx, snapshot, syncOpts),
   };

@@ -1,4 +1,5 @@
 import type { ColumnType } from 'kysely';
+import type { OAuth2AccessTokensTable, OAuth2CodesTable, OAuth2GrantsTable, OAuth2LoginStatesTable, OAuth2RefreshTokensTable } from './oauth2Tables.js';
 
 /**
  * Row shapes of the tables as the migrations create them (kysely's `Database` type). Portable
@@ -67,4 +68,10 @@ export interface Database {
   oauth2_credentials: OAuth2CredentialsTable;
   workspaces: WorkspacesTable;
   workspace_members: WorkspaceMembersTable;
+  // 0002: the OAuth authorization server's state (oauth2Tables.ts)
+  oauth2_grants: OAuth2GrantsTable;
+  oauth2_codes: OAuth2CodesTable;
+  oauth2_access_tokens: OAuth2AccessTokensTable;
+  oauth2_refresh_tokens: OAuth2RefreshTokensTable;
+  oauth2_login_states: OAuth2LoginStatesTable;
 }

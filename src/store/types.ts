@@ -9,6 +9,8 @@
  */
 
 export { DuplicateEntityError, ReferenceNotFoundError, StoreUnavailableError, StoreMigrationError } from './errors.js';
+import type { OAuth2TokenRepo } from './oauth2Types.js';
+export type * from './oauth2Types.js';
 
 /** Where an entity came from: the config file (re-synced on load/reload) or the Admin API. */
 export type EntitySource = 'config' | 'admin';
@@ -146,6 +148,8 @@ export interface Store {
     /** Workspaces a user belongs to, oldest membership first. */
     workspacesOf(userId: string): Promise<string[]>;
   };
+  /** The OAuth authorization server's codes, grants and tokens (src/oauth; oauth2Types.ts). */
+  oauth2Tokens: OAuth2TokenRepo;
   /** Snapshot of every stored entity (config export). */
   exportEntities(): Promise<EntitySnapshot>;
   /**

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as core0001 from './0001_core.js';
+import * as oauth2Tokens0002 from './0002_oauth2_tokens.js';
 
 /**
  * Every migration, in order, listed explicitly (no directory scan: works from `dist/`, from
@@ -9,4 +10,5 @@ import * as core0001 from './0001_core.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_core': core0001,
+  '0002_oauth2_tokens': oauth2Tokens0002,
 };
