@@ -31,6 +31,12 @@ config
   .description('exit 0 when valid, else 2 with one line per problem')
   .action(action(async (file: string) => (await import('./configValidate.js')).configValidateCommand(file)));
 
+const audit = program.command('audit').description('audit log tools');
+audit
+  .command('verify <files...>')
+  .description('check the hash chain of audit files (rotated ones first, oldest to newest); exit 0 intact, 1 with the first broken line')
+  .action(action(async (files: string[]) => (await import('./auditVerify.js')).auditVerifyCommand(files)));
+
 const migrations = program.command('migrations').description('store migrations');
 migrations
   .command('up')

@@ -1,0 +1,288 @@
+import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
+import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { sealRecord } from './hashChain.js';
+import { chainHead, lastLine, nextRotatedName, pruneRotated, utcDay } from './rotation.js';
+
+export interface FileSinkOptions {
+  /** Bytes after which the file is rotated (0 = never by size). */
+  rotateSize: number;
+  /** Rotate at the first write of a new UTC day. */
+  rotateDaily: boolean;
+  /** Rotated files kept. */
+  keep: number;
+  tamperEvident: boolean;
+  /** Lines queued in memory before the log phase writes synchronously (backpressure). */
+  bufferSize: number;
+  logger: Logger;
+}
+
+interface Pending {
+  buf: Buffer;
+  pos: number;
+}
+
+const FLAGS = constants.O_WRONLY | constants.O_CREAT;
+
+/**
+ * One audit file (JSON lines), shared by every handler configured with its path, across reloads
+ * (sinks.ts), so its hash chain never forks and no line is lost or interleaved.
+ *
+ * `append()` runs in the log phase: it serializes (and chains) the record, queues the line and
+ * returns. Queued lines are written in batches with positional writes, one batch in flight,
+ * each batch at the offset it was given when it left the queue. When `bufferSize` lines are
+ * queued (the disk cannot keep up), `append()` writes synchronously instead: the only case in
+ * which audit writing holds up the proxy. Positional writes make that safe: the batch in
+ * flight is rewritten (same bytes, same place) before the queue, so the file order is the
+ * chain order whichever write lands first. One process writes a path; several processes must
+ * use different paths.
+ */
+export class AuditFile {
+  private handle: FileHandle | null = null;
+  private offset = 0;
+  private day = utcDay();
+  private head: string | null = null;
+  private queue: string[] = [];
+  private inflight: Pending | null = null;
+  private busy = false;
+  private scheduled = false;
+  private forceRotate = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private lastErrorLog = 0;
+  private waiters: Array<() => void> = [];
+  private closing: Promise<void> | null = null;
+  users = 0;
+
+  constructor(
+    readonly path: string,
+    private opts: FileSinkOptions,
+  ) {}
+
+  /** Latest config wins; switching tamper_evident on a non-empty file starts a new file. */
+  configure(opts: FileSinkOptions): void {
+    if (opts.tamperEvident !== this.opts.tamperEvident && this.offset > 0) this.forceRotate = true;
+    this.opts = opts;
+  }
+
+  /** Opens the file and finds the chain head; called before the first append. */
+  async open(): Promise<void> {
+    if (this.handle) return;
+    await mkdir(dirname(this.path), { recursive: true });
+    const tail = await lastLine(this.path);
+    if (this.head === null) {
+      const chain = await chainHead(this.path);
+      this.head = chain.head;
+      if (chain.unchained && this.opts.tamperEvident) this.forceRotate = true;
+    }
+    const handle = await open(this.path, FLAGS, 0o640);
+    this.offset = (await handle.stat()).size;
+    this.day = tail && tail.size > 0 ? utcDay(tail.mtimeMs) : utcDay();
+    this.handle = handle;
+    // A line cut by a crash stays (verify reports it); the next line starts on its own.
+    if (tail && !tail.endsWithNewline && tail.size > 0) this.queue.unshift('\n');
+  }
+
+  /** Serializes (and chains) the record, queues it; returns the line written (no newline). */
+  append(record: object): string {
+    let line: string;
+    if (this.opts.tamperEvident) {
+      const sealed = sealRecord(record, this.head ?? '0'.repeat(64));
+      this.head = sealed.hash;
+      line = sealed.line;
+    } else {
+      line = JSON.stringify(record);
+    }
+    this.queue.push(`${line}\n`);
+    if (this.queue.length >= this.opts.bufferSize) this.writeQueuedSync();
+    else this.schedule();
+    return line;
+  }
+
+  /** Resolves once every queued line is on disk (or after `timeoutMs`). */
+  flush(timeoutMs: number): Promise<void> {
+    if (this.idleNow()) return Promise.resolve();
+    this.schedule();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Last resort at process exit: writes whatever is still queued, synchronously. */
+  flushSync(): void {
+    if (this.idleNow()) return;
+    try {
+      if (!this.handle) {
+        const fd = openSync(this.path, FLAGS, 0o640);
+        try {
+          this.offset = fstatSync(fd).size;
+          this.writeFdSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      } else {
+        this.writeFdSync(this.handle.fd);
+      }
+    } catch (err) {
+      this.opts.logger.error({ err, path: this.path, lines: this.queue.length }, 'audit file: could not write records at exit');
+    }
+  }
+
+  private idleNow(): boolean {
+    return this.queue.length === 0 && this.inflight === null && !this.busy;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.busy || this.retryTimer) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.busy || this.retryTimer) return;
+    if (this.inflight === null && this.queue.length === 0) return this.idle();
+    if (this.closing) return this.step(this.closing);
+    if (!this.handle) return this.step(this.open());
+    if (this.inflight === null && this.rotationDue()) return this.step(this.rotate());
+    if (this.inflight === null) {
+      const buf = Buffer.from(this.queue.join(''));
+      this.queue = [];
+      this.inflight = { buf, pos: this.offset };
+      this.offset += buf.length;
+    }
+    const pending = this.inflight!;
+    this.step(
+      writeAll(this.handle, pending).then(() => {
+        if (this.inflight === pending) this.inflight = null;
+      }),
+    );
+  }
+
+  /** Runs one async step with `busy` set; continues the pump, or retries in 1 s on failure. */
+  private step(p: Promise<void>): void {
+    this.busy = true;
+    p.then(
+      () => {
+        this.busy = false;
+        this.pump();
+      },
+      (err: unknown) => {
+        this.busy = false;
+        this.failed(err);
+      },
+    );
+  }
+
+  private failed(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastErrorLog > 10_000) {
+      this.lastErrorLog = now;
+      this.opts.logger.error({ err, path: this.path, queued: this.queue.length }, 'audit file write failed; records are kept and retried every second');
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.pump();
+    }, 1000);
+    this.retryTimer.unref();
+  }
+
+  private idle(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+    // No handler uses the file any more (a late record reopened it): close it again.
+    if (this.users === 0 && this.handle) void this.closeHandle();
+  }
+
+  private closeHandle(): Promise<void> {
+    const h = this.handle;
+    if (!h) return this.closing ?? Promise.resolve();
+    this.handle = null;
+    this.closing = h
+      .sync()
+      .finally(() => h.close())
+      .catch((err: unknown) => this.opts.logger.warn({ err, path: this.path }, 'audit file close failed'))
+      .finally(() => {
+        this.closing = null;
+      });
+    return this.closing;
+  }
+
+  /** The last handler let go: flush (bounded by `timeoutMs`), fsync and close. */
+  async close(timeoutMs: number): Promise<void> {
+    await this.flush(timeoutMs);
+    if (this.users === 0) await this.closeHandle();
+  }
+
+  private rotationDue(): boolean {
+    if (this.offset === 0) {
+      this.forceRotate = false;
+      if (this.day !== utcDay()) this.day = utcDay();
+      return false;
+    }
+    if (this.forceRotate) return true;
+    if (this.opts.rotateSize > 0 && this.offset >= this.opts.rotateSize) return true;
+    return this.opts.rotateDaily && this.day !== utcDay();
+  }
+
+  private async rotate(): Promise<void> {
+    const h = this.handle!;
+    this.handle = null;
+    await h.sync();
+    await h.close();
+    await rename(this.path, await nextRotatedName(this.path, this.day));
+    this.forceRotate = false;
+    this.day = utcDay();
+    this.handle = await open(this.path, FLAGS, 0o640);
+    this.offset = 0;
+    await pruneRotated(this.path, this.opts.keep);
+  }
+
+  /** The bounded-buffer overflow path: everything queued, now, in order. */
+  private writeQueuedSync(): void {
+    if (!this.handle) return; // opening or rotating: the pump writes them in a moment
+    try {
+      this.writeFdSync(this.handle.fd);
+    } catch (err) {
+      this.failedSync(err);
+    }
+  }
+
+  private writeFdSync(fd: number): void {
+    if (this.inflight) writeAllSync(fd, this.inflight);
+    if (this.queue.length === 0) return;
+    const pending = { buf: Buffer.from(this.queue.join('')), pos: this.offset };
+    writeAllSync(fd, pending);
+    this.offset += pending.buf.length;
+    this.queue = [];
+  }
+
+  private failedSync(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastErrorLog > 10_000) {
+      this.lastErrorLog = now;
+      this.opts.logger.error({ err, path: this.path, queued: this.queue.length }, 'audit file write failed; records are kept and retried');
+    }
+  }
+}
+
+async function writeAll(handle: FileHandle, p: Pending): Promise<void> {
+  let done = 0;
+  while (done < p.buf.length) {
+    const { bytesWritten } = await handle.write(p.buf, done, p.buf.length - done, p.pos + done);
+    done += bytesWritten;
+  }
+}
+
+function writeAllSync(fd: number, p: Pending): void {
+  let done = 0;
+  while (done < p.buf.length) done += writeSync(fd, p.buf, done, p.buf.length - done, p.pos + done);
+}

@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+import { Spool } from './spool.js';
+
+export interface HttpSinkOptions {
+  endpoint: string;
+  headers: Record<string, string>;
+  /** ms: connect, headers and body timeout of one POST. */
+  timeout: number;
+  batchSize: number;
+  /** ms a partial batch waits for more records. */
+  flushInterval: number;
+  /** ms before the first retry; doubles per failure up to `maxRetryDelay`. */
+  retryDelay: number;
+  maxRetryDelay: number;
+  /** Records held in memory (not yet on disk) before batches are spooled synchronously. */
+  bufferSize: number;
+  logger: Logger;
+}
+
+interface Batch {
+  seq: number;
+  id: string;
+  count: number;
+  /** In memory until spooled. */
+  body: string | null;
+  /** On disk once spooled. */
+  file: string | null;
+  spooling: Promise<void> | null;
+}
+
+type Outcome = 'delivered' | 'retry' | 'rejected';
+
+/** The endpoint without credentials or query, for logs. */
+export function safeEndpoint(endpoint: string): string {
+  try {
+    const u = new URL(endpoint);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+/**
+ * Ships audit records to `http_endpoint` as POSTed JSON arrays (SPEC §8). Records are batched
+ * (`batch_size`, or after `flush_interval`) and sent one batch at a time, oldest first, each
+ * with `Idempotency-Key: <batch id>` so a receiver can drop a batch it already has (a POST
+ * whose answer was lost is sent again: delivery is at least once, exactly once with a
+ * receiver that honours the key). A failed POST (network error, timeout, 5xx, 408, 429) sends
+ * that batch and every batch behind it to the disk spool and retries with exponential backoff
+ * (`retry_delay` doubling up to `max_retry_delay`); spooled batches are re-sent in order as
+ * soon as the endpoint answers, including by the next process after a restart. A 4xx refusal
+ * is final: the batch moves to `<spool>/rejected/` and is logged, never silently dropped.
+ */
+export class HttpSink {
+  users = 0;
+  private records: string[] = [];
+  private queue: Batch[] = [];
+  private nextSeq = 1;
+  private failures = 0;
+  private sending: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly agent: Agent;
+  private loaded: Promise<void> | null = null;
+
+  constructor(
+    private opts: HttpSinkOptions,
+    private readonly spool: Spool,
+  ) {
+    this.agent = new Agent({ connect: { timeout: opts.timeout }, keepAliveTimeout: 10_000 });
+  }
+
+  configure(opts: HttpSinkOptions): void {
+    this.opts = opts;
+  }
+
+  /** Picks up what earlier runs spooled; safe to call again. */
+  open(): Promise<void> {
+    this.loaded ??= this.spool.load().then((found) => {
+      for (const f of found) this.queue.push({ seq: f.seq, id: f.id, count: 0, body: null, file: f.file, spooling: null });
+      this.queue.sort((a, b) => a.seq - b.seq);
+      this.nextSeq = Math.max(this.nextSeq, ...found.map((f) => f.seq + 1));
+      if (found.length > 0) this.opts.logger.info({ batches: found.length, endpoint: safeEndpoint(this.opts.endpoint) }, 'audit: re-sending spooled batches');
+      this.pump();
+    });
+    return this.loaded;
+  }
+
+  /** Log phase: queue one record (a JSON object's text). */
+  append(json: string): void {
+    this.records.push(json);
+    if (this.records.length >= this.opts.batchSize) this.cut();
+    else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.cut(), this.opts.flushInterval);
+      this.flushTimer.unref();
+    }
+    if (this.inMemory() >= this.opts.bufferSize) this.spoolMemorySync();
+  }
+
+  /** Records still in memory only (not on disk, not delivered). */
+  private inMemory(): number {
+    let n = this.records.length;
+    for (const b of this.queue) if (b.file === null) n += b.count;
+    return n;
+  }
+
+  private cut(): void {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
+    if (this.records.length === 0) return;
+    const batch: Batch = { seq: this.nextSeq++, id: randomUUID(), count: this.records.length, body: `[${this.records.join(',')}]`, file: null, spooling: null };
+    this.records = [];
+    this.queue.push(batch);
+    if (this.failures > 0) this.spoolAsync(batch);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.sending || this.retryTimer || this.queue.length === 0 || !this.loaded) return;
+    const batch = this.queue[0]!;
+    this.sending = this.deliver(batch)
+      .then((outcome) => this.settle(batch, outcome))
+      .finally(() => {
+        this.sending = null;
+        this.pump();
+      });
+  }
+
+  private async settle(batch: Batch, outcome: Outcome): Promise<void> {
+    if (outcome === 'retry') {
+      this.failures++;
+      for (const b of this.queue) this.spoolAsync(b);
+      const delay = Math.min(this.opts.maxRetryDelay, this.opts.retryDelay * 2 ** Math.min(this.failures - 1, 30));
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.pump();
+      }, delay * (0.8 + Math.random() * 0.4));
+      this.retryTimer.unref();
+      return;
+    }
+    this.failures = 0;
+    this.queue.splice(this.queue.indexOf(batch), 1);
+    await batch.spooling;
+    if (outcome === 'delivered') {
+      if (batch.file) await this.spool.remove(batch.file);
+    } else {
+      const where = await this.spool.reject(batch.seq, batch.id, batch.file, batch.body).catch(() => '(could not be kept)');
+      this.opts.logger.error({ endpoint: safeEndpoint(this.opts.endpoint), batch: batch.id, kept: where }, 'audit: the endpoint refused a batch for good (4xx); it was moved aside');
+    }
+  }
+
+  private async deliver(batch: Batch): Promise<Outcome> {
+    let body = batch.body;
+    try {
+      body ??= await this.spool.read(batch.file!);
+    } catch (err) {
+      this.opts.logger.error({ err, file: batch.file }, 'audit: a spooled batch could not be read');
+      return 'rejected';
+    }
+    try {
+      const res = await request(this.opts.endpoint, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: { ...this.opts.headers, 'content-type': 'application/json', 'idempotency-key': batch.id },
+        body,
+        headersTimeout: this.opts.timeout,
+        bodyTimeout: this.opts.timeout,
+      });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) return 'delivered';
+      const retryable = res.statusCode >= 500 || res.statusCode === 408 || res.statusCode === 429;
+      if (retryable) this.warnOnce(`status ${res.statusCode}`);
+      return retryable ? 'retry' : 'rejected';
+    } catch (err) {
+      this.warnOnce((err as { code?: string }).code ?? (err as Error).message);
+      return 'retry';
+    }
+  }
+
+  private warnOnce(why: string): void {
+    if (this.failures > 0) return; // one line per outage, not per retry
+    this.opts.logger.warn({ endpoint: safeEndpoint(this.opts.endpoint), why }, 'audit: endpoint unavailable; spooling batches to disk and retrying');
+  }
+
+  private spoolAsync(batch: Batch): void {
+    if (batch.file || batch.spooling || batch.body === null) return;
+    const body = batch.body;
+    batch.spooling = this.spool.write(batch.seq, batch.id, body).then(
+      (file) => {
+        batch.file = file;
+        batch.body = null;
+        batch.spooling = null;
+      },
+      (err: unknown) => {
+        batch.spooling = null;
+        this.opts.logger.error({ err, dir: this.spool.dir }, 'audit: could not spool a batch; it stays in memory');
+      },
+    );
+  }
+
+  /** Beyond the bounded buffer, and at exit: everything in memory goes to disk, now. */
+  spoolMemorySync(): void {
+    if (this.flushTimer || this.records.length > 0) this.cut();
+    for (const b of this.queue) {
+      if (b.file || b.spooling || b.body === null) continue;
+      try {
+        b.file = this.spool.writeSync(b.seq, b.id, b.body);
+        b.body = null;
+      } catch (err) {
+        this.opts.logger.error({ err, dir: this.spool.dir }, 'audit: could not spool a batch; it stays in memory');
+        return;
+      }
+    }
+  }
+
+  /**
+   * The last handler let go (reload or shutdown): send what is queued while the endpoint
+   * answers, for at most `timeoutMs`; whatever is left goes to the spool for the next run.
+   * The retry loop keeps going in the background while the process lives.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    this.cut();
+    const deadline = Date.now() + timeoutMs;
+    while (this.queue.length > 0 && this.failures === 0 && Date.now() < deadline) {
+      this.pump();
+      const current = this.sending as Promise<void> | null;
+      if (!current) break;
+      await Promise.race([current, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
+    }
+    for (const b of this.queue) this.spoolAsync(b);
+    await Promise.all(this.queue.map((b) => b.spooling));
+  }
+}

@@ -1,0 +1,118 @@
+import { RequestContext } from '../../core/context.js';
+
+/**
+ * One audit record (SPEC §8). The field order is the line's order: the seed's fields first,
+ * then tollgate's. Every field is always present; null when unknown.
+ */
+export interface AuditRecord {
+  timestamp: string;
+  request_id: string;
+  user_id: string | null;
+  workspace_id: string | null;
+  method: string;
+  path: string;
+  status_code: number;
+  latency_ms: number | null;
+  tokens_used: number | null;
+  model_name: string | null;
+  tools_used: string[];
+  ip_address: string;
+  user_agent: string | null;
+  service: string | null;
+  route: string | null;
+  consumer: string | null;
+  client_id: string | null;
+  auth_method: string | null;
+  upstream_latency_ms: number | null;
+  gateway_latency_ms: number | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  tokens_estimated: boolean | null;
+  rate_limited: string | null;
+  bytes_in: number;
+  bytes_out: number;
+  error: string | null;
+}
+
+/** The field names, in line order (the seed's 13 first). Used by tests and docs. */
+export const AUDIT_FIELDS: readonly (keyof AuditRecord)[] = [
+  'timestamp',
+  'request_id',
+  'user_id',
+  'workspace_id',
+  'method',
+  'path',
+  'status_code',
+  'latency_ms',
+  'tokens_used',
+  'model_name',
+  'tools_used',
+  'ip_address',
+  'user_agent',
+  'service',
+  'route',
+  'consumer',
+  'client_id',
+  'auth_method',
+  'upstream_latency_ms',
+  'gateway_latency_ms',
+  'prompt_tokens',
+  'completion_tokens',
+  'tokens_estimated',
+  'rate_limited',
+  'bytes_in',
+  'bytes_out',
+  'error',
+];
+
+/** Milliseconds rounded to the microsecond (3 decimals): exact enough, short on the line. */
+function roundMs(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms * 1000) / 1000;
+}
+
+function header(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * Builds the record from what the request context knows once the response has closed. Reads
+ * no header but User-Agent, never the query string (tokens may travel there) nor any body.
+ */
+export function buildRecord(ctx: RequestContext): AuditRecord {
+  const end = ctx.endNs ?? process.hrtime.bigint();
+  const latency = RequestContext.ms(ctx.startNs, end);
+  const upstream = RequestContext.ms(ctx.upstreamStartNs, ctx.upstreamEndNs ?? (ctx.upstreamStartNs === null ? null : end));
+  const id = ctx.identity;
+  const ai = ctx.ai;
+  const hasTokens = ai !== null && ai.totalTokens !== null;
+  return {
+    timestamp: new Date(ctx.startedAt).toISOString(),
+    request_id: ctx.id,
+    user_id: id ? (id.userId ?? id.authenticatedUserid) : null,
+    workspace_id: ctx.workspaceId,
+    method: ctx.method,
+    path: ctx.path,
+    status_code: ctx.status,
+    latency_ms: roundMs(latency),
+    tokens_used: ai?.totalTokens ?? null,
+    model_name: ai?.model ?? ctx.aiRequest?.model ?? null,
+    tools_used: ai ? [...ai.tools] : [],
+    ip_address: ctx.clientIp,
+    user_agent: header(ctx.req.headers['user-agent']),
+    service: ctx.service?.name ?? null,
+    route: ctx.route?.name ?? null,
+    consumer: id?.consumerUsername ?? null,
+    client_id: id?.clientId ?? null,
+    auth_method: id?.method ?? null,
+    upstream_latency_ms: roundMs(upstream),
+    gateway_latency_ms: latency === null ? null : roundMs(Math.max(0, latency - (upstream ?? 0))),
+    prompt_tokens: ai?.promptTokens ?? null,
+    completion_tokens: ai?.completionTokens ?? null,
+    tokens_estimated: hasTokens ? ai.estimated : null,
+    rate_limited: ctx.rateLimited,
+    bytes_in: ctx.bytesIn,
+    bytes_out: ctx.bytesOut,
+    error: ctx.error,
+  };
+}

@@ -1,0 +1,108 @@
+import { definePlugin } from '../../core/plugin.js';
+import { RequestContext } from '../../core/context.js';
+import { VERSION } from '../../version.js';
+import { prometheusSchema, type PrometheusConfig } from './schema.js';
+import { kongMetrics, NODE_ID, type KongMetrics } from './metrics.js';
+import { LabelGuard, limitByIndex } from './labels.js';
+import { TargetHealth } from './targetHealth.js';
+
+/** Per metric set (not per plugin instance): label guards and target health survive reloads. */
+interface SharedState {
+  workspaces: LabelGuard;
+  consumers: LabelGuard;
+  models: LabelGuard;
+  health: TargetHealth;
+}
+const shared = new WeakMap<KongMetrics, SharedState>();
+
+function sharedState(m: KongMetrics, max: number): SharedState {
+  let s = shared.get(m);
+  if (!s) {
+    s = { workspaces: new LabelGuard(max), consumers: new LabelGuard(max), models: new LabelGuard(max), health: new TargetHealth(m.targetHealth) };
+    shared.set(m, s);
+  }
+  return s;
+}
+
+function responseHeader(headers: Record<string, string>, lower: string): string | undefined {
+  const direct = headers[lower];
+  if (direct !== undefined) return direct;
+  for (const k in headers) if (k.toLowerCase() === lower) return headers[k];
+  return undefined;
+}
+
+/**
+ * `prometheus` (SPEC §9): Kong's metric names and labels, so the seed's PromQL and Grafana
+ * dashboard 7424 work unchanged. Request metrics are counted in the log phase (in-memory
+ * increments only); store reachability and connection counts are sampled at scrape time.
+ */
+export default definePlugin<PrometheusConfig>({
+  name: 'prometheus',
+  version: '1.0.0',
+  phase: 'log',
+  schema: prometheusSchema,
+  // kong_tokens_used_total reads the same AI usage as the budget and the audit log.
+  observesAi: true,
+  create(config, env) {
+    const m = kongMetrics(env.metrics.registry, config.metric_prefix);
+    const s = sharedState(m, config.max_label_values);
+    const limitBy = limitByIndex(env.config);
+    m.nodeInfo.set({ node_id: NODE_ID, version: VERSION }, 1);
+    if (config.upstream_health_metrics) s.health.track(env.config.services);
+    env.onScrape(async () => {
+      const report = await env.status();
+      m.datastoreReachable.set(report.database.reachable ? 1 : 0);
+      const c = report.server;
+      m.connections.set({ state: 'accepted' }, c.connections_accepted);
+      m.connections.set({ state: 'active' }, c.connections_active);
+      m.connections.set({ state: 'handled' }, c.connections_handled);
+      m.connections.set({ state: 'reading' }, c.connections_reading);
+      m.connections.set({ state: 'total' }, c.total_requests);
+      m.connections.set({ state: 'waiting' }, c.connections_waiting);
+      m.connections.set({ state: 'writing' }, c.connections_writing);
+    });
+
+    const refusedBy = (ctx: RequestContext): string => {
+      const limiter = ctx.route?.chain.limiters.find((p) => (p.instanceName ?? p.name) === ctx.rateLimited);
+      return limiter ? (limitBy.get(limiter.instanceId) ?? '') : '';
+    };
+
+    return {
+      log(ctx) {
+        const service = ctx.service?.name ?? '';
+        const route = ctx.route?.name ?? '';
+        const upstreamAnswered = ctx.upstreamHeadersNs !== null;
+        if (config.status_code_metrics) {
+          m.requests.inc({
+            service,
+            route,
+            code: String(ctx.status),
+            source: upstreamAnswered ? 'service' : 'kong',
+            consumer: config.per_consumer ? s.consumers.value(ctx.identity?.consumerUsername) : '',
+            workspace: s.workspaces.value(ctx.workspaceId),
+          });
+        }
+        if (config.latency_metrics) {
+          const total = RequestContext.ms(ctx.startNs, ctx.endNs ?? process.hrtime.bigint()) ?? 0;
+          const upstream = RequestContext.ms(ctx.upstreamStartNs, ctx.upstreamEndNs);
+          m.requestLatency.observe({ service, route }, total);
+          m.kongLatency.observe({ service, route }, Math.max(0, total - (upstream ?? 0)));
+          if (upstream !== null) m.upstreamLatency.observe({ service, route }, upstream);
+        }
+        if (config.bandwidth_metrics) {
+          m.bandwidth.inc({ service, route, direction: 'ingress' }, ctx.bytesIn);
+          m.bandwidth.inc({ service, route, direction: 'egress' }, ctx.bytesOut);
+        }
+        if (ctx.rateLimited !== null) m.rateLimitExceeded.inc({ instance: ctx.rateLimited, limit_by: refusedBy(ctx) });
+        if (config.ai_metrics) {
+          const tokens = ctx.ai?.totalTokens ?? 0;
+          const workspace = s.workspaces.value(ctx.workspaceId);
+          if (tokens > 0) m.tokensUsed.inc({ workspace_id: workspace, model: s.models.value(ctx.ai?.model) }, tokens);
+          const remaining = ctx.workspaceId === null ? undefined : responseHeader(ctx.responseHeaders, 'x-token-budget-remaining');
+          if (remaining !== undefined && /^\d+$/.test(remaining)) m.budgetRemaining.set({ workspace_id: workspace }, Number(remaining));
+        }
+        if (config.upstream_health_metrics && ctx.service !== null && ctx.upstreamStartNs !== null) s.health.observe(ctx);
+      },
+    };
+  },
+});
