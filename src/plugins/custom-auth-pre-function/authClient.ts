@@ -1,0 +1,128 @@
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import type { RequestContext } from '../../core/context.js';
+
+/** Largest auth-service answer read (an identity document is a few hundred bytes). */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** Failures worth another try: timeouts, connection errors (the answers 5xx are retried too). */
+const RETRIED_ERRORS = [
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ENETDOWN',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EHOSTUNREACH',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+];
+
+export interface AuthAnswer {
+  status: number;
+  body: unknown;
+}
+
+export interface AuthClientOptions {
+  url: string;
+  method: 'POST' | 'GET';
+  timeoutMs: number;
+  retries: number;
+  sslVerify: boolean;
+}
+
+/**
+ * Calls the auth service through one undici Agent composed with undici's retry interceptor:
+ * each attempt is bounded by the timeout; timeouts, connection errors and 5xx are retried
+ * `retries` times (short exponential backoff). Resolves with a final non-5xx answer, throws
+ * when every attempt failed.
+ */
+export class AuthClient {
+  private readonly dispatcher: Dispatcher;
+  private readonly agent: Agent;
+
+  constructor(private readonly opts: AuthClientOptions) {
+    this.agent = new Agent({
+      connect: { timeout: opts.timeoutMs, rejectUnauthorized: opts.sslVerify },
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+    });
+    this.dispatcher = this.agent.compose(
+      interceptors.retry({
+        maxRetries: opts.retries,
+        methods: ['POST', 'GET'],
+        statusCodes: [500, 502, 503, 504],
+        errorCodes: RETRIED_ERRORS,
+        minTimeout: 50,
+        maxTimeout: 1000,
+        timeoutFactor: 2,
+        retryAfter: false,
+      }),
+    );
+  }
+
+  async call(ctx: RequestContext, authorization: string): Promise<AuthAnswer> {
+    const headers: Record<string, string> = {
+      authorization,
+      'x-forwarded-for': forwardedFor(ctx),
+      'x-forwarded-method': ctx.method,
+      'x-forwarded-uri': ctx.path + ctx.query,
+      'x-request-id': ctx.id,
+      accept: 'application/json',
+    };
+    let body: string | undefined;
+    if (this.opts.method === 'POST') {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify({ method: ctx.method, path: ctx.path, headers: requestHeaders(ctx) });
+    }
+    const res = await request(this.opts.url, { dispatcher: this.dispatcher, method: this.opts.method, headers, body });
+    if (res.statusCode >= 500) {
+      await res.body.dump();
+      throw new Error(`auth service answered ${res.statusCode}`);
+    }
+    return { status: res.statusCode, body: await readJson(res.body) };
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+function forwardedFor(ctx: RequestContext): string {
+  const xff = ctx.upstreamHeaders['x-forwarded-for'];
+  if (typeof xff === 'string') return xff;
+  return Array.isArray(xff) ? xff.join(', ') : ctx.clientIp;
+}
+
+/** The caller's headers, minus cookies (SPEC §5). */
+function requestHeaders(ctx: RequestContext): Record<string, string> {
+  const out: Record<string, string> = {};
+  const h = ctx.req.headers;
+  for (const name in h) {
+    if (name === 'cookie') continue;
+    const v = h[name];
+    if (v !== undefined) out[name] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+async function readJson(body: Dispatcher.ResponseData['body']): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_ANSWER_BYTES) {
+      body.destroy();
+      return null;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return null;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return null;
+  }
+}

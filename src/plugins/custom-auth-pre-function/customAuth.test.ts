@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
+import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
+import { startAuthService, type FakeAuthService } from '../../../test/helpers/authService.js';
+import { bearer, rsaPair, seedToken, type RsaPair } from '../../../test/helpers/jwt.js';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: { headers: Record<string, string>; message: string; request_id: string };
+  id: string;
+}
+
+async function call(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
+  const res = await request(url, { headers, method });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, body: JSON.parse(text) as Answer['body'], id: String(res.headers['x-request-id']) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('custom-auth-pre-function, several auth plugins on a route, access-control', () => {
+  let up: TestUpstream;
+  let auth: FakeAuthService;
+  let gw: GatewayProcess;
+  let key: RsaPair;
+
+  beforeAll(async () => {
+    up = await startUpstream();
+    auth = await startAuthService();
+    key = rsaPair(2048);
+    const pre = (config: Record<string, unknown> = {}) => ({ name: 'custom-auth-pre-function', config: { auth_service_url: auth.url, ...config } });
+    const route = (name: string, plugins: unknown[]) => ({ name, paths: [`/${name}`], plugins });
+    gw = await startGateway({
+      services: [
+        {
+          name: 'echo',
+          url: up.url,
+          routes: [
+            // the seed's config, plus retries and a short timeout
+            route('auth', [pre({ auth_service_timeout: '500ms', ssl_verify: false, retry_count: 2, circuit_breaker: { failure_threshold: 100 } })]),
+            route('breaker', [pre({ retry_count: 0, circuit_breaker: { failure_threshold: 3, reset_timeout: 1 } })]),
+            route('cached', [pre({ cache_ttl: 60 })]),
+            route('get', [pre({ method: 'GET' })]),
+            route('multi', [{ name: 'jwt' }, pre()]),
+            route('scoped', [pre(), { name: 'access-control', config: { required_scopes: ['api.write'] } }]),
+            route('roles', [pre(), { name: 'access-control', config: { allowed_roles: ['admin', 'ops'] } }]),
+            route('nobody', [{ name: 'access-control', config: { allowed_roles: ['admin'] } }]),
+          ],
+        },
+      ],
+      consumers: [{ username: 'admin', jwt_secrets: [{ key: 'admin-key', algorithm: 'RS256', rsa_public_key: key.publicPem }] }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await Promise.all([up?.close(), auth?.close()]);
+  });
+
+  it('allows on 2xx, sends the SPEC §5 request, and maps the answer to the identity headers', async () => {
+    const res = await call(`${gw.url}/auth/x?y=1`, { ...bearer('allow-u1-api.read'), cookie: 'session=secret', 'x-user-id': 'spoofed' }, 'GET');
+    expect(res.status).toBe(200);
+    const h = res.body.headers;
+    expect(h['x-user-id']).toBe('u1');
+    expect(h['x-client-id']).toBe('svc-client');
+    expect(h['x-username']).toBe('u1-name');
+    expect(h['x-enterprise-id']).toBe('ent-1');
+    expect(h['x-roles']).toBe('["user"]');
+    expect(h['x-authenticated-scope']).toBe('api.read');
+    const [seen] = auth.callsFor(res.id);
+    expect(seen!.method).toBe('POST');
+    expect(seen!.headers.authorization).toBe('Bearer allow-u1-api.read');
+    expect(seen!.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen!.headers['x-forwarded-method']).toBe('GET');
+    expect(seen!.headers['x-forwarded-uri']).toBe('/auth/x?y=1');
+    const body = JSON.parse(seen!.body) as { method: string; path: string; headers: Record<string, string> };
+    expect(body.method).toBe('GET');
+    expect(body.path).toBe('/auth/x');
+    expect(body.headers.authorization).toBe('Bearer allow-u1-api.read');
+    expect(body.headers.cookie).toBeUndefined();
+  });
+
+  it('accepts camelCase answers; GET method sends no body', async () => {
+    const camel = await call(`${gw.url}/get`, bearer('camel-u2'));
+    expect(camel.status).toBe(200);
+    expect(camel.body.headers['x-user-id']).toBe('u2');
+    expect(camel.body.headers['x-client-id']).toBe('camel-client');
+    expect(camel.body.headers['x-enterprise-id']).toBe('ent-2');
+    expect(camel.body.headers['x-roles']).toBe('["user","ops"]');
+    const [seen] = auth.callsFor(camel.id);
+    expect(seen!.method).toBe('GET');
+    expect(seen!.body).toBe('');
+  });
+
+  it('denies with the service status (401 invalid_token / 403) and a gateway body without its details', async () => {
+    const denied = await call(`${gw.url}/auth`, bearer('deny'));
+    expect(denied.status).toBe(401);
+    expect(denied.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+    expect(denied.body).toEqual({ message: 'Unauthorized', request_id: denied.id });
+    const forbidden = await call(`${gw.url}/auth`, bearer('forbid'));
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body.message).toBe('You cannot consume this service');
+  });
+
+  it('does not call the service without an Authorization header (401, no error code)', async () => {
+    const res = await call(`${gw.url}/auth`);
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+    expect(auth.callsFor(res.id)).toHaveLength(0);
+  });
+
+  it('a hanging service: each attempt times out, retry_count retries, then 503', async () => {
+    const res = await call(`${gw.url}/auth`, bearer('hang'));
+    expect(res.status).toBe(503);
+    expect(res.body.message).toBe('The authentication service is unavailable, try again later');
+    expect(auth.callsFor(res.id)).toHaveLength(3);
+    expect(up.seen.some((s) => s.headers['x-request-id'] === res.id)).toBe(false);
+  });
+
+  it('a failing service (500): retried, then 503 without its internals', async () => {
+    const res = await call(`${gw.url}/auth`, bearer('fail'));
+    expect(res.status).toBe(503);
+    expect(JSON.stringify(res.body)).not.toContain('stack');
+    expect(auth.callsFor(res.id)).toHaveLength(3);
+  });
+
+  it('opens the circuit breaker after failure_threshold failures, then answers 503 without calling', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await call(`${gw.url}/breaker`, bearer('fail'));
+      expect(res.status).toBe(503);
+      expect(auth.callsFor(res.id)).toHaveLength(1);
+    }
+    const before = auth.calls.length;
+    const open = await call(`${gw.url}/breaker`, bearer('allow-u3'));
+    expect(open.status).toBe(503);
+    expect(open.headers['retry-after']).toBe('1');
+    expect(auth.calls.length).toBe(before);
+    await sleep(1100); // reset_timeout: one trial goes through and closes the breaker
+    const trial = await call(`${gw.url}/breaker`, bearer('allow-u3'));
+    expect(trial.status).toBe(200);
+    expect(trial.body.headers['x-user-id']).toBe('u3');
+    expect((await call(`${gw.url}/breaker`, bearer('allow-u4'))).status).toBe(200);
+  });
+
+  it('caches decisions for cache_ttl, keyed by credential, method and path', async () => {
+    const first = await call(`${gw.url}/cached`, bearer('allow-c1'));
+    const second = await call(`${gw.url}/cached`, bearer('allow-c1'));
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second.body.headers['x-user-id']).toBe('c1');
+    expect(auth.callsFor(first.id)).toHaveLength(1);
+    expect(auth.callsFor(second.id)).toHaveLength(0);
+    const d1 = await call(`${gw.url}/cached`, bearer('deny'));
+    const d2 = await call(`${gw.url}/cached`, bearer('deny'));
+    expect([d1.status, d2.status]).toEqual([401, 401]);
+    expect(auth.callsFor(d2.id)).toHaveLength(0);
+    const otherPath = await call(`${gw.url}/cached/other`, bearer('allow-c1'));
+    expect(auth.callsFor(otherPath.id)).toHaveLength(1);
+  });
+
+  it('several authentication plugins: any one accepting is enough', async () => {
+    const viaJwt = await call(`${gw.url}/multi`, bearer(await seedToken(key)));
+    expect(viaJwt.status).toBe(200);
+    expect(viaJwt.body.headers['x-credential-identifier']).toBe('admin-key');
+    expect(auth.callsFor(viaJwt.id)).toHaveLength(0);
+    const viaService = await call(`${gw.url}/multi`, bearer('allow-m1'));
+    expect(viaService.status).toBe(200);
+    expect(viaService.body.headers['x-user-id']).toBe('m1');
+    const neither = await call(`${gw.url}/multi`, bearer('deny'));
+    expect(neither.status).toBe(401);
+    expect(neither.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
+    const none = await call(`${gw.url}/multi`);
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer');
+  });
+
+  it('access-control: required_scopes → 403 insufficient_scope, allowed_roles → 403, nobody → 401', async () => {
+    const reader = await call(`${gw.url}/scoped`, bearer('allow-r1-api.read'));
+    expect(reader.status).toBe(403);
+    expect(reader.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="api.write"');
+    expect(reader.body.message).toBe('Insufficient scope');
+    expect((await call(`${gw.url}/scoped`, bearer('allow-w1-api.read-api.write'))).status).toBe(200);
+    const user = await call(`${gw.url}/roles`, bearer('allow-u9'));
+    expect(user.status).toBe(403);
+    expect((await call(`${gw.url}/roles`, bearer('admin-a1'))).status).toBe(200);
+    expect((await call(`${gw.url}/roles`, bearer('camel-o1'))).status).toBe(200);
+    expect((await call(`${gw.url}/nobody`)).status).toBe(401);
+  });
+});
