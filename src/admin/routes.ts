@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { AdminContext } from './context.js';
+import { workspaceRoutes } from './workspaces.js';
 
 /** An Admin API area (consumers, workspaces, config, …) registers its routes here. */
 export type AdminRoutes = (app: FastifyInstance, ctx: AdminContext) => void | Promise<void>;
 
 /** Every Admin API area, listed explicitly. */
-export const ADMIN_ROUTES: readonly AdminRoutes[] = [];
+export const ADMIN_ROUTES: readonly AdminRoutes[] = [workspaceRoutes];

@@ -14,6 +14,12 @@ export interface Identity {
   scopes: string[];
   /** Workspaces the credential itself grants (claims or the auth service's answer). */
   workspaces: string[];
+  /**
+   * The verified token's claims, when the credential is a token (jwt, custom-jwt-auth, oauth2
+   * tokens). Plugins with claim-name settings read it (token-budget `workspace_claims`); when
+   * absent they use the mapped fields above. Never logged.
+   */
+  claims?: Readonly<Record<string, unknown>>;
   consumerId: string | null;
   consumerUsername: string | null;
   credentialId: string | null;

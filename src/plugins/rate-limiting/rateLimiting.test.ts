@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
 import { sharedRedisUrl } from '../../../test/helpers/redis.js';
-import { awayFromWindowEdge, count, header, send, unique, waitReady, type Reply } from '../../../test/helpers/limits.js';
+import { awayFromWindowEdge, header, send, unique, waitReady, type Reply } from '../../../test/helpers/limits.js';
 
 const CHAT = { model: 'llama-3.3-8b-instruct', messages: [{ role: 'user', content: 'Hello' }] };
 

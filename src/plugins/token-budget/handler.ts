@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { definePlugin, type AdmissionOutcome, type PluginEnv, type PluginHandler } from '../../core/plugin.js';
+import { Slot, type RequestContext } from '../../core/context.js';
+import { TooManyRequestsError } from '../../core/errors.js';
+import type { BudgetClaim, BudgetUsage, CounterStore } from '../../counters/types.js';
+import type { Store } from '../../store/types.js';
+import { tokenBudgetSchema, type TokenBudgetConfig } from './schema.js';
+import { BudgetBook, registerBook } from './book.js';
+import { StoreCache } from './storeCache.js';
+import { resolveWorkspace, type WorkspaceRules } from './workspace.js';
+import { reservationAmount } from './reservation.js';
+import { latest, observe } from './observed.js';
+import { showBudget } from './headers.js';
+
+/** This request's reservation with one token-budget entry. */
+interface Held {
+  owner: TokenBudget;
+  workspace: string;
+  limit: number;
+  claim: BudgetClaim | null;
+  /** True once admitted: settle or release it when the response ends. */
+  held: boolean;
+  /** Sequence of the observation the headers were computed from. */
+  seq: number;
+}
+
+const HELD = new Slot<Held[]>('token-budget');
+
+/** Reservation ids: unique per process and request (a client-sent X-Request-ID may repeat). */
+const NONCE = randomBytes(6).toString('base64url');
+let reservations = 0;
+
+/** A reservation never settled (a crashed replica) stops counting after this long. */
+function reservationTtl(env: PluginEnv): number {
+  let longest = 0;
+  for (const s of env.config.services) longest = Math.max(longest, s.read_timeout);
+  return Math.max(600_000, 2 * longest);
+}
+
+/**
+ * `token-budget` (SPEC §7): a daily token budget per workspace, exact under concurrency. The
+ * workspace is resolved in `access`; `claims` reserves the request's worst case (estimated prompt
+ * + max tokens) in the pipeline's single atomic counter call; `responseEnd` replaces the
+ * reservation with the real usage read by src/ai (or releases it when nothing was used).
+ */
+class TokenBudget implements PluginHandler {
+  private readonly book: BudgetBook;
+  private readonly rules: WorkspaceRules;
+  private readonly defaultCompletion: number;
+  private readonly ttlMs: number;
+  private readonly counters: CounterStore;
+  private readonly logger: Logger;
+  private readonly overrides: StoreCache<number | null>;
+  private readonly members: StoreCache<readonly string[]>;
+
+  constructor(config: TokenBudgetConfig, env: PluginEnv) {
+    this.book = new BudgetBook(config, env);
+    this.rules = {
+      header: config.workspace_header.toLowerCase(),
+      headerLabel: config.workspace_header,
+      claimNames: config.workspace_claims,
+      strict: config.membership === 'strict',
+    };
+    this.defaultCompletion = config.default_completion_reservation;
+    this.ttlMs = reservationTtl(env);
+    this.counters = env.counters;
+    this.logger = env.logger;
+    const store: Store = env.store;
+    const ttl = env.gateway.db_cache_ttl;
+    this.overrides = new StoreCache(ttl, async (ws) => (await store.workspaces.get(ws))?.token_budget_day ?? null);
+    this.members = new StoreCache(ttl, (user) => store.workspaces.workspacesOf(user));
+    registerBook(this, this.book);
+  }
+
+  private readonly memberships = (user: string): readonly string[] | Promise<readonly string[]> => this.members.get(user);
+
+  async access(ctx: RequestContext): Promise<void> {
+    const workspace = await resolveWorkspace(ctx, this.rules, this.memberships);
+    ctx.workspaceId = workspace;
+    let override = this.overrides.get(workspace);
+    if (override instanceof Promise) override = await override;
+    const held: Held = { owner: this, workspace, limit: override ?? this.book.defaultLimit, claim: null, held: false, seq: 0 };
+    const list = ctx.get(HELD);
+    if (list === undefined) ctx.set(HELD, [held]);
+    else list.push(held);
+  }
+
+  private own(ctx: RequestContext): Held | undefined {
+    const list = ctx.get(HELD);
+    if (list === undefined) return undefined;
+    for (const h of list) if (h.owner === this) return h;
+    return undefined;
+  }
+
+  claims(ctx: RequestContext): BudgetClaim[] | null {
+    const h = this.own(ctx);
+    if (h === undefined) return null;
+    const now = Date.now();
+    const day = this.book.period.at(now);
+    h.claim = {
+      kind: 'budget',
+      key: this.book.key(h.workspace, day),
+      limit: h.limit,
+      amount: reservationAmount(ctx.aiRequest, this.defaultCompletion),
+      reservationId: `${NONCE}.${(reservations++).toString(36)}`,
+      periodEndMs: day.endMs,
+      reservationTtlMs: this.ttlMs,
+      policy: this.book.policy,
+      faultTolerant: this.book.faultTolerant,
+    };
+    return [h.claim];
+  }
+
+  admission(ctx: RequestContext, outcome: AdmissionOutcome): void {
+    const h = this.own(ctx);
+    const state = outcome.states[0];
+    if (h === undefined || h.claim === null || state === undefined) return;
+    const used = state.used ?? 0;
+    const reserved = state.reserved ?? 0;
+    h.seq = observe(h.claim.key, h.workspace, this.book.instanceName, h.limit, used, reserved, h.claim.periodEndMs);
+    h.held = outcome.admitted;
+    // Shown: what was used before this request, and what is left beside the other requests in flight.
+    showBudget(ctx, h.limit, used, reserved - (h.held ? h.claim.amount : 0));
+    if (outcome.refusedIndex >= 0) {
+      throw new TooManyRequestsError('Daily token budget exhausted for this workspace', { 'Retry-After': String(Math.max(1, Math.ceil(state.resetMs / 1000))) }, 429, 'TG_BUDGET_EXHAUSTED');
+    }
+  }
+
+  responseHeaders(ctx: RequestContext): void {
+    const h = this.own(ctx);
+    if (h === undefined || h.claim === null || !h.held) return;
+    const o = latest(h.claim.key);
+    if (o === undefined || o.seq <= h.seq) return;
+    showBudget(ctx, h.limit, o.used, o.reserved - h.claim.amount);
+  }
+
+  async responseEnd(ctx: RequestContext): Promise<void> {
+    const h = this.own(ctx);
+    if (h === undefined || h.claim === null || !h.held) return;
+    h.held = false;
+    const claim = h.claim;
+    const tokens = ctx.ai?.totalTokens ?? null;
+    let totals: BudgetUsage;
+    try {
+      totals = tokens !== null && tokens > 0 ? await this.counters.settle(claim, Math.ceil(tokens)) : await this.counters.release(claim);
+    } catch (err) {
+      this.logger.warn({ err, workspace: h.workspace, request_id: ctx.id, tokens }, 'token-budget: could not settle a reservation; it lapses after its TTL');
+      return;
+    }
+    observe(claim.key, h.workspace, this.book.instanceName, h.limit, totals.used, totals.reserved, claim.periodEndMs);
+  }
+
+  entitiesChanged(): void {
+    this.overrides.clear();
+    this.members.clear();
+  }
+}
+
+export default definePlugin<TokenBudgetConfig>({
+  name: 'token-budget',
+  version: '1.0.0',
+  phase: 'budget',
+  schema: tokenBudgetSchema,
+  observesAi: true,
+  create: (config, env) => new TokenBudget(config, env),
+});

@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
+import { request } from 'undici';
+import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
+import { header, send } from '../../../test/helpers/limits.js';
+import { waitFor } from '../../../test/helpers/ports.js';
+import { startDemoUpstreams, type DemoUpstreams } from '../../demo/index.js';
+
+const MODEL = 'llama-3.3-8b-instruct';
+
+interface WorkspaceView {
+  id: string;
+  limit: number;
+  used: number;
+  reserved: number;
+  remaining: number;
+  resets_at: string;
+  token_budget_day: number | null;
+  members: string[];
+}
+
+describe('token-budget: charging real usage (in-process counters, membership open)', () => {
+  let demo: DemoUpstreams;
+  let gw: GatewayProcess;
+
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const res = await request(`${gw.adminUrl}${path}`, {
+      method: method as 'GET',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, json: text === '' ? null : (JSON.parse(text) as WorkspaceView & { message?: string }) };
+  };
+  /** The workspace once no reservation is in flight (settling happens just after the response). */
+  const settled = (id: string) =>
+    waitFor(async () => {
+      const r = await admin('GET', `/workspaces/${id}`);
+      return r.json !== null && r.json.reserved === 0 ? r.json : undefined;
+    }, `workspace ${id} settled`);
+  const client = (workspace: string) => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', defaultHeaders: { 'X-Workspace-Id': workspace }, maxRetries: 0 });
+
+  beforeAll(async () => {
+    demo = await startDemoUpstreams();
+    gw = await startGateway({
+      services: [
+        {
+          name: 'llm-gateway',
+          url: demo.openai,
+          routes: [{ name: 'chat', paths: ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/models', '/v1/responses', '/v1/messages'], strip_path: false }],
+          plugins: [{ name: 'token-budget', config: { day: 1_000_000, membership: 'open' } }],
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await demo?.close();
+  });
+
+  it('the openai SDK, plain: charged exactly the upstream usage, shown in the headers and the Admin API', async () => {
+    const { data, response } = await client('ws-sdk')
+      .chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }] })
+      .withResponse();
+    expect(response.headers.get('x-token-budget-limit')).toBe('1000000');
+    expect(response.headers.get('x-token-budget-used')).toBe('0');
+    expect(response.headers.get('x-token-budget-remaining')).toBe('1000000');
+    const total = data.usage!.total_tokens;
+    expect(total).toBeGreaterThan(0);
+    const ws = await settled('ws-sdk');
+    expect(ws).toMatchObject({ id: 'ws-sdk', limit: 1_000_000, used: total, reserved: 0, remaining: 1_000_000 - total });
+    // the next response shows the usage of the previous one (the seed's example)
+    const second = await client('ws-sdk').chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }] }).withResponse();
+    expect(second.response.headers.get('x-token-budget-used')).toBe(String(total));
+    expect(second.response.headers.get('x-token-budget-remaining')).toBe(String(1_000_000 - total));
+    expect((await settled('ws-sdk')).used).toBe(total + second.data.usage!.total_tokens);
+  });
+
+  it('the openai SDK, streaming: include_usage is added upstream and the streamed usage is charged', async () => {
+    const stream = await client('ws-stream').chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Tell me a story' }], stream: true });
+    let text = '';
+    let total = 0;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      total = chunk.usage?.total_tokens ?? total;
+    }
+    expect(text).toContain('Hello from the tollgate demo model');
+    expect(total).toBeGreaterThan(0);
+    expect((await settled('ws-stream')).used).toBe(total);
+  });
+
+  it('responses API, embeddings and an Anthropic stream are charged their reported usage', async () => {
+    const c = client('ws-apis');
+    const resp = await c.responses.create({ model: MODEL, input: 'Hello there' });
+    const emb = await c.embeddings.create({ model: 'text-embedding-3-small', input: ['one input', 'another input'] });
+    const res = await request(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-workspace-id': 'ws-apis' },
+      body: JSON.stringify({ model: MODEL, max_tokens: 200, stream: true, messages: [{ role: 'user', content: 'Hi Claude' }] }),
+    });
+    const sse = await res.body.text();
+    const events = sse.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as { type: string; message?: { usage: { input_tokens: number } }; usage?: { output_tokens: number } });
+    const input = events.find((e) => e.type === 'message_start')!.message!.usage.input_tokens;
+    const output = events.filter((e) => e.type === 'message_delta').at(-1)!.usage!.output_tokens;
+    expect((await settled('ws-apis')).used).toBe(resp.usage!.total_tokens + emb.usage.total_tokens + input + output);
+  });
+
+  it('no usage reported → the tokenizer estimate is charged; an upstream error → nothing', async () => {
+    const c = client('ws-estimate');
+    const r = await c.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 30 }, { headers: { 'x-demo-omit-usage': '1' } });
+    expect(r.usage).toBeUndefined();
+    const estimated = (await settled('ws-estimate')).used;
+    expect(estimated).toBeGreaterThan(10);
+    await expect(c.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }] }, { headers: { 'x-demo-status': '500' } })).rejects.toMatchObject({ status: 500 });
+    expect((await settled('ws-estimate')).used).toBe(estimated);
+  });
+
+  it('a client that goes away mid-stream is charged what was generated, and its reservation freed', async () => {
+    const prompt = { model: MODEL, messages: [{ role: 'user' as const, content: 'Hello' }], max_tokens: 60 };
+    const whole = await client('ws-whole').chat.completions.create(prompt);
+    const stream = await client('ws-abort').chat.completions.create({ ...prompt, stream: true }, { headers: { 'x-demo-delay-ms': '100' } });
+    let chunks = 0;
+    for await (const chunk of stream) {
+      if ((chunk.choices[0]?.delta?.content ?? '') !== '' && ++chunks === 3) break; // the SDK aborts the request
+    }
+    const ws = await settled('ws-abort');
+    expect(ws.reserved).toBe(0);
+    expect(ws.used).toBeGreaterThan(whole.usage!.prompt_tokens);
+    expect(ws.used).toBeLessThan(whole.usage!.total_tokens);
+  });
+
+  it('an exhausted budget answers 429 with Retry-After to midnight, and the Admin API can raise or reset it', async () => {
+    expect((await admin('PUT', '/workspaces/ws-small', { token_budget_day: 40 })).json).toMatchObject({ token_budget_day: 40, limit: 40 });
+    const body = { model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 20 };
+    const ok = await send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': 'ws-small' }, body });
+    expect(ok.status).toBe(200);
+    expect(header(ok, 'X-Token-Budget-Limit')).toBe('40');
+    const used = (await settled('ws-small')).used;
+    const refused = await send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': 'ws-small' }, body });
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(refused.body)).toMatchObject({ message: 'Daily token budget exhausted for this workspace' });
+    const toMidnight = 86_400 - (Math.floor(Date.now() / 1000) % 86_400);
+    expect(Math.abs(Number(header(refused, 'Retry-After')) - toMidnight)).toBeLessThanOrEqual(5);
+    expect(header(refused, 'X-Token-Budget-Used')).toBe(String(used));
+    expect(header(refused, 'X-Token-Budget-Remaining')).toBe(String(40 - used));
+    const view = (await admin('GET', '/workspaces/ws-small')).json!;
+    expect(new Date(view.resets_at).getTime()).toBe((Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000);
+
+    await admin('PUT', '/workspaces/ws-small', { token_budget_day: 10_000 });
+    expect((await send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': 'ws-small' }, body })).status).toBe(200);
+    await settled('ws-small');
+    expect((await admin('POST', '/workspaces/ws-small/usage/reset')).json).toMatchObject({ used: 0, reserved: 0, remaining: 10_000 });
+    expect((await admin('PUT', '/workspaces/ws-small', { token_budget_day: null })).json).toMatchObject({ token_budget_day: null, limit: 1_000_000 });
+  });
+
+  it('every response of the route carries the headers; a missing workspace is 400', async () => {
+    const models = await send(`${gw.url}/v1/models`, { headers: { 'X-Workspace-Id': 'ws-models' } });
+    expect(models.status).toBe(200);
+    expect(header(models, 'X-Token-Budget-Limit')).toBe('1000000');
+    const none = await send(`${gw.url}/v1/models`);
+    expect(none.status).toBe(400);
+    expect(JSON.parse(none.body)).toMatchObject({ message: 'X-Workspace-Id required' });
+    const bad = await send(`${gw.url}/v1/models`, { headers: { 'X-Workspace-Id': 'has space' } });
+    expect(bad.status).toBe(400);
+  });
+
+  it('Admin API: validation, members, unknown member', async () => {
+    expect((await admin('PUT', '/workspaces/ws-admin', { token_budget_day: -1 })).status).toBe(400);
+    expect((await admin('PUT', '/workspaces/ws-admin', { token_budget_day: 5, extra: 1 })).status).toBe(400);
+    expect((await admin('PUT', '/workspaces/ws-admin/members/user-7')).json).toMatchObject({ workspace_id: 'ws-admin', user_id: 'user-7' });
+    expect((await admin('GET', '/workspaces/ws-admin')).json).toMatchObject({ members: ['user-7'], limit: 1_000_000, used: 0 });
+    expect((await admin('DELETE', '/workspaces/ws-admin/members/user-7')).status).toBe(204);
+    expect((await admin('DELETE', '/workspaces/ws-admin/members/user-7')).status).toBe(404);
+    expect((await admin('DELETE', '/workspaces/ws-admin')).status).toBe(204);
+    expect((await admin('DELETE', '/workspaces/ws-admin')).status).toBe(404);
+  });
+});
