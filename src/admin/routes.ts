@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { AdminContext } from './context.js';
 import { workspaceRoutes } from './workspaces.js';
+import { oauth2Routes } from './oauth2.js';
 
 /** An Admin API area (consumers, workspaces, config, …) registers its routes here. */
 export type AdminRoutes = (app: FastifyInstance, ctx: AdminContext) => void | Promise<void>;
 
 /** Every Admin API area, listed explicitly. */
-export const ADMIN_ROUTES: readonly AdminRoutes[] = [workspaceRoutes];
+export const ADMIN_ROUTES: readonly AdminRoutes[] = [oauth2Routes, workspaceRoutes];

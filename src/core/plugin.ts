@@ -62,6 +62,31 @@ export interface AdmissionOutcome {
   degraded: boolean;
 }
 
+/** What a plugin-served endpoint answers; the core adds X-Request-ID and Content-Length. */
+export interface EndpointResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * A public endpoint a plugin serves itself on the proxy listeners (the OAuth endpoints,
+ * SPEC §6). The runtime puts every endpoint of the loaded config in one table that the proxy
+ * checks before route matching (exact path, after normalisation). No access phase runs (these
+ * endpoints are always public); the request still gets its X-Request-ID, the global chain's
+ * response-headers and log phases (audit, metrics), and a thrown GatewayError becomes the
+ * SPEC JSON error.
+ */
+export interface PluginEndpoint {
+  /** Exact path, e.g. `/oauth2/token`. */
+  path: string;
+  /** Methods served (HEAD is served with GET); another method gets 405 with `Allow`. */
+  methods: readonly string[];
+  /** Largest request body read into `body`, in bytes (default 64 KiB); more gets 413. */
+  maxBodyBytes?: number;
+  handle(ctx: RequestContext, body: Buffer | null): EndpointResponse | Promise<EndpointResponse>;
+}
+
 /**
  * Phase functions of one configured plugin entry. All optional; a factory returns only the
  * phases it takes part in. Functions may return a promise; the pipeline awaits only then.
@@ -96,6 +121,8 @@ export interface PluginHandler {
   close?(): void | Promise<void>;
   /** Stored entities changed (Admin API write on this replica, or a config reload): drop caches. */
   entitiesChanged?(): void;
+  /** Public endpoints this entry serves on the proxy listeners (see PluginEndpoint). */
+  endpoints?: readonly PluginEndpoint[];
 }
 
 export interface PluginDefinition<C = unknown> {

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { PluginEntry, RouteConfig, ServiceConfig, TollgateConfig } from '../config/schema.js';
 import type { PluginRegistry } from './registry.js';
-import type { PluginEnv, PluginScope } from './plugin.js';
+import type { PluginEndpoint, PluginEnv, PluginScope } from './plugin.js';
 import type { CounterStore } from '../counters/types.js';
 import type { Store } from '../store/types.js';
 import type { Metrics } from './metrics.js';
@@ -57,6 +57,8 @@ export class Runtime {
   /** Global plugins only: for requests that matched no route (404) and gateway-level errors. */
   readonly globalChain: Chain;
   readonly poolKeys: Set<string>;
+  /** Plugin-served endpoints by exact path (checked before route matching; see PluginEndpoint). */
+  readonly endpoints: ReadonlyMap<string, PluginEndpoint>;
   /** Run before each /metrics scrape (registered by this runtime's plugins). */
   readonly scrapeHooks: Array<() => Promise<void> | void>;
   inflight = 0;
@@ -76,6 +78,7 @@ export class Runtime {
     this.clientIp = new ClientIpResolver(config.gateway.trusted_proxies);
     this.globalChain = globalChain;
     this.poolKeys = poolKeys;
+    this.endpoints = endpointTable(instances);
   }
 
   static async build(config: TollgateConfig, deps: RuntimeDeps): Promise<Runtime> {
@@ -190,4 +193,17 @@ export class Runtime {
     })();
     return this.closed;
   }
+}
+
+/**
+ * The plugin-served endpoints of one config, by path. Instances are in config order (global
+ * entries first), so when two entries serve one path the first declared wins; for oauth2 the
+ * entries are equal by construction (its config check refuses differing authorization servers).
+ */
+function endpointTable(instances: readonly PluginInstance[]): ReadonlyMap<string, PluginEndpoint> {
+  const table = new Map<string, PluginEndpoint>();
+  for (const inst of instances) {
+    for (const ep of inst.handler.endpoints ?? []) if (!table.has(ep.path)) table.set(ep.path, ep);
+  }
+  return table;
 }

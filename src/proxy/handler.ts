@@ -18,6 +18,7 @@ import { normalizePath } from './normalizePath.js';
 import { upstreamPath } from './router.js';
 import { BodyLimit, declaredLength, hasBody, isJson, readBody } from './requestBody.js';
 import { ResponseForwarder, type ForwardHost } from './forward.js';
+import { matchEndpoint, serveEndpoint } from './endpoints.js';
 import { inspectRequest, prepareUpstreamBody } from '../ai/index.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:@+=\-/]{1,200}$/;
@@ -95,6 +96,8 @@ export class ProxyHandler implements ForwardHost {
   }
 
   private async process(ctx: RequestContext, rt: Runtime): Promise<void> {
+    const endpoint = matchEndpoint(rt, ctx);
+    if (endpoint !== null) return serveEndpoint(ctx, rt, endpoint, () => this.runResponseHeaders(ctx, rt.globalChain));
     const { route, path, stripLength } = this.resolveRoute(ctx, rt);
     const req = ctx.req;
     const limit = rt.config.gateway.max_body_size;

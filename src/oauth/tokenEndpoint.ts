@@ -1,0 +1,47 @@
+import type { RequestContext } from '../core/context.js';
+import type { EndpointResponse } from '../core/plugin.js';
+import { requireTls, type AuthServer } from './authServer.js';
+import { authenticateClient, presentedClient } from './clientAuth.js';
+import { OAuthError } from './errors.js';
+import { authorizationCodeGrant, clientCredentialsGrant, refreshTokenGrant } from './grants.js';
+import { json, NO_STORE, oauthErrorResponse, Params } from './http.js';
+
+/**
+ * `POST /oauth2/token`: grant type, then client authentication, then the grant. Answers
+ * `{"access_token","token_type":"Bearer","expires_in","refresh_token","scope"}` or an RFC 6749
+ * §5.2 error, always with `Cache-Control: no-store`.
+ */
+
+const REMOVED: Record<string, string> = {
+  password: 'the password grant was removed by OAuth 2.1',
+  implicit: 'the implicit grant was removed by OAuth 2.1',
+};
+
+function enabledGrant(as: AuthServer, grantType: string): void {
+  const removed = REMOVED[grantType];
+  if (removed !== undefined) throw new OAuthError('unsupported_grant_type', removed);
+  const enabled: Record<string, boolean> = {
+    authorization_code: as.settings.enable_authorization_code,
+    refresh_token: as.settings.enable_authorization_code,
+    client_credentials: as.settings.enable_client_credentials,
+  };
+  if (enabled[grantType] !== true) {
+    throw new OAuthError('unsupported_grant_type', enabled[grantType] === false ? `grant_type '${grantType}' is disabled on this gateway` : `grant_type '${grantType}' is not supported`);
+  }
+}
+
+export async function tokenEndpoint(as: AuthServer, ctx: RequestContext, body: Buffer | null): Promise<EndpointResponse> {
+  try {
+    requireTls(as, ctx);
+    const params = Params.of(ctx, body);
+    const grantType = params.require('grant_type');
+    enabledGrant(as, grantType);
+    const client = await authenticateClient(presentedClient(ctx, params), as.shared.clients);
+    const run = grantType === 'authorization_code' ? authorizationCodeGrant : grantType === 'refresh_token' ? refreshTokenGrant : clientCredentialsGrant;
+    return json(200, await run(as, client, params), NO_STORE);
+  } catch (err) {
+    if (!(err instanceof OAuthError)) throw err;
+    ctx.error = `${err.error}: ${err.description}`;
+    return oauthErrorResponse(err);
+  }
+}

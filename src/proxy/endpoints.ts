@@ -1,0 +1,49 @@
+import type { RequestContext } from '../core/context.js';
+import { GatewayError, PayloadTooLargeError } from '../core/errors.js';
+import type { PluginEndpoint } from '../core/plugin.js';
+import type { Runtime } from '../core/runtime.js';
+import { normalizePath } from './normalizePath.js';
+import { declaredLength, hasBody, readBody } from './requestBody.js';
+
+/**
+ * Plugin-served endpoints on the proxy listeners (the OAuth endpoints): looked up by exact,
+ * normalised path before route matching. Always public (no access phase); the caller's
+ * context already has its request id, and the log phase runs through the global chain as for
+ * any request without a route.
+ */
+
+const DEFAULT_MAX_BODY = 64 * 1024;
+
+/** The endpoint serving this request's path, or null (then the request is routed as usual). */
+export function matchEndpoint(rt: Runtime, ctx: RequestContext): PluginEndpoint | null {
+  if (rt.endpoints.size === 0 || !ctx.path.startsWith('/')) return null;
+  const path = normalizePath(ctx.path);
+  return path === null ? null : (rt.endpoints.get(path) ?? null);
+}
+
+/** Reads the (small) body, calls the endpoint and writes its answer. Throws GatewayError. */
+export async function serveEndpoint(ctx: RequestContext, rt: Runtime, ep: PluginEndpoint, runResponseHeaders: () => void): Promise<void> {
+  const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
+  if (!ep.methods.includes(method)) {
+    throw new GatewayError('TG_METHOD_NOT_ALLOWED', 405, `Method ${ctx.method} is not allowed on ${ep.path}`, { headers: { allow: ep.methods.join(', ') } });
+  }
+  const limit = Math.min(ep.maxBodyBytes ?? DEFAULT_MAX_BODY, rt.config.gateway.max_body_size);
+  let body: Buffer | null = null;
+  if (hasBody(ctx.req)) {
+    if (declaredLength(ctx.req) > limit) throw new PayloadTooLargeError();
+    body = await readBody(ctx.req, limit);
+    ctx.bytesIn = body.length;
+  }
+  const answer = await ep.handle(ctx, body);
+  const res = ctx.res;
+  if (res.destroyed) return;
+  runResponseHeaders();
+  const payload = answer.body ?? '';
+  const headers: Record<string, string | number> = { ...ctx.responseHeaders, ...answer.headers };
+  headers['content-length'] = Buffer.byteLength(payload);
+  headers['x-request-id'] = ctx.id;
+  ctx.status = answer.status;
+  ctx.bytesOut += Buffer.byteLength(payload);
+  res.writeHead(answer.status, headers);
+  res.end(ctx.method === 'HEAD' ? undefined : payload);
+}
