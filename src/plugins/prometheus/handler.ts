@@ -5,6 +5,7 @@ import { prometheusSchema, type PrometheusConfig } from './schema.js';
 import { kongMetrics, NODE_ID, type KongMetrics } from './metrics.js';
 import { LabelGuard, limitByIndex } from './labels.js';
 import { TargetHealth } from './targetHealth.js';
+import { tokenBudgetRemaining } from '../token-budget/observed.js';
 
 /** Per metric set (not per plugin instance): label guards and target health survive reloads. */
 interface SharedState {
@@ -24,11 +25,15 @@ function sharedState(m: KongMetrics, max: number): SharedState {
   return s;
 }
 
-function responseHeader(headers: Record<string, string>, lower: string): string | undefined {
-  const direct = headers[lower];
-  if (direct !== undefined) return direct;
-  for (const k in headers) if (k.toLowerCase() === lower) return headers[k];
-  return undefined;
+/** kong_token_budget_remaining: today's budgets this replica saw; per workspace the tightest entry. */
+function sampleBudgets(m: KongMetrics, s: SharedState): void {
+  const remaining = new Map<string, number>();
+  for (const b of tokenBudgetRemaining()) {
+    const ws = s.workspaces.value(b.workspace_id);
+    remaining.set(ws, Math.min(remaining.get(ws) ?? Infinity, b.remaining));
+  }
+  m.budgetRemaining.reset();
+  for (const [ws, n] of remaining) m.budgetRemaining.set({ workspace_id: ws }, n);
 }
 
 /**
@@ -60,6 +65,7 @@ export default definePlugin<PrometheusConfig>({
       m.connections.set({ state: 'total' }, c.total_requests);
       m.connections.set({ state: 'waiting' }, c.connections_waiting);
       m.connections.set({ state: 'writing' }, c.connections_writing);
+      if (config.ai_metrics) sampleBudgets(m, s);
     });
 
     const refusedBy = (ctx: RequestContext): string => {
@@ -98,8 +104,6 @@ export default definePlugin<PrometheusConfig>({
           const tokens = ctx.ai?.totalTokens ?? 0;
           const workspace = s.workspaces.value(ctx.workspaceId);
           if (tokens > 0) m.tokensUsed.inc({ workspace_id: workspace, model: s.models.value(ctx.ai?.model) }, tokens);
-          const remaining = ctx.workspaceId === null ? undefined : responseHeader(ctx.responseHeaders, 'x-token-budget-remaining');
-          if (remaining !== undefined && /^\d+$/.test(remaining)) m.budgetRemaining.set({ workspace_id: workspace }, Number(remaining));
         }
         if (config.upstream_health_metrics && ctx.service !== null && ctx.upstreamStartNs !== null) s.health.observe(ctx);
       },
