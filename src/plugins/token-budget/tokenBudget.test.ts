@@ -153,6 +153,20 @@ describe('token-budget: charging real usage (in-process counters, membership ope
     expect((await admin('PUT', '/workspaces/ws-small', { token_budget_day: null })).json).toMatchObject({ token_budget_day: null, limit: 1_000_000 });
   });
 
+  it('40 concurrent requests against a budget that fits 10: exactly 10 run, the budget is never overspent', async () => {
+    const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'Hello' }], max_tokens: 5 };
+    const warm = await client('ws-warm').chat.completions.create(body);
+    const perRequest = warm.usage!.total_tokens; // = the reservation: the reply is cut at max_tokens
+    const limit = 10 * perRequest + Math.floor(perRequest / 2);
+    await admin('PUT', '/workspaces/ws-burst', { token_budget_day: limit });
+    const replies = await Promise.all(Array.from({ length: 40 }, () => send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': 'ws-burst' }, body })));
+    expect(replies.filter((r) => r.status === 200)).toHaveLength(10);
+    expect(replies.filter((r) => r.status === 429)).toHaveLength(30);
+    const ws = await settled('ws-burst');
+    expect(ws.used).toBe(10 * perRequest);
+    expect(ws.used).toBeLessThanOrEqual(limit);
+  });
+
   it('every response of the route carries the headers; a missing workspace is 400', async () => {
     const models = await send(`${gw.url}/v1/models`, { headers: { 'X-Workspace-Id': 'ws-models' } });
     expect(models.status).toBe(200);
