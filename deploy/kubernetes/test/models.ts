@@ -25,13 +25,24 @@ interface ModelClass {
   new (data: unknown): { validate(): void };
 }
 
+/**
+ * kustomize wraps long base64 values of generated Secrets over several lines; the API server
+ * decodes them with Go's base64, which skips line breaks. The model's `byte` format does not,
+ * so line breaks are removed before validation (nothing else is changed).
+ */
+function asApiServerReads(obj: { kind: string; data?: unknown }): unknown {
+  if (obj.kind !== 'Secret' || obj.data === null || typeof obj.data !== 'object') return obj;
+  const data = Object.fromEntries(Object.entries(obj.data).map(([k, v]) => [k, typeof v === 'string' ? v.replace(/[\r\n]/g, '') : v]));
+  return { ...obj, data };
+}
+
 /** Runs the model's validate(); returns its error message, or null when valid. */
 export async function validateModel(obj: { apiVersion: string; kind: string }): Promise<string | null> {
   const mod = (await import(modelModule(obj.apiVersion, obj.kind))) as Record<string, ModelClass | undefined>;
   const Model = mod[obj.kind];
   if (!Model) throw new Error(`no model for ${obj.apiVersion} ${obj.kind}`);
   try {
-    new Model(obj).validate();
+    new Model(asApiServerReads(obj)).validate();
     return null;
   } catch (err) {
     return (err as Error).message;
