@@ -1,0 +1,126 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { AuditFile, type FileSinkOptions } from './fileSink.js';
+import { GENESIS_HASH, checkLine } from './hashChain.js';
+
+const opts = (over: Partial<FileSinkOptions> = {}): FileSinkOptions => ({
+  rotateSize: 0,
+  rotateDaily: true,
+  keep: 14,
+  tamperEvident: true,
+  bufferSize: 10_000,
+  logger: pino({ level: 'silent' }),
+  ...over,
+});
+
+const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+
+/** Checks a sequence of files as one chain; returns the number of lines. */
+function verifyChain(files: string[]): number {
+  let prev: string | null = null;
+  let n = 0;
+  for (const f of files) {
+    for (const l of lines(f)) {
+      const r = checkLine(l, prev);
+      expect(r.problem).toBeNull();
+      prev = r.hash;
+      n++;
+    }
+  }
+  return n;
+}
+
+describe('AuditFile (in process, with a fake clock for the calendar only)', () => {
+  let dir: string;
+  let path: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-auditfile-'));
+    path = join(dir, 'logs', 'audit.log');
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('rotates at the first write of a new UTC day; the chain continues into the new file', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-01-01T23:59:58Z'));
+    const f = new AuditFile(path, opts());
+    f.users = 1;
+    await f.open();
+    f.append({ n: 1 });
+    f.append({ n: 2 });
+    await f.flush(5000);
+    vi.setSystemTime(new Date('2026-01-02T00:00:01Z'));
+    f.append({ n: 3 });
+    await f.flush(5000);
+    f.users = 0;
+    await f.close(5000);
+    expect(readdirSync(join(dir, 'logs')).sort()).toEqual(['audit.log', 'audit.log.2026-01-01.1']);
+    expect(lines(`${path}.2026-01-01.1`).map((l) => (JSON.parse(l) as { n: number }).n)).toEqual([1, 2]);
+    expect(verifyChain([`${path}.2026-01-01.1`, path])).toBe(3);
+    expect((JSON.parse(lines(`${path}.2026-01-01.1`)[0]!) as { prev_hash: string }).prev_hash).toBe(GENESIS_HASH);
+  });
+
+  it('rotates by size and keeps the newest `keep` rotated files', async () => {
+    const f = new AuditFile(path, opts({ rotateSize: 1, keep: 2, rotateDaily: false }));
+    f.users = 1;
+    await f.open();
+    for (let n = 1; n <= 5; n++) {
+      f.append({ n });
+      await f.flush(5000);
+    }
+    f.users = 0;
+    await f.close(5000);
+    const rotated = readdirSync(join(dir, 'logs')).filter((n) => n !== 'audit.log').sort();
+    expect(rotated.map((n) => n.replace(/\d{4}-\d{2}-\d{2}/, 'DAY'))).toEqual(['audit.log.DAY.3', 'audit.log.DAY.4']);
+    expect(verifyChain([...rotated.map((n) => join(dir, 'logs', n)), path])).toBe(3);
+  });
+
+  it('a new writer continues the chain of the newest rotated file when the current one is empty, and of a crash-cut file', async () => {
+    const a = new AuditFile(path, opts({ rotateSize: 1, rotateDaily: false }));
+    a.users = 1;
+    await a.open();
+    a.append({ n: 1 });
+    await a.flush(5000);
+    a.append({ n: 2 }); // rotates the first file away, then writes
+    await a.flush(5000);
+    a.users = 0;
+    await a.close(5000);
+    const rotated = readdirSync(join(dir, 'logs')).filter((n) => n !== 'audit.log');
+    writeFileSync(path, ''); // as if the process stopped right after a rotation
+    const b = new AuditFile(path, opts({ rotateDaily: false }));
+    b.users = 1;
+    await b.open();
+    b.append({ n: 3 });
+    await b.close(5000);
+    expect(verifyChain([join(dir, 'logs', rotated[0]!), path])).toBe(2);
+
+    writeFileSync(path, `${readFileSync(path, 'utf8')}{"n":4,"cut`); // a crash mid-line
+    const c = new AuditFile(path, opts({ rotateDaily: false }));
+    c.users = 1;
+    await c.open();
+    c.append({ n: 5 });
+    await c.close(5000);
+    const text = lines(path);
+    expect(text[1]).toBe('{"n":4,"cut');
+    expect(checkLine(text[2]!, (JSON.parse(text[0]!) as { hash: string }).hash).problem).toBeNull();
+  });
+
+  it('a record that arrives after the last user closed the file reopens it; flushSync writes what is queued at exit', async () => {
+    const f = new AuditFile(path, opts({ tamperEvident: false }));
+    f.users = 1;
+    await f.open();
+    f.append({ n: 1 });
+    f.users = 0;
+    await f.close(5000);
+    f.append({ n: 2 });
+    await f.flush(5000);
+    f.append({ n: 3 });
+    f.flushSync();
+    expect(lines(path)).toEqual(['{"n":1}', '{"n":2}', '{"n":3}']);
+  });
+});
