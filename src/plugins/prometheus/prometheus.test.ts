@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
+import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
+import { waitFor } from '../../../test/helpers/ports.js';
+import { bearer, hs256 } from '../../../test/helpers/jwt.js';
+
+const SECRET = 'prometheus-test-secret-0123456789abcdef';
+
+describe('prometheus plugin options and reloads', () => {
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+  const token = hs256({ iss: 'svc-key', sub: 'svc', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
+  const config = (routes: string[]) => ({
+    services: [
+      {
+        name: 'echo',
+        url: up.url,
+        routes: routes.map((p) => ({ name: p.slice(1), paths: [p] })),
+        plugins: [{ name: 'jwt' }, { name: 'token-budget', config: { day: 1_000_000, membership: 'open' } }],
+      },
+    ],
+    plugins: [{ name: 'prometheus', config: { metric_prefix: 'tollgate', per_consumer: true, max_label_values: 2 } }],
+    consumers: [{ username: 'svc-user', jwt_secrets: [{ key: 'svc-key', algorithm: 'HS256', secret: SECRET }] }],
+  });
+  const call = async (path: string, workspace: string) => {
+    const res = await request(`${gw.url}${path}`, { headers: { ...bearer(token), 'x-workspace-id': workspace } });
+    await res.body.dump();
+    return res.statusCode;
+  };
+  const metrics = async () => (await request(`${gw.statusUrl}/metrics`)).body.text();
+  const requests = (text: string, route: string, workspace: string) =>
+    Number(new RegExp(`^tollgate_http_requests_total\\{service="echo",route="${route}",code="200",source="service",consumer="svc-user",workspace="${workspace}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+
+  beforeAll(async () => {
+    up = await startUpstream();
+    gw = await startGateway(config(['/main']));
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  it('uses metric_prefix for every name, fills consumer with per_consumer, bounds the workspace label', async () => {
+    for (const ws of ['ws-a', 'ws-b', 'ws-c', 'ws-d']) expect(await call('/main/x', ws)).toBe(200);
+    const text = await metrics();
+    expect(text).not.toMatch(/^kong_/m);
+    for (const name of ['http_requests_total', 'request_latency_ms', 'kong_latency_ms', 'upstream_latency_ms', 'bandwidth_bytes', 'datastore_reachable', 'nginx_connections_total', 'node_info', 'tokens_used_total', 'rate_limiting_exceeded_total', 'token_budget_remaining', 'upstream_target_health']) {
+      expect(text).toContain(`# TYPE tollgate_${name} `);
+    }
+    expect(requests(text, 'main', 'ws-a')).toBe(1);
+    expect(requests(text, 'main', 'ws-b')).toBe(1);
+    expect(requests(text, 'main', '__other__')).toBe(2);
+    expect(text).not.toContain('ws-c');
+  });
+
+  it('keeps counting across a config reload (new handlers, same metrics)', async () => {
+    const before = requests(await metrics(), 'main', 'ws-a');
+    gw.writeConfig(config(['/main', '/extra']));
+    await waitFor(async () => (await call('/extra/x', 'ws-a')) === 200, 'route /extra after reload');
+    expect(await call('/main/y', 'ws-a')).toBe(200);
+    expect(await call('/main/z', 'ws-a')).toBe(200);
+    const text = await metrics();
+    expect(requests(text, 'main', 'ws-a')).toBe(before + 2);
+    expect(requests(text, 'extra', 'ws-a')).toBeGreaterThanOrEqual(1);
+    expect(text.match(/^# TYPE tollgate_http_requests_total counter$/gm)).toHaveLength(1);
+  });
+});
