@@ -28,8 +28,16 @@ export function demoConfig(up: DemoUpstreams): Record<string, unknown> {
       },
       { name: 'mcpjungle', url: up.mcp, routes: [{ name: 'mcp', paths: ['/mcp'], strip_path: false }] },
     ],
-    plugins: [],
+    plugins: demoObservability(),
   };
+}
+
+/**
+ * Observability in the demo: every request audited to a tamper-evident file in the demo data dir
+ * (`tollgate audit verify` checks it), Kong-named metrics on the status listener's /metrics.
+ */
+export function demoObservability(): Record<string, unknown>[] {
+  return [{ name: 'audit-log', config: { path: join(DATA_DIR, 'audit.log'), tamper_evident: true } }, { name: 'prometheus' }];
 }
 
 /** The ready-to-paste request printed once the demo listens. */
@@ -51,6 +59,7 @@ export async function demoCommand(): Promise<void> {
     `  proxy   http://localhost:${port}    (https on ${gateway.ports.proxy_tls}, self-signed)`,
     `  admin   http://127.0.0.1:${gateway.ports.admin}`,
     `  status  http://localhost:${gateway.ports.status}/metrics`,
+    `  audit   ${join(DATA_DIR, 'audit.log')}    (check it: npx tollgate audit verify ${join(DATA_DIR, 'audit.log')})`,
     '',
     'Try it:',
     `  ${port === null ? '(proxy listener is off)' : demoCurl(port)}`,

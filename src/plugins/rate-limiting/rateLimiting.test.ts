@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
 import { sharedRedisUrl } from '../../../test/helpers/redis.js';
+import { bearer, rsaPair, seedToken, type RsaPair } from '../../../test/helpers/jwt.js';
 import { awayFromWindowEdge, header, send, unique, waitReady, type Reply } from '../../../test/helpers/limits.js';
 
 const CHAT = { model: 'llama-3.3-8b-instruct', messages: [{ role: 'user', content: 'Hello' }] };
@@ -180,5 +181,64 @@ describe('rate-limiting: keys, layers and options (one gateway, in-process count
     const b = await send(`${gw.url}/fixed/b`);
     expect(b.status).toBe(200);
     expect(header(b, 'X-RateLimit-Remaining-Hour')).toBe('1');
+  });
+});
+
+describe('rate-limiting: the seed three layers with jwt callers', () => {
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+  let key: RsaPair;
+
+  beforeAll(async () => {
+    key = rsaPair(2048);
+    up = await startUpstream();
+    gw = await startGateway({
+      services: [
+        chatService(up.url),
+        { name: 'tight', url: up.url, routes: [{ name: 'tight', paths: ['/tight'] }], plugins: [{ name: 'rate-limiting', instance_name: 'tight-user', config: { hour: 3, limit_by: 'user' } }] },
+      ],
+      plugins: [
+        { name: 'jwt' },
+        { name: 'rate-limiting', instance_name: 'per-ip', config: { minute: 100, limit_by: 'ip', policy: 'local' } },
+        { name: 'rate-limiting', instance_name: 'per-user', config: { hour: 1000, limit_by: 'user', policy: 'local' } },
+        { name: 'token-budget', config: { day: 1_000_000 } },
+      ],
+      consumers: [{ username: 'admin', jwt_secrets: [{ key: 'admin-key', algorithm: 'RS256', rsa_public_key: key.publicPem }] }],
+      workspaces: [{ id: 'workspace-123', members: ['user-id', 'user-b'] }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  it("shows the seed's headers for every layer: per IP, per user, and the workspace budget", async () => {
+    await awayFromWindowEdge(60_000, 10_000);
+    const token = bearer(await seedToken(key, 'admin-key', 'user-id'));
+    const r = await send(`${gw.url}/v1/chat/completions`, { headers: { ...token, 'X-Workspace-Id': 'workspace-123' }, body: CHAT });
+    expect(r.status).toBe(200);
+    expect(header(r, 'X-RateLimit-Limit-Hour')).toBe('1000');
+    expect(header(r, 'X-RateLimit-Remaining-Hour')).toBe('999');
+    expect(header(r, 'X-RateLimit-Limit-Minute')).toBe('100');
+    expect(header(r, 'X-RateLimit-Remaining-Minute')).toBe('99');
+    expect(Number(header(r, 'X-RateLimit-Reset'))).toBeGreaterThan(Date.now() / 1000 - 5);
+    expect(header(r, 'X-Token-Budget-Limit')).toBe('1000000');
+    expect(header(r, 'X-Token-Budget-Used')).toBe('0');
+    expect(header(r, 'X-Token-Budget-Remaining')).toBe('1000000');
+    // another user behind the same IP: own hourly count, shared per-IP minute
+    const other = await send(`${gw.url}/v1/chat/completions`, { headers: { ...bearer(await seedToken(key, 'admin-key', 'user-b')), 'X-Workspace-Id': 'workspace-123' }, body: CHAT });
+    expect(header(other, 'X-RateLimit-Remaining-Hour')).toBe('999');
+    expect(header(other, 'X-RateLimit-Remaining-Minute')).toBe('98');
+  });
+
+  it('two users are limited independently', async () => {
+    const alice = bearer(await seedToken(key, 'admin-key', 'alice', { workspaces: ['ws-a'] }));
+    const bob = bearer(await seedToken(key, 'admin-key', 'bob', { workspaces: ['ws-b'] }));
+    const a: number[] = [];
+    for (let i = 0; i < 4; i++) a.push((await send(`${gw.url}/tight`, { headers: alice })).status);
+    expect(a).toEqual([200, 200, 200, 429]);
+    const b = await send(`${gw.url}/tight`, { headers: bob });
+    expect(b.status).toBe(200);
+    expect(header(b, 'X-RateLimit-Remaining-Hour')).toBe('2');
   });
 });

@@ -185,6 +185,8 @@ describe('token-budget: charging real usage (in-process counters, membership ope
     expect((await admin('GET', '/workspaces/ws-admin')).json).toMatchObject({ members: ['user-7'], limit: 1_000_000, used: 0 });
     expect((await admin('DELETE', '/workspaces/ws-admin/members/user-7')).status).toBe(204);
     expect((await admin('DELETE', '/workspaces/ws-admin/members/user-7')).status).toBe(404);
+    const form = await request(`${gw.adminUrl}/workspaces/ws-admin`, { method: 'PUT', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token_budget_day=77' });
+    expect(((await form.body.json()) as WorkspaceView).limit).toBe(77);
     expect((await admin('DELETE', '/workspaces/ws-admin')).status).toBe(204);
     expect((await admin('DELETE', '/workspaces/ws-admin')).status).toBe(404);
   });

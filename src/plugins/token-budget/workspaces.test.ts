@@ -90,7 +90,7 @@ describe('token-budget: which workspace is charged (jwt callers, membership stri
     const a = [await call('ws-a'), await call('ws-a'), await call('ws-a')];
     expect(a.map((r) => r.status)).toEqual([200, 200, 429]);
     expect(header(a[2]!, 'X-RateLimit-Remaining-Hour')).toBe('0');
-    // the refused request reserved nothing: the budget headers show nothing in flight
+    // the budget's headers are on the rate-limit 429 too
     expect(header(a[2]!, 'X-Token-Budget-Limit')).toBe('100000');
     const b = await call('ws-b');
     expect(b.status).toBe(200);
