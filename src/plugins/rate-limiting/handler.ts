@@ -2,6 +2,7 @@ import { definePlugin, type AdmissionOutcome, type PluginEnv, type PluginHandler
 import type { RequestContext } from '../../core/context.js';
 import type { WindowClaim } from '../../counters/types.js';
 import { TooManyRequestsError } from '../../core/errors.js';
+import { checkPolicy } from './policy.js';
 import { PERIODS, rateLimitingSchema, type RateLimitingConfig } from './schema.js';
 import { identify, type IdentifierRule } from './identifier.js';
 import { retryAfter, showTightest, showWindow, windowHeaders, type WindowHeaders } from './headers.js';
@@ -83,5 +84,6 @@ export default definePlugin<RateLimitingConfig>({
   version: '1.0.0',
   phase: 'limits',
   schema: rateLimitingSchema,
+  check: (config, root) => checkPolicy(config.policy, root),
   create: (config, env) => new RateLimiter(config, env),
 });

@@ -5,6 +5,7 @@ import { Slot, type RequestContext } from '../../core/context.js';
 import { TooManyRequestsError } from '../../core/errors.js';
 import type { BudgetClaim, BudgetUsage, CounterStore } from '../../counters/types.js';
 import type { Store } from '../../store/types.js';
+import { checkPolicy } from '../rate-limiting/policy.js';
 import { tokenBudgetSchema, type TokenBudgetConfig } from './schema.js';
 import { BudgetBook, registerBook } from './book.js';
 import { StoreCache } from './storeCache.js';
@@ -75,11 +76,20 @@ class TokenBudget implements PluginHandler {
 
   private readonly memberships = (user: string): readonly string[] | Promise<readonly string[]> => this.members.get(user);
 
-  async access(ctx: RequestContext): Promise<void> {
-    const workspace = await resolveWorkspace(ctx, this.rules, this.memberships);
+  access(ctx: RequestContext): void | Promise<void> {
+    const workspace = resolveWorkspace(ctx, this.rules, this.memberships);
+    return workspace instanceof Promise ? workspace.then((ws) => this.begin(ctx, ws)) : this.begin(ctx, workspace);
+  }
+
+  /** Records the workspace and its limit (the stored override, cached). */
+  private begin(ctx: RequestContext, workspace: string): void | Promise<void> {
     ctx.workspaceId = workspace;
-    let override = this.overrides.get(workspace);
-    if (override instanceof Promise) override = await override;
+    const override = this.overrides.get(workspace);
+    if (override instanceof Promise) return override.then((o) => this.hold(ctx, workspace, o));
+    this.hold(ctx, workspace, override);
+  }
+
+  private hold(ctx: RequestContext, workspace: string, override: number | null): void {
     const held: Held = { owner: this, workspace, limit: override ?? this.book.defaultLimit, claim: null, held: false, seq: 0 };
     const list = ctx.get(HELD);
     if (list === undefined) ctx.set(HELD, [held]);
@@ -162,6 +172,7 @@ export default definePlugin<TokenBudgetConfig>({
   version: '1.0.0',
   phase: 'budget',
   schema: tokenBudgetSchema,
+  check: (config, root) => checkPolicy(config.policy, root),
   observesAi: true,
   create: (config, env) => new TokenBudget(config, env),
 });

@@ -58,23 +58,34 @@ function headerValue(ctx: RequestContext, name: string): string | null {
   return s === undefined || s === '' ? null : s;
 }
 
-export async function resolveWorkspace(ctx: RequestContext, rules: WorkspaceRules, memberships: MembershipLookup): Promise<string> {
+/**
+ * Resolves synchronously when no stored membership is needed (the common case: the header
+ * names a workspace of the token, or the token names one); else after one (cached) store read.
+ */
+export function resolveWorkspace(ctx: RequestContext, rules: WorkspaceRules, memberships: MembershipLookup): string | Promise<string> {
   const identity = ctx.identity;
   const asked = headerValue(ctx, rules.header);
   const granted = credentialWorkspaces(identity, rules.claimNames);
-  const memberId = memberIdOf(identity);
   if (asked !== null) {
     if (!WORKSPACE_ID.test(asked)) {
       throw new BadRequestError(`${rules.headerLabel} must be 1 to 255 visible characters without spaces`, undefined, 'TG_WORKSPACE_INVALID');
     }
     if (!rules.strict || granted.includes(asked)) return asked;
-    if (memberId !== null && (await memberships(memberId)).includes(asked)) return asked;
+  } else {
+    for (const ws of granted) if (WORKSPACE_ID.test(ws)) return ws;
+  }
+  const memberId = memberIdOf(identity);
+  if (memberId === null) return fromMemberships(rules, asked, []);
+  const stored = memberships(memberId);
+  return stored instanceof Promise ? stored.then((list) => fromMemberships(rules, asked, list)) : fromMemberships(rules, asked, stored);
+}
+
+/** The answer from stored memberships: the asked workspace if stored, else their first one, else the error. */
+function fromMemberships(rules: WorkspaceRules, asked: string | null, stored: readonly string[]): string {
+  if (asked !== null) {
+    if (stored.includes(asked)) return asked;
     throw new ForbiddenError(`You are not a member of workspace '${asked}'`, undefined, 'TG_WORKSPACE_FORBIDDEN');
   }
-  for (const ws of granted) if (WORKSPACE_ID.test(ws)) return ws;
-  if (memberId !== null) {
-    const stored = await memberships(memberId);
-    if (stored.length > 0) return stored[0]!;
-  }
+  if (stored.length > 0) return stored[0]!;
   throw new BadRequestError(`${rules.headerLabel} required`, undefined, 'TG_WORKSPACE_REQUIRED');
 }
