@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
+import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
 import { header, send } from '../../../test/helpers/limits.js';
 import { waitFor } from '../../../test/helpers/ports.js';
 import { startDemoUpstreams, type DemoUpstreams } from '../../demo/index.js';
@@ -189,5 +190,45 @@ describe('token-budget: charging real usage (in-process counters, membership ope
     expect(((await form.body.json()) as WorkspaceView).limit).toBe(77);
     expect((await admin('DELETE', '/workspaces/ws-admin')).status).toBe(204);
     expect((await admin('DELETE', '/workspaces/ws-admin')).status).toBe(404);
+  });
+});
+
+describe('token-budget: headers as known when they leave', () => {
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+
+  beforeAll(async () => {
+    // An OpenAI-shaped upstream; a request with `x-gate` is answered only once the test says so.
+    up = await startUpstream(async (req, res) => {
+      if (req.headers['x-gate']) await gate;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'chat.completion', model: 'm', choices: [], usage: { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 } }));
+    });
+    gw = await startGateway({
+      services: [{ name: 'llm', url: up.url, routes: [{ name: 'chat', paths: ['/v1/chat/completions'], strip_path: false }], plugins: [{ name: 'token-budget', config: { day: 1000, membership: 'open', default_completion_reservation: 100 } }] }],
+    });
+  });
+  afterAll(async () => {
+    release();
+    await gw?.stop();
+    await up?.close();
+  });
+
+  it('a response that leaves after another request settled shows that usage', async () => {
+    const body = { model: 'm', messages: [{ role: 'user', content: 'Hello' }] };
+    const slow = send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': 'ws-h', 'x-gate': '1' }, body });
+    const view = async () => (await (await request(`${gw.adminUrl}/workspaces/ws-h`)).body.json()) as WorkspaceView;
+    const slowReservation = (await waitFor(async () => ((await view()).reserved > 0 ? view() : undefined), 'slow request admitted')).reserved;
+    const fast = await send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': 'ws-h' }, body });
+    expect(header(fast, 'X-Token-Budget-Used')).toBe('0');
+    expect(header(fast, 'X-Token-Budget-Remaining')).toBe(String(1000 - slowReservation));
+    await waitFor(async () => (await view()).used === 30 || undefined, 'fast request settled');
+    release();
+    const late = await slow;
+    expect(late.status).toBe(200);
+    expect(header(late, 'X-Token-Budget-Used')).toBe('30');
+    expect(header(late, 'X-Token-Budget-Remaining')).toBe('970');
   });
 });
