@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -9,20 +9,30 @@ import { spawnListening, type GatewayProcess } from './helpers/gateway.js';
 
 const exec = promisify(execFile);
 
+async function startDemo(dir: string, ownsDir: boolean): Promise<GatewayProcess> {
+  const gw = await spawnListening(['demo'], { dir, env: { TOLLGATE_DEMO_DIR: join(dir, 'demo') } }, '', ownsDir);
+  // the banner follows the listening line
+  for (let i = 0; i < 100 && !gw.stdout().includes('curl '); i++) await new Promise((r) => setTimeout(r, 50));
+  return gw;
+}
+
+const curlLine = (gw: GatewayProcess) => gw.stdout().split('\n').find((l) => l.trim().startsWith('curl '));
+const printedToken = (gw: GatewayProcess) => /Authorization: Bearer ([\w.-]+)/.exec(curlLine(gw) ?? '')?.[1];
+
 describe('tollgate demo (npm start)', () => {
   let gw: GatewayProcess;
+  let dir: string;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-demo-'));
-    gw = await spawnListening(['demo'], { dir, env: { TOLLGATE_DEMO_DIR: join(dir, 'demo') } }, '', true);
-    // the banner follows the listening line
-    for (let i = 0; i < 100 && !gw.stdout().includes('curl '); i++) await new Promise((r) => setTimeout(r, 50));
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-demo-'));
+    gw = await startDemo(dir, false);
   });
   afterAll(async () => {
     expect(await gw?.stop()).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('prints a ready-to-paste curl that works as printed, on the real port', async () => {
-    const line = gw.stdout().split('\n').find((l) => l.trim().startsWith('curl '));
+    const line = curlLine(gw);
     expect(line).toBeDefined();
     expect(line).toContain(`localhost:${gw.ports.proxy}`);
     expect(line).not.toContain('$TOKEN');
@@ -33,7 +43,7 @@ describe('tollgate demo (npm start)', () => {
   });
 
   it('serves the demo chat through the gateway to the official openai client, streamed', async () => {
-    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused' });
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: printedToken(gw)! });
     const stream = await client.chat.completions.create({
       model: 'llama-3.3-8b-instruct',
       messages: [{ role: 'user', content: 'Hello' }],
@@ -48,5 +58,25 @@ describe('tollgate demo (npm start)', () => {
     }
     expect(text).toContain('Hello');
     expect(total).toBeGreaterThan(0);
+  });
+
+  it('has a demo consumer behind a global jwt plugin: no token, no entry', async () => {
+    const res = await fetch(`${gw.url}/v1/models`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    const ok = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${printedToken(gw)}` } });
+    expect(ok.status).toBe(200);
+    const consumer = (await (await fetch(`${gw.adminUrl}/consumers/demo`)).json()) as { username: string };
+    expect(consumer.username).toBe('demo');
+  });
+
+  it('reuses its key pair on the next run, so earlier tokens keep working', async () => {
+    const token = printedToken(gw)!;
+    const key = readFileSync(join(dir, 'demo', 'jwt', 'private.pem'), 'utf8');
+    expect(await gw.stop()).toBe(0);
+    gw = await startDemo(dir, false);
+    expect(readFileSync(join(dir, 'demo', 'jwt', 'private.pem'), 'utf8')).toBe(key);
+    const res = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
   });
 });

@@ -4,6 +4,7 @@ import { ConfigSource } from '../server/configSource.js';
 import { startDemoUpstreams, DEFAULT_CHAT_MODEL, type DemoUpstreams } from '../demo/index.js';
 import { createLogger } from './logger.js';
 import { runGateway } from './start.js';
+import { demoConsumers, demoIdentity, demoMintHint, type DemoIdentity } from './demoIdentity.js';
 
 const DATA_DIR = process.env.TOLLGATE_DEMO_DIR ?? join('.tollgate', 'demo');
 
@@ -11,7 +12,7 @@ const DATA_DIR = process.env.TOLLGATE_DEMO_DIR ?? join('.tollgate', 'demo');
  * The demo profile's config (SPEC §1): the seed's three services, pointed at the built-in demo
  * upstreams, on an embedded store with in-process counters and a self-signed certificate.
  */
-export function demoConfig(up: DemoUpstreams): Record<string, unknown> {
+export function demoConfig(up: DemoUpstreams, identity?: DemoIdentity): Record<string, unknown> {
   return {
     _format_version: '3.0',
     gateway: {
@@ -28,7 +29,8 @@ export function demoConfig(up: DemoUpstreams): Record<string, unknown> {
       },
       { name: 'mcpjungle', url: up.mcp, routes: [{ name: 'mcp', paths: ['/mcp'], strip_path: false }] },
     ],
-    plugins: demoObservability(),
+    plugins: [...(identity ? [{ name: 'jwt' }] : []), ...demoObservability()],
+    consumers: identity ? demoConsumers(identity) : [],
   };
 }
 
@@ -41,16 +43,18 @@ export function demoObservability(): Record<string, unknown>[] {
 }
 
 /** The ready-to-paste request printed once the demo listens. */
-export function demoCurl(port: number): string {
+export function demoCurl(port: number, token?: string): string {
   const body = JSON.stringify({ model: DEFAULT_CHAT_MODEL, messages: [{ role: 'user', content: 'Hello' }] });
-  return `curl -s http://localhost:${port}/v1/chat/completions -H 'Content-Type: application/json' -d '${body}'`;
+  const auth = token === undefined ? '' : ` -H 'Authorization: Bearer ${token}'`;
+  return `curl -s http://localhost:${port}/v1/chat/completions${auth} -H 'Content-Type: application/json' -d '${body}'`;
 }
 
 /** `tollgate demo` (= `npm start`). */
 export async function demoCommand(): Promise<void> {
   const logger = createLogger(process.env.TOLLGATE_LOG_LEVEL ?? 'info');
   const upstreams = await startDemoUpstreams();
-  const source = ConfigSource.fromDocument('<demo>', demoConfig(upstreams), builtinRegistry());
+  const identity = await demoIdentity(DATA_DIR);
+  const source = ConfigSource.fromDocument('<demo>', demoConfig(upstreams, identity), builtinRegistry());
   const gateway = await runGateway(source, logger);
   const port = gateway.ports.proxy;
   const lines = [
@@ -62,7 +66,10 @@ export async function demoCommand(): Promise<void> {
     `  audit   ${join(DATA_DIR, 'audit.log')}    (check it: npx tollgate audit verify ${join(DATA_DIR, 'audit.log')})`,
     '',
     'Try it:',
-    `  ${port === null ? '(proxy listener is off)' : demoCurl(port)}`,
+    `  ${port === null ? '(proxy listener is off)' : demoCurl(port, identity.token)}`,
+    '',
+    `The token (consumer 'demo', valid 24 h) was minted with the demo key; for another:`,
+    `  ${demoMintHint(identity)}`,
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -37,6 +37,40 @@ audit
   .description('check the hash chain of audit files (rotated ones first, oldest to newest); exit 0 intact, 1 with the first broken line')
   .action(action(async (files: string[]) => (await import('./auditVerify.js')).auditVerifyCommand(files)));
 
+config
+  .command('export')
+  .description('stored consumers, credentials and workspaces as declarative YAML (kong config db_export)')
+  .option('-c, --config <file>', 'config file naming the store')
+  .option('-o, --out <file>', 'write here instead of stdout')
+  .action(action(async (opts: { config?: string; out?: string }) => (await import('./configExport.js')).configExportCommand(opts)));
+config
+  .command('import <file>')
+  .description('merge a file written by `config export` into the store (kong config db_import)')
+  .option('-c, --config <file>', 'config file naming the store')
+  .action(action(async (file: string, opts: { config?: string }) => (await import('./configImport.js')).configImportCommand(file, opts)));
+
+program
+  .command('keys')
+  .description('signing keys')
+  .command('generate')
+  .description('RS256 key pair (PEM) plus its JWK with a kid')
+  .option('--bits <n>', 'RSA modulus length', '4096')
+  .option('--out <dir>', 'directory for private.pem, public.pem, jwk.json', '.')
+  .action(action(async (opts: { bits?: string; out?: string }) => (await import('./keys.js')).keysGenerateCommand(opts)));
+
+program
+  .command('token')
+  .description('development tokens')
+  .command('mint')
+  .description("mint a JWT like the seed's Python snippet (kid in the payload, scopes array)")
+  .requiredOption('--key <pem>', 'private key PEM file')
+  .requiredOption('--iss <key>', 'issuer: the jwt credential key (key_claim_name)')
+  .requiredOption('--sub <user>', 'subject: the user id')
+  .option('--aud <audience>', 'audience, e.g. ai-platform')
+  .option('--scopes <list>', 'comma-separated scopes, e.g. api.read,api.write')
+  .option('--ttl <duration>', 'lifetime such as 1h, 30m or 3600', '1h')
+  .action(action(async (opts: import('./token.js').TokenMintArgs) => (await import('./token.js')).tokenMintCommand(opts)));
+
 const migrations = program.command('migrations').description('store migrations');
 migrations
   .command('up')
