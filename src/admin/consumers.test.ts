@@ -105,6 +105,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       expect((await admin(gw, 'DELETE', '/consumers/dave')).status).toBe(404);
     });
 
+    it('accepts the seed token for the config-file consumer synced into the store', async () => {
+      expect(await proxied(gw, await seedToken(seedKey))).toBe(200);
+      expect(await proxied(gw, await seedToken(aliceKey))).toBe(401);
+    });
+
     it('keeps config-file consumers read-only, but lets credentials be added to them', async () => {
       const del = await admin(gw, 'DELETE', '/consumers/admin');
       expect(del.status).toBe(409);

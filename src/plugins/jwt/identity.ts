@@ -63,6 +63,7 @@ export function identityFromClaims(method: string, payload: Record<string, unkno
   id.roles = roles;
   id.scopes = scopesOf(payload);
   id.workspaces = workspacesOf(payload);
+  id.claims = Object.freeze(payload);
   return id;
 }
 
