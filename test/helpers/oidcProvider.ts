@@ -38,8 +38,9 @@ export class Browser {
     return jar;
   }
 
+  /** The cookie jar of `host` (`127.0.0.1:8000`), created when absent. */
   cookies(host: string): Map<string, string> {
-    return this.jars.get(host) ?? new Map();
+    return this.jar(new URL(`http://${host}`));
   }
 
   async go(target: string, form?: Record<string, string>): Promise<{ status: number; location: string | null; text: string; url: URL; headers: Record<string, unknown> }> {
