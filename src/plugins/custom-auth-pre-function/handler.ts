@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { definePlugin } from '../../core/plugin.js';
+import type { Logger } from 'pino';
+import { definePlugin, type PluginHandler } from '../../core/plugin.js';
 import type { Identity, RequestContext } from '../../core/context.js';
 import { ForbiddenError, ServiceUnavailableError, UnauthorizedError } from '../../core/errors.js';
 import { VerifiedTokenCache } from '../jwt/tokenCache.js';
 import { copyIdentity } from '../jwt/identity.js';
 import { customAuthSchema, type CustomAuthConfig } from './schema.js';
-import { AuthClient } from './authClient.js';
+import { AuthClient, type AuthAnswer } from './authClient.js';
 import { CircuitBreaker } from './breaker.js';
 import { identityFromAnswer } from './answer.js';
 
@@ -20,6 +21,89 @@ function deny(status: 401 | 403): never {
 }
 
 /**
+ * One configured entry: the client (undici, retries, timeouts), its circuit breaker and the
+ * optional decision cache. `authenticate` is synchronous on a cache hit or an open breaker.
+ */
+class PreFunctionAuth implements PluginHandler {
+  private readonly client: AuthClient;
+  private readonly breaker: CircuitBreaker;
+  private readonly decisions: VerifiedTokenCache<Decision> | null;
+  private readonly ttl: number;
+
+  constructor(
+    config: CustomAuthConfig,
+    private readonly logger: Logger,
+  ) {
+    this.client = new AuthClient({
+      url: config.auth_service_url,
+      method: config.method,
+      timeoutMs: config.auth_service_timeout,
+      retries: config.retry_count,
+      sslVerify: config.ssl_verify,
+    });
+    this.breaker = new CircuitBreaker(config.circuit_breaker.failure_threshold, config.circuit_breaker.reset_timeout);
+    this.ttl = config.cache_ttl;
+    this.decisions = this.ttl > 0 ? new VerifiedTokenCache<Decision>() : null;
+  }
+
+  authenticate(ctx: RequestContext): Identity | null | Promise<Identity> {
+    const authorization = ctx.req.headers.authorization;
+    if (authorization === undefined || authorization === '') return null;
+    const now = Date.now();
+    let cacheKey: string | null = null;
+    if (this.decisions !== null) {
+      cacheKey = createHash('sha256').update(`${ctx.method} ${ctx.path}\n${authorization}`).digest('base64url');
+      const hit = this.decisions.get(cacheKey, now);
+      if (hit !== undefined) return hit.allow ? copyIdentity(hit.identity) : deny(hit.status);
+    }
+    if (!this.breaker.allow(now)) throw this.unavailable();
+    return this.ask(ctx, authorization, cacheKey);
+  }
+
+  private async ask(ctx: RequestContext, authorization: string, cacheKey: string | null): Promise<Identity> {
+    let answer: AuthAnswer;
+    try {
+      answer = await this.client.call(ctx, authorization);
+    } catch (err) {
+      this.breaker.failed(Date.now());
+      this.logger.warn({ err: (err as Error).message, request_id: ctx.id, breaker: this.breaker.state }, 'auth service call failed');
+      throw this.unavailable(err);
+    }
+    const { status } = answer;
+    if (status === 401 || status === 403) {
+      this.breaker.succeeded();
+      this.remember(cacheKey, { allow: false, status, expiresAt: Date.now() + this.ttl });
+      deny(status);
+    }
+    if (status < 200 || status >= 300) {
+      this.breaker.failed(Date.now());
+      this.logger.warn({ status, request_id: ctx.id }, 'auth service gave an unexpected status');
+      throw this.unavailable();
+    }
+    this.breaker.succeeded();
+    const identity = identityFromAnswer(answer.body);
+    this.remember(cacheKey, { allow: true, identity, expiresAt: Date.now() + this.ttl });
+    return copyIdentity(identity);
+  }
+
+  private remember(cacheKey: string | null, decision: Decision): void {
+    if (cacheKey !== null) this.decisions?.set(cacheKey, decision);
+  }
+
+  private unavailable(cause?: unknown): ServiceUnavailableError {
+    return new ServiceUnavailableError(UNAVAILABLE, 'TG_DEPENDENCY_DOWN', cause, { 'retry-after': String(Math.max(1, this.breaker.retryAfterSeconds(Date.now()))) });
+  }
+
+  entitiesChanged(): void {
+    this.decisions?.clear();
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}
+
+/**
  * `custom-auth-pre-function` (seed 004): asks an external auth service about every request
  * that carries an `Authorization` header. 2xx allows (its JSON gives the identity), 401/403
  * deny, timeouts / connection errors / 5xx are retried `retry_count` times and then answer 503;
@@ -30,67 +114,5 @@ export default definePlugin<CustomAuthConfig>({
   version: '1.0.0',
   phase: 'authentication',
   schema: customAuthSchema,
-  create(config, env) {
-    const client = new AuthClient({
-      url: config.auth_service_url,
-      method: config.method,
-      timeoutMs: config.auth_service_timeout,
-      retries: config.retry_count,
-      sslVerify: config.ssl_verify,
-    });
-    const breaker = new CircuitBreaker(config.circuit_breaker.failure_threshold, config.circuit_breaker.reset_timeout);
-    const ttl = config.cache_ttl;
-    const decisions = ttl > 0 ? new VerifiedTokenCache<Decision>() : null;
-
-    const unavailable = (nowMs: number, cause?: unknown) =>
-      new ServiceUnavailableError(UNAVAILABLE, 'TG_DEPENDENCY_DOWN', cause, { 'retry-after': String(Math.max(1, breaker.retryAfterSeconds(nowMs))) });
-
-    async function ask(ctx: RequestContext, authorization: string, cacheKey: string | null): Promise<Identity> {
-      let answer;
-      try {
-        answer = await client.call(ctx, authorization);
-      } catch (err) {
-        breaker.failed(Date.now());
-        env.logger.warn({ err: (err as Error).message, request_id: ctx.id, breaker: breaker.state }, 'auth service call failed');
-        throw unavailable(Date.now(), err);
-      }
-      const { status } = answer;
-      if (status === 401 || status === 403) {
-        breaker.succeeded();
-        if (cacheKey !== null) decisions!.set(cacheKey, { allow: false, status, expiresAt: Date.now() + ttl });
-        deny(status);
-      }
-      if (status < 200 || status >= 300) {
-        breaker.failed(Date.now());
-        env.logger.warn({ status, request_id: ctx.id }, 'auth service gave an unexpected status');
-        throw unavailable(Date.now());
-      }
-      breaker.succeeded();
-      const identity = identityFromAnswer(answer.body);
-      if (cacheKey !== null) decisions!.set(cacheKey, { allow: true, identity, expiresAt: Date.now() + ttl });
-      return copyIdentity(identity);
-    }
-
-    return {
-      authenticate(ctx) {
-        const authorization = ctx.req.headers.authorization;
-        if (authorization === undefined || authorization === '') return null;
-        const now = Date.now();
-        let cacheKey: string | null = null;
-        if (decisions !== null) {
-          cacheKey = createHash('sha256').update(`${ctx.method} ${ctx.path}\n${authorization}`).digest('base64url');
-          const hit = decisions.get(cacheKey, now);
-          if (hit !== undefined) return hit.allow ? copyIdentity(hit.identity) : deny(hit.status);
-        }
-        if (!breaker.allow(now)) throw unavailable(now);
-        return ask(ctx, authorization, cacheKey);
-      },
-      entitiesChanged() {
-        decisions?.clear();
-      },
-      close() {
-        return client.close();
-      },
-    };
-  },
+  create: (config, env) => new PreFunctionAuth(config, env.logger),
 });

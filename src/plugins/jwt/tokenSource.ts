@@ -29,25 +29,27 @@ function cookieValue(header: string, name: string): string | null {
   return null;
 }
 
+/** Adds one more found token; two different ones are refused rather than guessed between. */
+function merge(found: string | null, token: string | null): string | null {
+  if (token === null) return found;
+  if (found !== null && found !== token) throw invalidToken('Multiple tokens provided');
+  return token;
+}
+
 /**
  * The one token the request carries, or null. Several different tokens (say one in a cookie,
- * another in the header) are refused rather than guessed between, as Kong does.
+ * another in the header) are refused, as Kong does.
  */
 export function findToken(headers: IncomingHttpHeaders, query: string, places: TokenPlaces): string | null {
   let found: string | null = null;
-  const add = (t: string | null) => {
-    if (t === null) return;
-    if (found !== null && found !== t) throw invalidToken('Multiple tokens provided');
-    found = t;
-  };
   if (places.uriParamNames.length > 0 && query.length > 1) {
     const params = new URLSearchParams(query.slice(1));
-    for (const name of places.uriParamNames) add(params.get(name) || null);
+    for (const name of places.uriParamNames) found = merge(found, params.get(name) || null);
   }
   const cookie = headers.cookie;
   if (places.cookieNames.length > 0 && cookie !== undefined) {
-    for (const name of places.cookieNames) add(cookieValue(cookie, name));
+    for (const name of places.cookieNames) found = merge(found, cookieValue(cookie, name));
   }
-  for (const name of places.headerNames) add(bearerToken(headers[name]));
+  for (const name of places.headerNames) found = merge(found, bearerToken(headers[name]));
   return found;
 }
