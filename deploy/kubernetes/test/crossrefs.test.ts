@@ -389,6 +389,21 @@ test('production: Let\'s Encrypt over HTTP-01, an e-mail from the patch, the Ser
   expect(monitor.spec.endpoints[0]!.path).toBe('/metrics');
 });
 
+test.each(OVERLAYS)('%s: the Grafana dashboard is a ConfigMap the Grafana sidecar picks up; every object fits kubectl apply', (overlay) => {
+  const objects = rendered.get(overlay)!;
+  const cm = find(objects, 'ConfigMap', 'tollgate-grafana-dashboard');
+  expect(cm.metadata.labels?.grafana_dashboard).toBe('1');
+  const file = readFileSync(join(ROOT, 'deploy/kubernetes/base/dashboards/tollgate.json'), 'utf8');
+  const json = (cm.data as Record<string, string>)['tollgate.json']!;
+  expect(json).toBe(file);
+  const dashboard = JSON.parse(json) as { uid: string; panels: unknown[] };
+  expect(dashboard.uid).toBeTruthy();
+  expect(dashboard.panels.length).toBeGreaterThan(0);
+  // Client-side `kubectl apply` copies each object into an annotation, and annotations are
+  // limited to 256 KiB in total.
+  for (const o of objects) expect(JSON.stringify(o).length, `${o.kind}/${o.metadata.name}`).toBeLessThan(256 * 1024);
+});
+
 test('dev: a self-signed Issuer, one replica', () => {
   const objects = rendered.get('dev')!;
   const issuer = find(objects, 'Issuer', 'tollgate-selfsigned') as K8sObject & { spec: Record<string, unknown> };
