@@ -118,6 +118,7 @@ export class OwnTokenAuthority implements TokenAuthority {
     id.consumerId = client.credential.consumer_id;
     id.consumerUsername = client.consumerUsername;
     id.scopes = stringList(payload.scope);
+    id.claims = Object.freeze({ ...payload });
     return id;
   }
 

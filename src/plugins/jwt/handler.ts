@@ -8,6 +8,7 @@ import { ConsumerCredentialAuthority } from './consumerAuthority.js';
 import { credentialCacheFor } from './credentials.js';
 import type { ParsedJwt } from './parse.js';
 import { findToken, type TokenPlaces } from './tokenSource.js';
+import { ownTokenAuthority } from '../../oauth/ownTokens.js';
 
 /**
  * `jwt` (SPEC §5): Kong's JWT plugin — consumers' `jwt_secrets` credentials verify bearer
@@ -35,10 +36,13 @@ export default definePlugin<JwtConfig>({
       logger: env.logger,
     });
     /**
-     * Who verifies a token. Extension point: the oauth2 plugin's tokens (`iss` ===
-     * `gateway.issuer`, signed with `gateway.signing_keys`) get their own authority here.
+     * Who verifies a token: tollgate's own access tokens (oauth2 plugin; `typ: at+jwt`, `iss` ===
+     * `gateway.issuer`, a `kid` of `gateway.signing_keys`) by src/oauth (signature, expiry,
+     * revocation list, client still registered; SPEC §5 accepts them on jwt routes), every other
+     * token by the consumers' jwt_secrets.
      */
-    const authorityFor = (_jwt: ParsedJwt): TokenAuthority => consumers;
+    const own = ownTokenAuthority(env, 'jwt');
+    const authorityFor = (jwt: ParsedJwt): TokenAuthority => (own !== null && own.handles(jwt) ? own : consumers);
     const authenticator = new JwtAuthenticator(authorityFor);
     const places: TokenPlaces = { headerNames: config.header_names.map((h) => h.toLowerCase()), cookieNames: config.cookie_names, uriParamNames: config.uri_param_names };
     const skipPreflight = !config.run_on_preflight;
@@ -52,7 +56,9 @@ export default definePlugin<JwtConfig>({
       entitiesChanged() {
         credentials.clear();
         authenticator.clear();
+        own?.clear();
       },
+      close: () => own?.release(),
     };
   },
 });

@@ -43,6 +43,7 @@ describe('oauth2 flows', () => {
           { name: 'api', paths: ['/api'], plugins: [{ name: 'oauth2', config: SETTINGS }] },
           { name: 'hidden', paths: ['/hidden'], plugins: [{ name: 'oauth2', config: { ...SETTINGS, hide_credentials: true } }] },
           { name: 'public', paths: ['/public'] },
+          { name: 'jwt', paths: ['/jwt'], plugins: [{ name: 'jwt' }] },
         ],
       },
     ],
@@ -197,6 +198,16 @@ describe('oauth2 flows', () => {
     expect(hidden.json<Echo>().headers['x-user-id']).toBe('user-123');
     const open = await http(`${og.issuer}/public/x`, { headers: { 'x-user-id': 'forged' } });
     expect([open.status, open.json<Echo>().headers['x-user-id']]).toEqual([200, undefined]);
+  });
+
+  it('its tokens are accepted on a route with the jwt plugin too (SPEC §5), until revoked', async () => {
+    const t = await userFlow(confidential.client_id, oauth.ClientSecretPost(confidential.client_secret!));
+    const res = await api(t.access_token, '/jwt/x');
+    expect(res.status).toBe(200);
+    expect(res.json<Echo>().headers).toMatchObject({ 'x-user-id': 'user-123', 'x-authenticated-userid': 'user-123', 'x-client-id': 'your-client-id', 'x-authenticated-scope': 'api.read api.write' });
+    await oauth.revocationRequest(as, { client_id: confidential.client_id }, oauth.ClientSecretPost(confidential.client_secret!), t.access_token, INSECURE);
+    const refused = await api(t.access_token, '/jwt/x');
+    expect([refused.status, refused.headers['www-authenticate']]).toEqual([401, 'Bearer error="invalid_token", error_description="The access token has been revoked"']);
   });
 
   it('refuses a request without a token, and a bearer token it did not issue', async () => {
