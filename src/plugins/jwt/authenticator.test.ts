@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { emptyIdentity } from '../../core/context.js';
+import { JwtAuthenticator } from './authenticator.js';
+import type { Acceptance, TokenAuthority } from './authority.js';
+import { invalidToken, type ParsedJwt } from './parse.js';
+
+/** An authority that counts signature verifications and can be told a credential went away. */
+function countingAuthority(ttlMs = 60_000) {
+  const state = { verifications: 0, valid: true };
+  const authority: TokenAuthority = {
+    verify(jwt: ParsedJwt, nowMs: number): Acceptance {
+      state.verifications++;
+      if (!state.valid) throw invalidToken('No credentials found for given \'iss\'');
+      const identity = emptyIdentity('jwt');
+      identity.userId = String(jwt.payload.sub);
+      identity.roles = ['r'];
+      return { identity, expiresAt: nowMs + ttlMs, authority, proof: null };
+    },
+    stillValid: () => state.valid,
+  };
+  return { authority, state };
+}
+
+const token = (sub: string) => `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub })).toString('base64url')}.c2ln`;
+
+describe('JwtAuthenticator (the verified-token cache)', () => {
+  it('verifies a token once; repeats are answered from the cache, synchronously', async () => {
+    const { authority, state } = countingAuthority();
+    const auth = new JwtAuthenticator(() => authority);
+    expect((await auth.authenticate(token('a'))).userId).toBe('a');
+    const again = auth.authenticate(token('a'));
+    expect(again).not.toBeInstanceOf(Promise);
+    expect((again as ReturnType<typeof emptyIdentity>).userId).toBe('a');
+    expect(state.verifications).toBe(1);
+    await auth.authenticate(token('b'));
+    expect(state.verifications).toBe(2);
+  });
+
+  it('hands out copies, so a request cannot alter the cached identity', async () => {
+    const { authority } = countingAuthority();
+    const auth = new JwtAuthenticator(() => authority);
+    const first = await auth.authenticate(token('a'));
+    first.roles.push('admin');
+    first.userId = 'mallory';
+    const second = await auth.authenticate(token('a'));
+    expect(second.userId).toBe('a');
+    expect(second.roles).toEqual(['r']);
+  });
+
+  it('re-verifies when the authority says the acceptance no longer holds, or after clear()', async () => {
+    const { authority, state } = countingAuthority();
+    const auth = new JwtAuthenticator(() => authority);
+    await auth.authenticate(token('a'));
+    auth.clear();
+    await auth.authenticate(token('a'));
+    expect(state.verifications).toBe(2);
+    state.valid = false; // credential deleted on another replica
+    await expect(async () => auth.authenticate(token('a'))).rejects.toThrow('No credentials found');
+    expect(state.verifications).toBe(3);
+  });
+
+  it('never serves an entry past its deadline, and bounds its size', async () => {
+    const { authority, state } = countingAuthority(-1);
+    const auth = new JwtAuthenticator(() => authority, 2);
+    await auth.authenticate(token('a'));
+    await auth.authenticate(token('a'));
+    expect(state.verifications).toBe(2);
+    const bounded = countingAuthority();
+    const small = new JwtAuthenticator(() => bounded.authority, 2);
+    for (const s of ['a', 'b', 'c', 'a']) await small.authenticate(token(s));
+    expect(bounded.state.verifications).toBe(4); // 'a' was evicted by 'c'
+  });
+});
