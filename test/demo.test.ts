@@ -70,6 +70,23 @@ describe('tollgate demo (npm start)', () => {
     expect(consumer.username).toBe('demo');
   });
 
+  it("enforces the seed's three limit layers and charges the demo workspace", async () => {
+    const headers = { authorization: `Bearer ${printedToken(gw)}`, 'content-type': 'application/json' };
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ model: 'llama-3.3-8b-instruct', messages: [{ role: 'user', content: 'Hello' }] }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-ratelimit-limit-minute')).toBe('100');
+    expect(res.headers.get('x-ratelimit-limit-hour')).toBe('1000');
+    expect(res.headers.get('x-token-budget-limit')).toBe('1000000');
+    const total = ((await res.json()) as { usage: { total_tokens: number } }).usage.total_tokens;
+    let used = 0;
+    for (let i = 0; i < 100 && used === 0; i++) {
+      used = ((await (await fetch(`${gw.adminUrl}/workspaces/demo-workspace`)).json()) as { used: number }).used;
+      if (used === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(used).toBeGreaterThanOrEqual(total);
+    expect(gw.stdout()).toContain('1M tokens/day');
+  });
+
   it('reuses its key pair on the next run, so earlier tokens keep working', async () => {
     const token = printedToken(gw)!;
     const key = readFileSync(join(dir, 'demo', 'jwt', 'private.pem'), 'utf8');

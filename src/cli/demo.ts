@@ -4,7 +4,7 @@ import { ConfigSource } from '../server/configSource.js';
 import { startDemoUpstreams, DEFAULT_CHAT_MODEL, type DemoUpstreams } from '../demo/index.js';
 import { createLogger } from './logger.js';
 import { runGateway } from './start.js';
-import { demoConsumers, demoIdentity, demoMintHint, type DemoIdentity } from './demoIdentity.js';
+import { demoConsumers, demoIdentity, demoMintHint, DEMO_USER, type DemoIdentity } from './demoIdentity.js';
 
 const DATA_DIR = process.env.TOLLGATE_DEMO_DIR ?? join('.tollgate', 'demo');
 
@@ -29,9 +29,27 @@ export function demoConfig(up: DemoUpstreams, identity?: DemoIdentity): Record<s
       },
       { name: 'mcpjungle', url: up.mcp, routes: [{ name: 'mcp', paths: ['/mcp'], strip_path: false }] },
     ],
-    plugins: [...(identity ? [{ name: 'jwt' }] : []), ...demoObservability()],
+    plugins: [...(identity ? [{ name: 'jwt' }, ...demoLimits()] : []), ...demoObservability()],
     consumers: identity ? demoConsumers(identity) : [],
+    workspaces: identity ? [{ id: DEMO_WORKSPACE, members: [DEMO_USER] }] : [],
   };
+}
+
+/** The demo user's workspace: requests without X-Workspace-Id are charged to it. */
+export const DEMO_WORKSPACE = 'demo-workspace';
+
+/**
+ * The seed's three limit layers (SPEC §7) with its numbers, on in-process counters: 100
+ * requests/minute per IP, 1000/hour per user, 1M tokens/day per workspace. Every response shows
+ * X-RateLimit-* and X-Token-Budget-*; `GET /workspaces/demo-workspace` on the admin port shows
+ * the budget.
+ */
+export function demoLimits(): Record<string, unknown>[] {
+  return [
+    { name: 'rate-limiting', instance_name: 'per-ip', config: { minute: 100, limit_by: 'ip' } },
+    { name: 'rate-limiting', instance_name: 'per-user', config: { hour: 1000, limit_by: 'user' } },
+    { name: 'token-budget', config: { day: 1_000_000 } },
+  ];
 }
 
 /**
@@ -67,6 +85,9 @@ export async function demoCommand(): Promise<void> {
     '',
     'Try it:',
     `  ${port === null ? '(proxy listener is off)' : demoCurl(port, identity.token)}`,
+    '',
+    `Limits: 100 requests/minute per IP, 1000/hour per user, 1M tokens/day for workspace '${DEMO_WORKSPACE}'`,
+    `  (see the X-RateLimit-* and X-Token-Budget-* response headers; curl -s http://127.0.0.1:${gateway.ports.admin}/workspaces/${DEMO_WORKSPACE})`,
     '',
     `The token (consumer 'demo', valid 24 h) was minted with the demo key; for another:`,
     `  ${demoMintHint(identity)}`,
