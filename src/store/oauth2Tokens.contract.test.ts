@@ -35,6 +35,7 @@ describe.each(storeBackends())('oauth2 token store ($name)', (backend) => {
       client_secret_hash: null,
       client_type: 'public',
       redirect_uris: ['https://your-app.com/callback'],
+      tags: [],
     });
     credentialId = cred.id;
   });
