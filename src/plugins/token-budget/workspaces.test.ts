@@ -30,6 +30,7 @@ describe('token-budget: which workspace is charged (jwt callers, membership stri
           plugins: [{ name: 'jwt' }],
           routes: [
             route('strict', [{ name: 'token-budget', config: { day: 100_000 } }]),
+            route('tenant', [{ name: 'token-budget', config: { day: 100_000, workspace_claims: ['tenant'] } }]),
             route('perws', [
               { name: 'token-budget', config: { day: 100_000, membership: 'open' } },
               { name: 'rate-limiting', instance_name: 'per-workspace', config: { hour: 2, limit_by: 'workspace' } },
@@ -82,6 +83,13 @@ describe('token-budget: which workspace is charged (jwt callers, membership stri
     expect(await admin('DELETE', '/workspaces/ws-team/members/user-9')).toBe(204);
     const after = await send(`${gw.url}/strict/v1/chat/completions`, { headers: { ...bearer(t), 'X-Workspace-Id': 'ws-team' }, body: CHAT });
     expect(after.status).toBe(403);
+  });
+
+  it('workspace_claims names the claims that grant workspaces', async () => {
+    const t = bearer(await token('user-4', { tenant: 'acme', workspaces: ['ws-x'] }));
+    expect((await send(`${gw.url}/tenant/v1/chat/completions`, { headers: t, body: CHAT })).status).toBe(200);
+    expect(await upstreamWorkspace()).toBe('acme');
+    expect((await send(`${gw.url}/tenant/v1/chat/completions`, { headers: { ...t, 'X-Workspace-Id': 'ws-x' }, body: CHAT })).status).toBe(403);
   });
 
   it('rate-limiting by workspace counts each workspace on its own', async () => {
