@@ -52,9 +52,11 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 # Writable state (gateway.data_dir, the audit log) lives under these two directories; in
-# Kubernetes they are emptyDir volumes. 10001 is not a user of the base image.
+# Kubernetes they are emptyDir volumes. 10001 is not a user of the base image. `tollgate` on
+# PATH serves `kubectl exec … -- tollgate config export` and the like.
 RUN mkdir -p /var/lib/tollgate /var/log/tollgate \
- && chown 10001:10001 /var/lib/tollgate /var/log/tollgate
+ && chown 10001:10001 /var/lib/tollgate /var/log/tollgate \
+ && ln -s /app/bin/tollgate.js /usr/local/bin/tollgate
 USER 10001:10001
 # proxy HTTP, proxy HTTPS, admin, status (SPEC §2)
 EXPOSE 8000 8443 8001 8100

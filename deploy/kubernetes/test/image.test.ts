@@ -1,4 +1,6 @@
 import { describe, expect, test } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -85,6 +87,16 @@ describe('Dockerfile', () => {
     expect(entry.join(' ')).toContain(pkg.bin.tollgate!.replace(/^\.\//, ''));
     const cmd = execForm(final.instructions.find((i) => i.op === 'CMD')!.args)!;
     expect(cmd[0]).toBe('start');
+  });
+
+  test('puts `tollgate` on PATH (for kubectl exec), pointing at the executable bin', async () => {
+    const link = runs(final).join(' && ').match(/ln -s (\S+) (\S+)/);
+    expect(link).not.toBeNull();
+    expect(link![1]).toBe(`/app/${pkg.bin.tollgate!.replace(/^\.\//, '')}`);
+    expect(link![2]).toBe('/usr/local/bin/tollgate');
+    const { stdout } = await promisify(execFile)('git', ['ls-files', '-s', pkg.bin.tollgate!], { cwd: ROOT });
+    expect(stdout).toMatch(/^100755 /);
+    expect(readFileSync(join(ROOT, pkg.bin.tollgate!), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
   });
 
   test('exposes the SPEC §2 ports', () => {
