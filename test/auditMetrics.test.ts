@@ -29,7 +29,7 @@ const TIME = { type: 'function' as const, function: { name: 'get_time', paramete
  * traffic in /metrics (Kong names, promtool) and through a real Prometheus running the seed's
  * PromQL and the Grafana dashboard's queries.
  */
-describe('audit log and metrics for a mix of real requests', () => {
+describe('audit log and metrics for a mix of real requests', { timeout: 120_000 }, () => {
   let demo: DemoUpstreams;
   let up: TestUpstream;
   let gw: GatewayProcess;

@@ -17,7 +17,7 @@ interface Report {
 }
 
 /** SPEC §9: /health/ready is 503 while a configured dependency is down, 200 again after. */
-describe('status listener health', () => {
+describe('status listener health', { timeout: 120_000 }, () => {
   const cleanup: Array<() => Promise<unknown>> = [];
   afterAll(async () => {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);

@@ -29,7 +29,7 @@ function services(up: TestUpstream) {
   return [{ name: 'echo', url: up.url, routes: [{ name: 'all', paths: ['/'] }] }];
 }
 
-describe('audit-log file sink', () => {
+describe('audit-log file sink', { timeout: 120_000 }, () => {
   let up: TestUpstream;
   let dir: string;
   beforeAll(async () => {
@@ -169,7 +169,7 @@ function startCollector(port: number): Promise<Collector> {
   );
 }
 
-describe('audit-log HTTP sink', () => {
+describe('audit-log HTTP sink', { timeout: 120_000 }, () => {
   it('endpoint down (across a restart), then up: every record delivered exactly once', async () => {
     const up = await startUpstream();
     const port = await freePort();
