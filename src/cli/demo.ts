@@ -5,6 +5,7 @@ import { startDemoUpstreams, DEFAULT_CHAT_MODEL, type DemoUpstreams } from '../d
 import { createLogger } from './logger.js';
 import { runGateway } from './start.js';
 import { demoConsumers, demoIdentity, demoMintHint, DEMO_USER, type DemoIdentity } from './demoIdentity.js';
+import { demoOAuth, demoOAuthGateway, demoOAuthLines, demoOAuthPlugin, withDemoClient, type DemoOAuth } from './demoOAuth.js';
 
 const DATA_DIR = process.env.TOLLGATE_DEMO_DIR ?? join('.tollgate', 'demo');
 
@@ -12,12 +13,13 @@ const DATA_DIR = process.env.TOLLGATE_DEMO_DIR ?? join('.tollgate', 'demo');
  * The demo profile's config (SPEC §1): the seed's three services, pointed at the built-in demo
  * upstreams, on an embedded store with in-process counters and a self-signed certificate.
  */
-export function demoConfig(up: DemoUpstreams, identity?: DemoIdentity): Record<string, unknown> {
+export function demoConfig(up: DemoUpstreams, identity?: DemoIdentity, oauth?: DemoOAuth): Record<string, unknown> {
   return {
     _format_version: '3.0',
     gateway: {
       data_dir: DATA_DIR,
       store: `sqlite://${join(DATA_DIR, 'tollgate.db')}`,
+      ...(oauth ? demoOAuthGateway(oauth) : {}),
     },
     services: [
       { name: 'agent-router', url: up.agentRouter, routes: [{ name: 'agents', paths: ['/v1/agents'], strip_path: false }] },
@@ -29,8 +31,8 @@ export function demoConfig(up: DemoUpstreams, identity?: DemoIdentity): Record<s
       },
       { name: 'mcpjungle', url: up.mcp, routes: [{ name: 'mcp', paths: ['/mcp'], strip_path: false }] },
     ],
-    plugins: [...(identity ? [{ name: 'jwt' }, ...demoLimits()] : []), ...demoObservability()],
-    consumers: identity ? demoConsumers(identity) : [],
+    plugins: [...(identity ? [{ name: 'jwt' }, ...demoLimits()] : []), ...(oauth ? [demoOAuthPlugin()] : []), ...demoObservability()],
+    consumers: identity ? (oauth ? withDemoClient(demoConsumers(identity)) : demoConsumers(identity)) : [],
     workspaces: identity ? [{ id: DEMO_WORKSPACE, members: [DEMO_USER] }] : [],
   };
 }
@@ -72,7 +74,8 @@ export async function demoCommand(): Promise<void> {
   const logger = createLogger(process.env.TOLLGATE_LOG_LEVEL ?? 'info');
   const upstreams = await startDemoUpstreams();
   const identity = await demoIdentity(DATA_DIR);
-  const source = ConfigSource.fromDocument('<demo>', demoConfig(upstreams, identity), builtinRegistry());
+  const oauth = await demoOAuth(DATA_DIR);
+  const source = ConfigSource.fromDocument('<demo>', demoConfig(upstreams, identity, oauth), builtinRegistry());
   const gateway = await runGateway(source, logger);
   const port = gateway.ports.proxy;
   const lines = [
@@ -92,6 +95,7 @@ export async function demoCommand(): Promise<void> {
     `The token (consumer 'demo', valid 24 h) was minted with the demo key; for another:`,
     `  ${demoMintHint(identity)}`,
     '',
+    ...(port === null ? [] : [...demoOAuthLines(port), '']),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   process.once('exit', () => void upstreams.close());
