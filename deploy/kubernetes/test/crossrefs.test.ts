@@ -282,6 +282,18 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     if (overlay === 'production') expect(hpa.spec.minReplicas - (pdb.spec.maxUnavailable ?? 0)).toBeGreaterThanOrEqual(2);
   });
 
+  test("PostgreSQL accepts every replica's connection pool at the HPA's maximum, during a rollout surge", () => {
+    const poolMax = Number(/poolMax \?\? (\d+)/.exec(readFileSync(join(ROOT, 'src/store/connect.ts'), 'utf8'))![1]);
+    const hpa = find(objects(), 'HorizontalPodAutoscaler') as K8sObject & { spec: { maxReplicas: number } };
+    const surge = Number((deployment().spec as unknown as { strategy: { rollingUpdate: { maxSurge: number } } }).strategy.rollingUpdate.maxSurge);
+    const postgres = (find(objects(), 'StatefulSet', 'tollgate-postgres') as Workload).spec.template.spec.containers[0]!;
+    const args = postgres.args ?? [];
+    const setting = args.map((a, i) => (args[i - 1] === '-c' && a.startsWith('max_connections=') ? Number(a.split('=')[1]) : null)).find((v) => v !== null);
+    const maxConnections = setting ?? 100;
+    // + 1 migration connection per starting pod, + a few for operators (psql, pg_dump)
+    expect(maxConnections).toBeGreaterThanOrEqual((hpa.spec.maxReplicas + surge) * (poolMax + 1) + 5);
+  });
+
   describe('NetworkPolicies', () => {
     const policies = () => all(objects(), 'NetworkPolicy') as NetworkPolicy[];
     const policyFor = (w: Workload) => policies().find((p) => selects(p.spec.podSelector.matchLabels, w.spec.template.metadata.labels));
