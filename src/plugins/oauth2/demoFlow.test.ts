@@ -42,6 +42,14 @@ describe('the demo OAuth flow of docs/oauth.md', () => {
     expect(stdout).toContain('after revocation: 401');
   });
 
+  it("runs the README's shorter version of it", async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const block = /### OAuth 2\.1 in the demo[\s\S]*?```bash\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toContain('GW=http://localhost:8000');
+    const { stdout } = await exec('bash', ['-c', `set -euo pipefail\n${block!.replace('GW=http://localhost:8000', `GW=http://localhost:${gw.ports.proxy}`)}`]);
+    expect(JSON.parse(stdout)).toMatchObject({ object: 'chat.completion' });
+  });
+
   it('prints a client_credentials curl that works as printed', async () => {
     const line = gw.stdout().split('\n').find((l) => l.includes('grant_type=client_credentials'));
     expect(line).toContain(`localhost:${gw.ports.proxy}`);
