@@ -18,7 +18,8 @@ async function adminCall(gw: GatewayProcess, path: string, opts: { method?: stri
 
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-describe('Admin API token, GET/POST /config, tollgate config export/import', () => {
+// Spawns gateways and many CLI processes (tsx start-up each): generous timeouts for a loaded machine.
+describe('Admin API token, GET/POST /config, tollgate config export/import', { timeout: 180_000 }, () => {
   let up: TestUpstream;
   let gw: GatewayProcess;
   let key: RsaPair;
@@ -34,7 +35,7 @@ describe('Admin API token, GET/POST /config, tollgate config export/import', () 
       consumers: [{ username: 'admin', jwt_secrets: [{ key: 'admin-key', algorithm: 'RS256', rsa_public_key: key.publicPem }] }],
       workspaces: [{ id: 'ws-1', token_budget_day: 5000, members: ['u1'] }],
     });
-  });
+  }, 120_000);
   afterAll(async () => {
     await gw?.stop();
     await up?.close();

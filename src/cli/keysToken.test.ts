@@ -8,7 +8,8 @@ import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, type JWK } fr
 import { runCli, startGateway, type GatewayProcess } from '../../test/helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../test/helpers/upstream.js';
 
-describe('tollgate keys generate / token mint', () => {
+// Each case runs the CLI as a process (tsx start-up): generous timeouts for a loaded machine.
+describe('tollgate keys generate / token mint', { timeout: 180_000 }, () => {
   let dir: string;
   let up: TestUpstream;
   let gw: GatewayProcess;
@@ -23,7 +24,7 @@ describe('tollgate keys generate / token mint', () => {
       services: [{ name: 'echo', url: up.url, routes: [{ name: 'api', paths: ['/api'], plugins: [{ name: 'jwt', config: { audience: 'ai-platform' } }] }] }],
       consumers: [{ username: 'admin', jwt_secrets: [{ key: 'admin-key', algorithm: 'RS256', rsa_public_key: readFileSync(join(dir, 'k', 'public.pem'), 'utf8') }] }],
     });
-  });
+  }, 120_000);
   afterAll(async () => {
     await gw?.stop();
     await up?.close();
