@@ -3,7 +3,7 @@ import type { EndpointResponse } from '../core/plugin.js';
 import { requireTls, type AuthServer } from './authServer.js';
 import { issueCode, resolveClient, responseUri, validateRequest } from './authorizeRequest.js';
 import { OAuthError, UnsafeRedirectError } from './errors.js';
-import { errorPage, json, NO_STORE, Params, redirect } from './http.js';
+import { errorPage, json, NO_STORE, noteError, Params, redirect } from './http.js';
 import { finishLogin, startLogin } from './loginFlow.js';
 import { safeEqual } from './randoms.js';
 import type { UpstreamIdp } from './upstreamIdp.js';
@@ -32,20 +32,20 @@ export async function browserAuthorize(as: AuthServer, idp: UpstreamIdp | null, 
     }
     ({ client, target } = await resolveClient(as, params));
   } catch (err) {
-    if (err instanceof OAuthError) return errorPage(400, 'Invalid authorization request', err.description);
+    if (err instanceof OAuthError) return errorPage(400, 'Invalid authorization request', noteError(ctx, err).description);
     throw err;
   }
   try {
     const req = validateRequest(as, params, client, target);
     return await startLogin(as, idp, ctx, req);
   } catch (err) {
-    if (err instanceof OAuthError) return redirect(responseUri(as, target, err));
+    if (err instanceof OAuthError) return redirect(responseUri(as, target, noteError(ctx, err)));
     throw err;
   }
 }
 
-function jsonError(err: OAuthError): EndpointResponse {
-  return json(400, err.body(), NO_STORE);
+function jsonError(ctx: RequestContext, err: OAuthError): EndpointResponse {
+  return json(400, noteError(ctx, err).body(), NO_STORE);
 }
 
 export async function provisionAuthorize(as: AuthServer, ctx: RequestContext, body: Buffer | null): Promise<EndpointResponse> {
@@ -63,7 +63,7 @@ export async function provisionAuthorize(as: AuthServer, ctx: RequestContext, bo
     if (userid === null) throw new OAuthError('invalid_authenticated_userid', 'Missing authenticated_userid parameter');
     resolved = await resolveClient(as, params);
   } catch (err) {
-    if (err instanceof OAuthError) return jsonError(err);
+    if (err instanceof OAuthError) return jsonError(ctx, err);
     throw err;
   }
   const { client, target } = resolved;
@@ -73,7 +73,7 @@ export async function provisionAuthorize(as: AuthServer, ctx: RequestContext, bo
     return json(200, { redirect_uri: responseUri(as, target, { code }) }, NO_STORE);
   } catch (err) {
     if (err instanceof UnsafeRedirectError || !(err instanceof OAuthError)) throw err;
-    return json(400, { redirect_uri: responseUri(as, target, err) }, NO_STORE);
+    return json(400, { redirect_uri: responseUri(as, target, noteError(ctx, err)) }, NO_STORE);
   }
 }
 
@@ -83,7 +83,7 @@ export async function loginCallback(as: AuthServer, idp: UpstreamIdp | null, ctx
     if (idp === null) return errorPage(400, 'Browser login is not configured', 'This gateway has no identity_provider.');
     return await finishLogin(as, idp, ctx, Params.of(ctx, body));
   } catch (err) {
-    if (err instanceof OAuthError) return errorPage(400, 'Login failed', err.description);
+    if (err instanceof OAuthError) return errorPage(400, 'Login failed', noteError(ctx, err).description);
     throw err;
   }
 }

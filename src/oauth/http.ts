@@ -68,8 +68,15 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body) };
 }
 
+/** Records the refusal for the audit record's `error` (never secrets: descriptions are fixed texts). */
+export function noteError(ctx: RequestContext, err: OAuthError): OAuthError {
+  ctx.error = `${err.error}: ${err.description}`;
+  return err;
+}
+
 /** The RFC 6749 §5.2 error answer. */
-export function oauthErrorResponse(err: OAuthError): EndpointResponse {
+export function oauthErrorResponse(ctx: RequestContext, err: OAuthError): EndpointResponse {
+  noteError(ctx, err);
   return json(err.status, err.body(), { ...NO_STORE, ...err.headers });
 }
 

@@ -3,7 +3,7 @@ import type { EndpointResponse } from '../core/plugin.js';
 import type { AuthServer } from './authServer.js';
 import { issueCode, responseUri, type AuthorizationRequest } from './authorizeRequest.js';
 import { OAuthError } from './errors.js';
-import { errorPage, redirect, type Params } from './http.js';
+import { errorPage, noteError, redirect, type Params } from './http.js';
 import { s256 } from './pkce.js';
 import { randomToken, sha256Hex } from './randoms.js';
 import type { UpstreamIdp } from './upstreamIdp.js';
@@ -86,6 +86,6 @@ export async function finishLogin(as: AuthServer, idp: UpstreamIdp, ctx: Request
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
     if (err.cause !== undefined) as.logger.warn({ err: err.cause, client_id: req.clientId }, `oauth2: login at the identity provider failed: ${err.description}`);
-    return redirect(responseUri(as, target, err), clearCookie);
+    return redirect(responseUri(as, target, noteError(ctx, err)), clearCookie);
   }
 }

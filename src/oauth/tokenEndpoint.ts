@@ -41,7 +41,6 @@ export async function tokenEndpoint(as: AuthServer, ctx: RequestContext, body: B
     return json(200, await run(as, client, params), NO_STORE);
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
-    ctx.error = `${err.error}: ${err.description}`;
-    return oauthErrorResponse(err);
+    return oauthErrorResponse(ctx, err);
   }
 }

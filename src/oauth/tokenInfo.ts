@@ -86,7 +86,7 @@ export async function revokeEndpoint(as: AuthServer, ctx: RequestContext, body: 
     return { status: 200, headers: { ...NO_STORE }, body: '' };
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
-    return oauthErrorResponse(err);
+    return oauthErrorResponse(ctx, err);
   }
 }
 
@@ -97,6 +97,6 @@ export async function introspectEndpoint(as: AuthServer, ctx: RequestContext, bo
     return json(200, await describe(as, params.require('token')), NO_STORE);
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
-    return oauthErrorResponse(err);
+    return oauthErrorResponse(ctx, err);
   }
 }

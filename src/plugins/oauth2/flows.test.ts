@@ -226,6 +226,10 @@ describe('oauth2 flows', () => {
     const line = await waitFor(() => (existsSync(auditFile) ? readFileSync(auditFile, 'utf8').split('\n').find((l) => l.includes(String(id))) : undefined), 'the audit record of /oauth2/token');
     expect(JSON.parse(line)).toMatchObject({ path: '/oauth2/token', method: 'POST', status_code: 200, route: null });
     expect(line).not.toContain(confidential.client_secret!);
+    const refused = await http(`${og.issuer}/oauth2/token`, { form: { grant_type: 'authorization_code', code: 'nope', client_id: confidential.client_id, client_secret: confidential.client_secret! } });
+    const id2 = String(refused.headers['x-request-id']);
+    const line2 = await waitFor(() => readFileSync(auditFile, 'utf8').split('\n').find((l) => l.includes(id2)), 'the audit record of a refused token request');
+    expect(JSON.parse(line2)).toMatchObject({ status_code: 400, error: 'invalid_grant: unknown authorization code' });
   });
 
   it('rotates signing keys without invalidating live tokens', async () => {
