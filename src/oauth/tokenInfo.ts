@@ -52,7 +52,7 @@ async function describe(as: AuthServer, token: string): Promise<Record<string, u
     const client = live ? await as.shared.clients.fresh(row.client_id) : null;
     if (!live || client === null) return { active: false };
     const { iss, sub, aud, exp, iat, jti, scope, client_id } = claims;
-    return { active: true, token_type: 'Bearer', scope, client_id, sub, aud, iss, exp, iat, jti, username: client.consumerUsername ?? undefined };
+    return { active: true, token_type: 'Bearer', scope, client_id, sub, aud, iss, exp, iat, jti };
   }
   const refresh = await as.store.oauth2Tokens.getRefreshToken(sha256Hex(token));
   const grant = refresh === null ? null : await as.store.oauth2Tokens.getGrant(refresh.grant_id);
