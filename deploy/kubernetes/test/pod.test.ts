@@ -11,6 +11,7 @@ import { sharedPostgresUrl } from '../../../test/helpers/postgres.js';
 import { copyTree, find, generateSecrets, removeTree, render, type K8sObject } from './workspace.js';
 import { simulatePod, type SimulatedPod } from './simulatedPod.js';
 import type { Probe, Workload } from './podSpec.js';
+import { GUIDE, guideCommands } from './guide.js';
 
 /**
  * The production overlay, end to end on this machine: secrets made by
@@ -179,11 +180,44 @@ describe('the production pod, run here', () => {
     expect(verify.code).toBe(0);
   });
 
-  test('tollgate config export inside the pod backs up the stored entities', async () => {
+  test("the guide's audit queries (kubectl logs … | jq …) run on this pod's log output", async () => {
+    // kubectl logs shows stdout and stderr together; add a line that is not JSON, as Node's own
+    // warnings would be.
+    const logs = join(pod.root, 'kubectl-logs.txt');
+    writeFileSync(logs, `${gw.stdout()}${gw.stderr()}(node:1) Warning: not JSON\n`);
+    const pipelines = guideCommands().filter((c) => c.startsWith('kubectl logs ') && c.includes('| jq '));
+    expect(pipelines.length).toBeGreaterThanOrEqual(5);
+    const outputs = new Map<string, string>();
+    for (const p of pipelines) {
+      const { stdout } = await exec('bash', ['-o', 'pipefail', '-c', `cat ${logs} ${p.slice(p.indexOf('|'))}`]);
+      outputs.set(p, stdout);
+    }
+    const out = (needle: string) => [...outputs].find(([p]) => p.includes(needle))![1];
+    expect(out('.status_code == 401) | {timestamp, ip_address, path, error}')).toContain('/v1/chat/completions');
+    const perWorkspace = JSON.parse(out('group_by')) as { workspace: string | null; tokens: number }[];
+    expect(Array.isArray(perWorkspace)).toBe(true);
+  });
+
+  test('the PromQL in the guide uses metric families /metrics exports', async () => {
+    const metrics = await (await fetch(`${gw.statusUrl}/metrics`)).text();
+    const families = new Set([...metrics.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    const promql = [...GUIDE.matchAll(/```promql\n([\s\S]*?)```/g)].map((m) => m[1]!).join('\n');
+    const used = new Set([...promql.matchAll(/\b(kong_\w+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')));
+    expect(used.size).toBeGreaterThanOrEqual(5);
+    for (const name of used) expect(families, name).toContain(name);
+  });
+
+  test('tollgate config export / import inside the pod: a backup and its restore', async () => {
     const r = await runCli(['config', 'export', '--config', pod.configFile], { env: pod.env });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/workspace-123/);
+    const backup = pod.path('/tmp/tollgate-backup.yaml');
+    writeFileSync(backup, r.stdout);
+    const restored = await runCli(['config', 'import', '--config', pod.configFile, backup], { env: pod.env });
+    expect(restored.stderr).toBe('');
+    expect(restored.code).toBe(0);
+    expect(restored.stdout).toMatch(/^imported \d+ consumers and \d+ workspaces/);
   });
 
   test('SIGTERM drains and exits 0 well within terminationGracePeriodSeconds', async () => {
