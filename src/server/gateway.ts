@@ -107,7 +107,11 @@ export class Gateway {
     this.store = await createStore(g.store);
     await this.store.migrate();
     await this.store.syncEntities(await configSnapshot(this.config, { store: this.store }), { source: 'config', mode: 'replace' });
-    this.counters = createCounterStore({ redisUrl: g.redis, logger: this.logger.child({ component: 'counters' }) });
+    const counters = createCounterStore({ redisUrl: g.redis, logger: this.logger.child({ component: 'counters' }) });
+    this.counters = counters;
+    // Give Redis a moment so the first requests are counted in the shared store; if it is down,
+    // limits with fault_tolerant keep working in-process and /health/ready says why.
+    if (g.redis && !(await counters.waitReady(3000))) this.logger.warn('Redis not reachable at start: counting in-process until it is');
     this.runtime = await this.buildRuntime(this.config);
 
     const proxy = new ProxyHandler({
