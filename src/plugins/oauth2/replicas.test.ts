@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oauth from 'oauth4webapi';
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
 import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
-import { freePort } from '../../../test/helpers/ports.js';
+import { freePort, waitFor } from '../../../test/helpers/ports.js';
 import { freshDatabase } from '../../../test/helpers/postgres.js';
-import { sharedRedisUrl } from '../../../test/helpers/redis.js';
+import { sharedRedisUrl, startRedis, type RedisServer } from '../../../test/helpers/redis.js';
 import { Browser, startIdp, type TestIdp } from '../../../test/helpers/oidcProvider.js';
 import { bearer, discover, http, INSECURE, keyFile, pkce, provisionAuthorize, REDIRECT, registerClient } from '../../../test/helpers/oauth.js';
 
@@ -128,5 +128,59 @@ describe('oauth2 on two replicas (PostgreSQL + Redis)', () => {
     const res = await oauth.authorizationCodeGrantRequest(as, c, oauth.ClientSecretPost(client.client_secret!), cb, REDIRECT, verifier, INSECURE);
     const tokens = await oauth.processAuthorizationCodeResponse(as, c, res);
     expect((await http(`${b.url}/api/x`, { headers: bearer(tokens.access_token) })).json<{ headers: Record<string, string> }>().headers['x-user-id']).toBe('dave');
+  });
+});
+
+describe('oauth2 on two replicas while Redis is down', () => {
+  let up: TestUpstream;
+  let redis: RedisServer;
+  let a: GatewayProcess;
+  let b: GatewayProcess;
+  let client: { client_id: string; client_secret?: string };
+
+  beforeAll(async () => {
+    up = await startUpstream();
+    redis = await startRedis();
+    const config = {
+      gateway: { issuer: 'http://tollgate.test', store: await freshDatabase('tg_oauth_down'), redis: redis.url, signing_keys: [{ kid: 'k1', private_key_file: keyFile() }] },
+      plugins: [{ name: 'oauth2', config: { provision_key: PROVISION, enable_client_credentials: true } }],
+      services: [{ name: 'echo', url: up.url, routes: [{ name: 'api', paths: ['/api'] }] }],
+      consumers: [{ username: 'admin' }],
+    };
+    [a, b] = await Promise.all([startGateway(config), startGateway(config)]);
+    client = await registerClient(a, 'admin', { client_secret: 'secret-of-the-client' });
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await redis?.stop();
+    await up?.close();
+  });
+
+  const issue = async (gw: GatewayProcess) =>
+    (await http(`${gw.url}/oauth2/token`, { form: { grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret! } })).json<{ access_token: string }>().access_token;
+  const status = async (gw: GatewayProcess, t: string) => (await http(`${gw.url}/api/x`, { headers: bearer(t) })).status;
+
+  it('keeps serving, and a revocation still reaches the other replica through the store', async () => {
+    await redis.kill();
+    const t = await issue(a);
+    expect([await status(a, t), await status(b, t)]).toEqual([200, 200]);
+    expect((await http(`${a.url}/oauth2/revoke`, { form: { token: t, client_id: client.client_id, client_secret: client.client_secret! } })).status).toBe(200);
+    expect(await status(a, t)).toBe(401);
+    await waitFor(async () => (await status(b, t)) === 401, 'replica b to read the revocation from the store');
+  });
+
+  it('picks Redis up again when it comes back', async () => {
+    await redis.restart();
+    const t = await issue(b);
+    // Once b's subscription is back, a revocation on a reaches it through Redis again: refused
+    // the moment the revocation is answered (b's store poll is back to every 10 s by then).
+    const revokedAtOnce = async () => {
+      const probe = await issue(b);
+      await http(`${a.url}/oauth2/revoke`, { form: { token: probe, client_id: client.client_id, client_secret: client.client_secret! } });
+      return (await status(b, probe)) === 401;
+    };
+    await waitFor(revokedAtOnce, 'the revocation feeds to resubscribe');
+    expect([await revokedAtOnce(), await revokedAtOnce(), await revokedAtOnce()]).toEqual([true, true, true]);
+    expect(await status(b, t)).toBe(200);
   });
 });
