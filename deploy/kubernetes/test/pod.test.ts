@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -150,6 +151,40 @@ describe('the production pod, run here', () => {
     expect(res.headers.get('x-ratelimit-limit-minute')).toBe('100');
     expect(res.headers.get('x-ratelimit-limit-hour')).toBe('1000');
     expect(res.headers.get('x-token-budget-limit')).toBe('1000000');
+  });
+
+  test("the guide's OAuth 2.1 walk-through works as written: register a client, PKCE, provision-key authorize, token exchange, call", async () => {
+    const section = GUIDE.slice(GUIDE.indexOf('### OAuth 2.1 authorization code flow with PKCE'), GUIDE.indexOf('### JWT authentication'));
+    const steps = guideCommands(section).filter((c) => /^(curl|ADMIN_TOKEN=|CODE_VERIFIER=|CODE_CHALLENGE=|PROVISION_KEY=)/.test(c));
+    expect(steps).toHaveLength(8);
+    const port = gw.ports.proxy_tls!;
+    // The public host resolves to this gateway (curl --resolve), the admin port-forward to its admin port.
+    const script = steps.map((c) => {
+      let cmd = c
+        .replaceAll('http://localhost:8001', gw.adminUrl)
+        .replaceAll(`https://${host}/`, `https://${host}:${port}/`)
+        .replace(/^curl /, `curl -sS -k --resolve ${host}:${port}:127.0.0.1 `)
+        .replace('<authorization_code>', '$CODE')
+        .replace('Bearer <access_token>', 'Bearer $ACCESS');
+      if (cmd.includes('/oauth2/authorize')) cmd = `AUTHZ=$(${cmd})\necho "authorize: $AUTHZ"\nCODE=$(printf '%s' "$AUTHZ" | jq -r .redirect_uri | sed -E 's/.*[?&]code=([^&]*).*/\\1/')`;
+      else if (cmd.includes('/oauth2/token')) cmd = `TOKENS=$(${cmd})\necho "token: $TOKENS"\nACCESS=$(printf '%s' "$TOKENS" | jq -r .access_token)`;
+      else if (cmd.includes('/v1/chat/completions')) cmd = cmd.replace(/^curl /, `curl -o /dev/null -w 'call: %{http_code}\\n' `);
+      else if (cmd.includes('/consumers/admin/oauth2')) cmd = `echo "register: $(${cmd})"`;
+      return cmd;
+    });
+    const root = mkdtempSync(join(tmpdir(), 'tollgate-guide-'));
+    mkdirSync(join(root, 'deploy'));
+    symlinkSync(tree, join(root, 'deploy/kubernetes'));
+    const { stdout } = await exec('bash', ['-euo', 'pipefail', '-c', script.join('\n')], { cwd: root });
+    removeTree(root);
+    const line = (name: string) => stdout.split('\n').find((l) => l.startsWith(`${name}: `))!.slice(name.length + 2);
+    expect(JSON.parse(line('register'))).toMatchObject({ client_id: 'your-client-id', name: 'My Application' });
+    expect(JSON.parse(line('authorize')).redirect_uri).toMatch(/^https:\/\/your-app\.com\/callback\?code=[^&]+&state=xyz&iss=/);
+    const tokens = JSON.parse(line('token')) as Record<string, unknown>;
+    expect(tokens).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'api.read api.write' });
+    expect(typeof tokens.refresh_token).toBe('string');
+    // authenticated (no 401) and admitted; the LLM gateway itself does not exist here
+    expect(['502', '503']).toContain(line('call'));
   });
 
   test('ACME HTTP-01 challenges pass without a token over plain HTTP, and only there', async () => {
