@@ -255,6 +255,24 @@ describe('the production pod, run here', () => {
     expect(restored.stdout).toMatch(/^imported \d+ consumers and \d+ workspaces/);
   });
 
+  test("the guide's per-IP loop: 105 requests, the last ones refused with 429", async () => {
+    const section = GUIDE.slice(GUIDE.indexOf('### Layer 1: IP-based'), GUIDE.indexOf('### Layer 2'));
+    const loop = guideCommands(section);
+    expect(loop[0]).toMatch(/^for i in \{1\.\.105\}; do$/);
+    const port = gw.ports.proxy_tls!;
+    const minted = await runCli(['token', 'mint', '--key', join(secrets(), 'admin-key/private.pem'), '--iss', 'admin-key', '--sub', 'user-123', '--aud', 'ai-platform']);
+    const script = [`TOKEN=${minted.stdout.trim()}`, ...loop.map((c) => c.replaceAll(`https://${host}/`, `https://${host}:${port}/`).replace(/^curl /, `curl -k --resolve ${host}:${port}:127.0.0.1 `))];
+    const { stdout } = await exec('bash', ['-c', script.join('\n')]);
+    const codes = stdout.trim().split('\n');
+    expect(codes).toHaveLength(105);
+    const refused = codes.filter((c) => c === '429').length;
+    // earlier tests' requests from this address count in the same window (so this test runs last)
+    expect(refused).toBeGreaterThanOrEqual(5);
+    expect(105 - refused).toBeLessThanOrEqual(100);
+    expect(codes[0]).not.toBe('429');
+    expect(codes.at(-1)).toBe('429');
+  });
+
   test('SIGTERM drains and exits 0 well within terminationGracePeriodSeconds', async () => {
     const grace = (find(objects, 'Deployment', 'tollgate') as Workload).spec.template.spec.terminationGracePeriodSeconds!;
     const started = Date.now();
