@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { parse } from 'yaml';
 import { OVERLAYS, ROOT, all, copyTree, find, removeTree, render, writePlaceholderSecrets, type K8sObject, type Overlay } from './workspace.js';
-import { containerPort, rulePorts, selects, type NetworkPolicy, type Service, type Workload } from './podSpec.js';
+import { containerPort, rulePorts, selects, type Probe, type NetworkPolicy, type Service, type Workload } from './podSpec.js';
 
 /**
  * The rendered objects refer to each other by name, label and port; a typo in any of them
@@ -145,6 +145,10 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     expect(c.livenessProbe!.httpGet).toEqual({ path: '/health/live', port: 'status' });
     expect(c.startupProbe!.httpGet!.path).toBe('/health/live');
     for (const probe of [c.readinessProbe!, c.livenessProbe!, c.startupProbe!]) expect(containerPort(c, probe.httpGet!.port)).toBe(8100);
+    // Readiness fails on every replica together while Redis or PostgreSQL is down: a restart of
+    // either (up to 30 s) must not empty the Service.
+    const r = c.readinessProbe as Probe & { periodSeconds: number; failureThreshold: number };
+    expect(r.periodSeconds * r.failureThreshold).toBeGreaterThanOrEqual(30);
     for (const w of workloads()) {
       for (const container of w.spec.template.spec.containers) {
         for (const probe of [container.readinessProbe, container.livenessProbe, container.startupProbe]) {
