@@ -68,7 +68,7 @@ create_missing() {
   # admin-key: the seed's consumer key. Its private half signs tokens (tollgate token mint);
   # only public.pem goes into the cluster.
   for k in admin-key signing-key previous-signing-key; do
-    [ -s "$dir/$k/private.pem" ] && [ -s "$dir/$k/kid" ] || keypair "$k"
+    if [ ! -s "$dir/$k/private.pem" ] || [ ! -s "$dir/$k/kid" ]; then keypair "$k"; fi
   done
 }
 
