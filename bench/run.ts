@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { SCENARIOS, type ScenarioResult } from './scenarios.js';
 import { PINNING } from './lib/pin.js';
 import { nginxUpstream } from './lib/nginx.js';
+import { policyFixture } from './lib/policy.js';
+import { benchRedis } from './lib/redis.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -16,19 +18,23 @@ const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
 const UPSTREAM_PORT = 19_080;
 
 const upstream = await nginxUpstream('load', UPSTREAM_PORT);
+const redis = await benchRedis();
+const policy = await policyFixture();
+const peaks = new Map<string, number>();
 const results: ScenarioResult[] = [];
 try {
   for (const scenario of SCENARIOS) {
     if (only && !only.test(scenario.name)) continue;
     process.stderr.write(`running ${scenario.name} …\n`);
     try {
-      results.push(await scenario.run({ upstreamPort: UPSTREAM_PORT, duration, connections }));
+      results.push(await scenario.run({ upstreamPort: UPSTREAM_PORT, duration, connections, policy, redisUrl: redis?.url ?? null, peaks }));
     } catch (err) {
       results.push({ name: scenario.name, skipped: (err as Error).message.split('\n')[0] });
     }
   }
 } finally {
   await upstream.stop();
+  await redis?.stop();
 }
 
 const bare = results.find((r) => r.name === 'node-bare-proxy')?.load?.rps;

@@ -1,14 +1,22 @@
 import { resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { wrk, type LoadResult } from './lib/wrk.js';
 import { launch } from './lib/processes.js';
 import { nginxAvailable, nginxProxy } from './lib/nginx.js';
 import { tollgate } from './lib/tollgate.js';
 import { sseUpstream, timeToFirstByte, holdConnections } from './lib/sse.js';
+import type { PolicyFixture } from './lib/policy.js';
 
 export interface ScenarioContext {
   upstreamPort: number;
   duration: number;
   connections: number;
+  /** The request every proxy scenario sends: POST /v1/chat/completions with a JWT and workspace. */
+  policy: PolicyFixture;
+  /** Redis for the shared-counter scenario (null: skipped). */
+  redisUrl: string | null;
+  /** Peak req/s of earlier scenarios, by name (for the half-load latency run). */
+  peaks: Map<string, number>;
 }
 
 export interface ScenarioResult {
@@ -28,15 +36,50 @@ const PROXY_PORT = 19_081;
 const TSX = resolve(import.meta.dirname, '../node_modules/tsx/dist/loader.mjs');
 
 /** Runs wrk against a started proxy, then stops it; notes its RSS after the run. */
-async function measure(name: string, start: () => Promise<{ stop(): Promise<void>; rssMb(): number }>, ctx: ScenarioContext, path = '/bench'): Promise<ScenarioResult> {
+const CHAT = '/v1/chat/completions';
+
+/** Runs wrk (the chat POST) against a started proxy, then stops it; notes its RSS after the run. */
+async function measure(name: string, start: () => Promise<{ stop(): Promise<void>; rssMb(): number }>, ctx: ScenarioContext): Promise<ScenarioResult> {
   const proc = await start();
   try {
-    await wrk(`http://127.0.0.1:${PROXY_PORT}${path}`, { duration: 2, connections: ctx.connections }); // warm-up (JIT, pools)
-    const load = await wrk(`http://127.0.0.1:${PROXY_PORT}${path}`, { duration: ctx.duration, connections: ctx.connections });
+    const url = `http://127.0.0.1:${PROXY_PORT}${CHAT}`;
+    await wrk(url, { duration: 2, connections: ctx.connections, script: ctx.policy.script }); // warm-up (JIT, pools)
+    const load = await wrk(url, { duration: ctx.duration, connections: ctx.connections, script: ctx.policy.script });
+    ctx.peaks.set(name, load.rps);
     return { name, load, extra: `rss ${proc.rssMb().toFixed(0)} MB` };
   } finally {
     await proc.stop();
   }
+}
+
+/**
+ * Latency at half of a scenario's peak: wrk's per-connection delay paces the load to about
+ * half the measured peak, against tollgate and against the upstream directly; the difference
+ * of the p99s is what the gateway adds.
+ */
+async function halfLoad(name: string, peakOf: string, start: () => Promise<{ stop(): Promise<void> }>, ctx: ScenarioContext): Promise<ScenarioResult> {
+  const peak = ctx.peaks.get(peakOf);
+  if (!peak) return { name, skipped: `needs ${peakOf} first` };
+  const connections = 10;
+  const delayMs = Math.max(1, Math.round((1000 * connections) / (peak / 2)));
+  const paced = pacedScript(ctx.policy.script, delayMs);
+  const direct = await wrk(`http://127.0.0.1:${ctx.upstreamPort}${CHAT}`, { duration: ctx.duration, connections, script: paced });
+  const proc = await start();
+  try {
+    const url = `http://127.0.0.1:${PROXY_PORT}${CHAT}`;
+    await wrk(url, { duration: 2, connections, script: paced });
+    const load = await wrk(url, { duration: ctx.duration, connections, script: paced });
+    const added = load.p99 - direct.p99;
+    return { name, load, direct, added_p99_ms: added, extra: `~${Math.round(load.rps)} req/s (half of ${Math.round(peak)}): p99 ${load.p99.toFixed(2)} ms vs direct ${direct.p99.toFixed(2)} ms, added ${added.toFixed(2)} ms` };
+  } finally {
+    await proc.stop();
+  }
+}
+
+function pacedScript(script: string, delayMs: number): string {
+  const out = script.replace(/\.lua$/, `-paced-${delayMs}.lua`);
+  writeFileSync(out, `${readFileSync(script, 'utf8')}\nfunction delay() return ${delayMs} end\n`);
+  return out;
 }
 
 export const passthroughConfig = (upstreamPort: number) => ({
@@ -47,7 +90,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'upstream-direct',
     async run(ctx) {
-      const load = await wrk(`http://127.0.0.1:${ctx.upstreamPort}/bench`, { duration: ctx.duration, connections: ctx.connections });
+      const load = await wrk(`http://127.0.0.1:${ctx.upstreamPort}${CHAT}`, { duration: ctx.duration, connections: ctx.connections, script: ctx.policy.script });
       return { name: 'upstream-direct', load, extra: 'no proxy (load and upstream share a core)' };
     },
   },
@@ -69,6 +112,25 @@ export const SCENARIOS: Scenario[] = [
     name: 'tollgate-passthrough',
     async run(ctx) {
       return measure('tollgate-passthrough', () => tollgate(passthroughConfig(ctx.upstreamPort), PROXY_PORT), ctx);
+    },
+  },
+  {
+    name: 'tollgate-full-memory',
+    async run(ctx) {
+      return measure('tollgate-full-memory', () => tollgate(ctx.policy.config(ctx.upstreamPort), PROXY_PORT), ctx);
+    },
+  },
+  {
+    name: 'tollgate-full-redis',
+    async run(ctx) {
+      if (!ctx.redisUrl) return { name: 'tollgate-full-redis', skipped: 'redis-server not installed' };
+      return measure('tollgate-full-redis', () => tollgate(ctx.policy.config(ctx.upstreamPort, ctx.redisUrl!), PROXY_PORT), ctx);
+    },
+  },
+  {
+    name: 'tollgate-full-half-load',
+    async run(ctx) {
+      return halfLoad('tollgate-full-half-load', 'tollgate-full-memory', () => tollgate(ctx.policy.config(ctx.upstreamPort), PROXY_PORT), ctx);
     },
   },
   {

@@ -42,7 +42,14 @@ async function run(role: 'proxy' | 'load', name: string, server: string): Promis
 
 /** The benchmark upstream: a fixed small JSON answer, as cheap as a server gets. */
 export function nginxUpstream(role: 'proxy' | 'load', port: number): Promise<Running> {
-  return run(role, 'upstream', `server { listen 127.0.0.1:${port}; location / { default_type application/json; return 200 '{"ok":true,"model":"bench"}'; } }`);
+  const chat = '{"id":"chatcmpl-bench","object":"chat.completion","model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":2,"total_tokens":14}}';
+  return run(
+    role,
+    'upstream',
+    `server { listen 127.0.0.1:${port};
+    location / { default_type application/json; return 200 '{"ok":true,"model":"bench"}'; }
+    location /v1/chat/completions { default_type application/json; return 200 '${chat}'; } }`,
+  );
 }
 
 /** nginx as a plain reverse proxy (1 worker, keep-alive upstream): the reference. */
