@@ -69,8 +69,10 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     const res = ctx.res;
     if (res.destroyed) return;
     res.writeHead(statusCode, out);
-    // Stream-friendly: send the header block now so SSE clients see the response start.
-    if (res.getHeader('content-length') === undefined) res.flushHeaders();
+    // A streamed answer (no Content-Length: SSE, chunked) shows its status at once; a sized
+    // one goes out with its first body bytes, in one write. (writeHead with an object does not
+    // fill getHeader(), so the check reads the upstream's headers.)
+    if (headers['content-length'] === undefined) res.flushHeaders();
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
