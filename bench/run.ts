@@ -21,13 +21,14 @@ const upstream = await nginxUpstream('load', UPSTREAM_PORT);
 const redis = await benchRedis();
 const policy = await policyFixture();
 const peaks = new Map<string, number>();
+const cpu = new Map<string, number>();
 const results: ScenarioResult[] = [];
 try {
   for (const scenario of SCENARIOS) {
     if (only && !only.test(scenario.name)) continue;
     process.stderr.write(`running ${scenario.name} …\n`);
     try {
-      results.push(await scenario.run({ upstreamPort: UPSTREAM_PORT, duration, connections, policy, redisUrl: redis?.url ?? null, peaks }));
+      results.push(await scenario.run({ upstreamPort: UPSTREAM_PORT, duration, connections, policy, redisUrl: redis?.url ?? null, peaks, cpu }));
     } catch (err) {
       results.push({ name: scenario.name, skipped: (err as Error).message.split('\n')[0] });
     }
@@ -38,6 +39,7 @@ try {
 }
 
 const bare = results.find((r) => r.name === 'node-bare-proxy')?.load?.rps;
+const bareCpu = cpu.get('node-bare-proxy');
 const nginx = results.find((r) => r.name === 'nginx-proxy')?.load?.rps;
 const fmt = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
 const rows = results.map((r) => [
@@ -48,9 +50,10 @@ const rows = results.map((r) => [
   r.load && bare ? fmt(r.load.rps / bare, 2) : '-',
   r.load && nginx ? fmt(r.load.rps / nginx, 2) : '-',
   r.load ? String(r.load.errors) : '-',
+  bareCpu && cpu.has(r.name) ? fmt(bareCpu / cpu.get(r.name)!, 2) : '-',
   r.extra ?? '',
 ]);
-const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', '× node', '× nginx', 'errors', 'notes'];
+const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', '× node', '× nginx', 'errors', '× node (CPU)', 'notes'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
 process.stdout.write(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`);

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { wrk, type LoadResult } from './lib/wrk.js';
-import { launch } from './lib/processes.js';
+import { launch, type Running } from './lib/processes.js';
 import { nginxAvailable, nginxProxy } from './lib/nginx.js';
 import { tollgate } from './lib/tollgate.js';
 import { sseUpstream, timeToFirstByte, holdConnections } from './lib/sse.js';
@@ -17,6 +17,8 @@ export interface ScenarioContext {
   redisUrl: string | null;
   /** Peak req/s of earlier scenarios, by name (for the half-load latency run). */
   peaks: Map<string, number>;
+  /** Proxy CPU µs per request of earlier scenarios, by name. */
+  cpu: Map<string, number>;
 }
 
 export interface ScenarioResult {
@@ -39,14 +41,18 @@ const TSX = resolve(import.meta.dirname, '../node_modules/tsx/dist/loader.mjs');
 const CHAT = '/v1/chat/completions';
 
 /** Runs wrk (the chat POST) against a started proxy, then stops it; notes its RSS after the run. */
-async function measure(name: string, start: () => Promise<{ stop(): Promise<void>; rssMb(): number }>, ctx: ScenarioContext): Promise<ScenarioResult> {
+async function measure(name: string, start: () => Promise<Running>, ctx: ScenarioContext): Promise<ScenarioResult> {
   const proc = await start();
   try {
     const url = `http://127.0.0.1:${PROXY_PORT}${CHAT}`;
     await wrk(url, { duration: 2, connections: ctx.connections, script: ctx.policy.script }); // warm-up (JIT, pools)
+    const cpu0 = proc.cpuMs();
     const load = await wrk(url, { duration: ctx.duration, connections: ctx.connections, script: ctx.policy.script });
+    // CPU per request is steadier than req/s on a shared VM: it ignores time stolen by neighbours.
+    const cpuUs = ((proc.cpuMs() - cpu0) * 1000) / Math.max(1, load.requests);
     ctx.peaks.set(name, load.rps);
-    return { name, load, extra: `rss ${proc.rssMb().toFixed(0)} MB` };
+    ctx.cpu.set(name, cpuUs);
+    return { name, load, cpu_us_per_request: cpuUs, extra: `${cpuUs.toFixed(0)} µs CPU/req, rss ${proc.rssMb().toFixed(0)} MB` };
   } finally {
     await proc.stop();
   }

@@ -1,18 +1,36 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { pinned } from './pin.js';
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Children still running; killed if the bench itself dies, so no server outlives it. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
 
 export interface Running {
   child: ChildProcess;
   output(): string;
   stop(): Promise<void>;
   rssMb(): number;
+  /** CPU time (user + system) the process has used, in ms (10 ms resolution). */
+  cpuMs(): number;
 }
 
 /** Spawns a pinned process and waits until its output contains `ready` (string or regex). */
 export async function launch(role: 'proxy' | 'load', argv: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<Running> {
   const [cmd, ...args] = pinned(role, argv);
   const child = spawn(cmd!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -35,6 +53,10 @@ export async function launch(role: 'proxy' | 'load', argv: string[], ready: RegE
   return {
     child,
     output: () => out,
+    cpuMs: () => {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    },
     rssMb: () => {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;

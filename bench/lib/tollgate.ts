@@ -14,7 +14,9 @@ export async function tollgate(config: Record<string, unknown>, port: number, en
   const gateway = { data_dir: join(dir, 'data'), store: `sqlite://${join(dir, 'tollgate.db')}`, log_level: 'warn', ...(config.gateway as object) };
   const file = join(dir, 'tollgate.yaml');
   writeFileSync(file, stringify({ ...config, gateway }));
-  return launch('proxy', [process.execPath, MAIN, 'start', '--config', file], /"event":"listening"/, {
+  // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the gateway under load.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return launch('proxy', [process.execPath, ...nodeArgs, MAIN, 'start', '--config', file], /"event":"listening"/, {
     ...process.env,
     NODE_ENV: 'production',
     TOLLGATE_PROXY_LISTEN: `127.0.0.1:${port}`,

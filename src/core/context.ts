@@ -150,7 +150,7 @@ export class RequestContext {
     return this.slots[slot.index] as T | undefined;
   }
 
-  set<T>(slot: Slot<T>, value: T): void {
+  set<T>(slot: Slot<T>, value: T | undefined): void {
     this.slots[slot.index] = value;
   }
 

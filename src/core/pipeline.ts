@@ -32,13 +32,15 @@ export interface Chain {
   log: PluginInstance[];
   needsBody: boolean;
   observesAi: boolean;
+  /** Any correlation/authentication/authorization/limit plugin: the request takes the async path. */
+  hasAccess: boolean;
 }
 
 export function buildChain(instances: PluginInstance[]): Chain {
   const sorted = [...instances].sort((a, b) => b.priority - a.priority || a.instanceId.localeCompare(b.instanceId));
   const inPhase = (...phases: Phase[]) => sorted.filter((p) => phases.includes(p.phase));
   const having = (key: keyof PluginHandler) => sorted.filter((p) => typeof p.handler[key] === 'function');
-  return {
+  const chain = {
     correlation: inPhase('correlation').filter((p) => p.handler.access),
     authentication: inPhase('authentication').filter((p) => p.handler.authenticate),
     authorization: inPhase('authorization').filter((p) => p.handler.access),
@@ -49,6 +51,8 @@ export function buildChain(instances: PluginInstance[]): Chain {
     needsBody: sorted.some((p) => p.needsBody),
     observesAi: sorted.some((p) => p.observesAi),
   };
+  const hasAccess = chain.correlation.length + chain.authentication.length + chain.authorization.length + chain.limiters.length > 0;
+  return { ...chain, hasAccess };
 }
 
 export const EMPTY_CHAIN: Chain = buildChain([]);

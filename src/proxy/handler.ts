@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { RequestContext } from '../core/context.js';
+import { RequestContext, Slot } from '../core/context.js';
 import {
   BadRequestError,
   GatewayError,
@@ -16,12 +16,19 @@ import type { CounterStore } from '../counters/types.js';
 import { setIdentityHeaders, upstreamRequestHeaders } from './headers.js';
 import { normalizePath } from './normalizePath.js';
 import { upstreamPath } from './router.js';
-import { BodyLimit, declaredLength, hasBody, isJson, readBody } from './requestBody.js';
+import { BodyLimit, declaredLength, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
 import { ResponseForwarder, type ForwardHost } from './forward.js';
 import { matchEndpoint, serveEndpoint } from './endpoints.js';
 import { inspectRequest, prepareUpstreamBody } from '../ai/index.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:@+=\-/]{1,200}$/;
+
+/** A matched route, the normalised path, and how much of it strip_path removes. */
+export interface RouteTarget {
+  route: CompiledRoute;
+  path: string;
+  stripLength: number;
+}
 
 /** The live config, swapped atomically on reload. */
 export interface RuntimeSource {
@@ -36,7 +43,8 @@ export interface ProxyDeps {
   onRequestEnd?(ctx: RequestContext): void;
 }
 
-const upstreamState = new WeakMap<RequestContext, { forwarder: ResponseForwarder | null; ended: boolean }>();
+/** The request's upstream exchange, while it runs (aborted when the client leaves first). */
+const UPSTREAM = new Slot<ResponseForwarder>('upstream');
 
 /**
  * The request path (docs/architecture.md): context → route → access phases (auth, authz,
@@ -49,7 +57,12 @@ export class ProxyHandler implements ForwardHost {
   /** `request` listener for the HTTP and HTTPS proxy servers. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const { ctx, rt } = this.begin(req, res);
-    this.process(ctx, rt).catch((err: unknown) => this.fail(ctx, ctx.route?.chain ?? rt.globalChain, err));
+    try {
+      const pending = this.process(ctx, rt);
+      if (pending !== undefined) pending.catch((err: unknown) => this.fail(ctx, ctx.route?.chain ?? rt.globalChain, err));
+    } catch (err) {
+      this.fail(ctx, ctx.route?.chain ?? rt.globalChain, err);
+    }
   };
 
   /** Starts a request: pins the live runtime, builds the context, arms the log phase. */
@@ -57,7 +70,6 @@ export class ProxyHandler implements ForwardHost {
     const rt = this.deps.runtimes.current();
     rt.enter();
     const ctx = this.createContext(req, res, rt);
-    upstreamState.set(ctx, { forwarder: null, ended: false });
     res.once('close', () => this.onClose(ctx, rt));
     return { ctx, rt };
   }
@@ -81,7 +93,7 @@ export class ProxyHandler implements ForwardHost {
   }
 
   /** Matches the route and checks what can be checked before any plugin runs. */
-  resolveRoute(ctx: RequestContext, rt: Runtime): { route: CompiledRoute; path: string; stripLength: number } {
+  resolveRoute(ctx: RequestContext, rt: Runtime): RouteTarget {
     const path = ctx.path.startsWith('/') ? normalizePath(ctx.path) : null;
     if (path === null) throw new BadRequestError('Bad request path', undefined, 'TG_BAD_PATH');
     const hostHeader = ctx.req.headers.host ?? '';
@@ -95,19 +107,36 @@ export class ProxyHandler implements ForwardHost {
     return { route, path, stripLength: route.config.strip_path ? match.matchedLength : 0 };
   }
 
-  private async process(ctx: RequestContext, rt: Runtime): Promise<void> {
+  /**
+   * Routes and forwards. Synchronous for a route whose plugins need neither the body nor an
+   * access phase (no promise, no microtask); otherwise returns the promise of the async path.
+   */
+  private process(ctx: RequestContext, rt: Runtime): Promise<void> | undefined {
     const endpoint = matchEndpoint(rt, ctx);
     if (endpoint !== null) return serveEndpoint(ctx, rt, endpoint, () => this.runResponseHeaders(ctx, rt.globalChain));
-    const { route, path, stripLength } = this.resolveRoute(ctx, rt);
-    const req = ctx.req;
+    const target = this.resolveRoute(ctx, rt);
     const limit = rt.config.gateway.max_body_size;
-    const length = declaredLength(req);
-    if (length > limit) throw new PayloadTooLargeError();
+    if (declaredLength(ctx.req) > limit) throw new PayloadTooLargeError();
+    const chain = target.route.chain;
+    ctx.upstreamHeaders = this.buildUpstreamHeaders(ctx, rt, target.route);
+    const withBody = hasBody(ctx.req);
+    const readsBody = withBody && chain.needsBody && isJson(ctx.req.headers['content-type']);
+    const small = withBody && !readsBody && isSmallBody(ctx.req);
+    if (readsBody || small || chain.hasAccess) return this.processAsync(ctx, target, withBody, readsBody, small, limit);
+    this.forward(ctx, target.route, upstreamPath(target.route.service.basePath, target.path, target.stripLength, ctx.query), withBody, limit);
+    return undefined;
+  }
+
+  private async processAsync(ctx: RequestContext, target: RouteTarget, withBody: boolean, readsBody: boolean, small: boolean, limit: number): Promise<void> {
+    const { route, path, stripLength } = target;
     const chain = route.chain;
-    ctx.upstreamHeaders = this.buildUpstreamHeaders(ctx, rt, route);
-    const withBody = hasBody(req);
-    if (withBody && chain.needsBody && isJson(req.headers['content-type'])) {
-      ctx.body = await readBody(req, limit);
+    if (small) {
+      // A small body has usually arrived with the headers: sending it as one buffer lets undici
+      // write the request in one syscall instead of streaming it chunk by chunk.
+      ctx.body = await readBody(ctx.req, limit);
+      ctx.bytesIn = ctx.body.length;
+    } else if (readsBody) {
+      ctx.body = await readBody(ctx.req, limit);
       ctx.bytesIn = ctx.body.length;
       try {
         ctx.json = JSON.parse(ctx.body.toString('utf8'));
@@ -116,7 +145,7 @@ export class ProxyHandler implements ForwardHost {
       }
       if (chain.observesAi) ctx.aiRequest = inspectRequest(path, ctx.json);
     }
-    await runAccessPhases(chain, ctx, this.deps.counters);
+    if (chain.hasAccess) await runAccessPhases(chain, ctx, this.deps.counters);
     if (ctx.identity !== null) setIdentityHeaders(ctx.upstreamHeaders, ctx.identity);
     if (ctx.workspaceId !== null) ctx.upstreamHeaders['x-workspace-id'] = ctx.workspaceId;
     if (chain.observesAi) {
@@ -147,10 +176,9 @@ export class ProxyHandler implements ForwardHost {
   }
 
   private forward(ctx: RequestContext, route: CompiledRoute, path: string, withBody: boolean, bodyLimit: number): void {
-    const state = upstreamState.get(ctx)!;
     if (ctx.res.destroyed) return;
     const forwarder = new ResponseForwarder(ctx, route.chain, this);
-    state.forwarder = forwarder;
+    ctx.set(UPSTREAM, forwarder);
     let body: Buffer | IncomingMessage | BodyLimit | null = null;
     const headers = ctx.upstreamHeaders;
     if (ctx.body !== null) {
@@ -181,8 +209,7 @@ export class ProxyHandler implements ForwardHost {
   }
 
   upstreamDone(ctx: RequestContext): void {
-    const state = upstreamState.get(ctx);
-    if (state) state.ended = true;
+    ctx.set(UPSTREAM, undefined);
   }
 
   /** ForwardHost: writes the SPEC §4 JSON error (or cuts the connection if headers are out). */
@@ -225,10 +252,10 @@ export class ProxyHandler implements ForwardHost {
   /** Response closed (sent, or client gone): stop the upstream, settle, log. Runs once. */
   private onClose(ctx: RequestContext, rt: Runtime): void {
     ctx.endNs = process.hrtime.bigint();
-    const state = upstreamState.get(ctx);
-    if (state?.forwarder && !state.ended) {
+    const upstream = ctx.get(UPSTREAM);
+    if (upstream !== undefined) {
       ctx.error ??= 'client closed the connection';
-      state.forwarder.abort(new Error('client closed the connection'));
+      upstream.abort(new Error('client closed the connection'));
     }
     // 499 (nginx's "client closed request") when the client left before any response.
     if (ctx.status === 0) ctx.status = ctx.res.headersSent ? ctx.res.statusCode : 499;

@@ -18,6 +18,14 @@ export function declaredLength(req: IncomingMessage): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : -1;
 }
 
+/** Bodies up to this size (declared) are read whole and sent upstream in one write. */
+export const SMALL_BODY = 64 * 1024;
+
+export function isSmallBody(req: IncomingMessage): boolean {
+  const n = declaredLength(req);
+  return n >= 0 && n <= SMALL_BODY;
+}
+
 /** Reads the whole body (for plugins that need it), refusing more than `limit` bytes with 413. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
