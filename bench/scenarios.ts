@@ -39,6 +39,7 @@ const TSX = resolve(import.meta.dirname, '../node_modules/tsx/dist/loader.mjs');
 
 /** Runs wrk against a started proxy, then stops it; notes its RSS after the run. */
 const CHAT = '/v1/chat/completions';
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 /** Runs wrk (the chat POST) against a started proxy, then stops it; notes its RSS after the run. */
 async function measure(name: string, start: () => Promise<Running>, ctx: ScenarioContext): Promise<ScenarioResult> {
@@ -46,13 +47,19 @@ async function measure(name: string, start: () => Promise<Running>, ctx: Scenari
   try {
     const url = `http://127.0.0.1:${PROXY_PORT}${CHAT}`;
     await wrk(url, { duration: 2, connections: ctx.connections, script: ctx.policy.script }); // warm-up (JIT, pools)
-    const cpu0 = proc.cpuMs();
-    const load = await wrk(url, { duration: ctx.duration, connections: ctx.connections, script: ctx.policy.script });
-    // CPU per request is steadier than req/s on a shared VM: it ignores time stolen by neighbours.
-    const cpuUs = ((proc.cpuMs() - cpu0) * 1000) / Math.max(1, load.requests);
-    ctx.peaks.set(name, load.rps);
+    // Best of three runs: on a shared VM, neighbours only ever make a run slower. CPU per
+    // request is steadier than req/s: it ignores time stolen by them.
+    let load: LoadResult | null = null;
+    let cpuUs = Infinity;
+    for (let run = 0; run < RUNS; run++) {
+      const cpu0 = proc.cpuMs();
+      const r = await wrk(url, { duration: Math.max(2, Math.round(ctx.duration / RUNS)), connections: ctx.connections, script: ctx.policy.script });
+      cpuUs = Math.min(cpuUs, ((proc.cpuMs() - cpu0) * 1000) / Math.max(1, r.requests));
+      if (load === null || r.rps > load.rps) load = r;
+    }
+    ctx.peaks.set(name, load!.rps);
     ctx.cpu.set(name, cpuUs);
-    return { name, load, cpu_us_per_request: cpuUs, extra: `${cpuUs.toFixed(0)} µs CPU/req, rss ${proc.rssMb().toFixed(0)} MB` };
+    return { name, load: load!, cpu_us_per_request: cpuUs, extra: `${cpuUs.toFixed(0)} µs CPU/req, rss ${proc.rssMb().toFixed(0)} MB` };
   } finally {
     await proc.stop();
   }
@@ -134,6 +141,19 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'node-bare-proxy-half-load',
+    async run(ctx) {
+      const script = resolve(import.meta.dirname, 'bareProxy.ts');
+      return halfLoad('node-bare-proxy-half-load', 'node-bare-proxy', () => launch('proxy', [process.execPath, '--import', TSX, script, String(PROXY_PORT), `http://127.0.0.1:${ctx.upstreamPort}`], /ready/), ctx);
+    },
+  },
+  {
+    name: 'tollgate-passthrough-half-load',
+    async run(ctx) {
+      return halfLoad('tollgate-passthrough-half-load', 'tollgate-passthrough', () => tollgate(passthroughConfig(ctx.upstreamPort), PROXY_PORT), ctx);
+    },
+  },
+  {
     name: 'tollgate-full-half-load',
     async run(ctx) {
       return halfLoad('tollgate-full-half-load', 'tollgate-full-memory', () => tollgate(ctx.policy.config(ctx.upstreamPort), PROXY_PORT), ctx);
@@ -146,6 +166,9 @@ export const SCENARIOS: Scenario[] = [
       const server = await sseUpstream(ssePort);
       try {
         const direct = await timeToFirstByte(`http://127.0.0.1:${ssePort}/v1/chat/completions`, 300);
+        const script = resolve(import.meta.dirname, 'bareProxy.ts');
+        const bareProc = await launch('proxy', [process.execPath, '--import', TSX, script, String(PROXY_PORT), `http://127.0.0.1:${ssePort}`], /ready/);
+        const bare = await timeToFirstByte(`http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`, 300).finally(() => bareProc.stop());
         const gw = await tollgate(passthroughConfig(ssePort), PROXY_PORT);
         try {
           const via = await timeToFirstByte(`http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`, 300);
@@ -153,9 +176,10 @@ export const SCENARIOS: Scenario[] = [
           return {
             name: 'sse-first-byte',
             direct,
+            bare_proxy: bare,
             tollgate: via,
             overhead_ms: overhead,
-            extra: `TTFB p50 direct ${direct.p50.toFixed(3)} ms, via tollgate ${via.p50.toFixed(3)} ms: +${overhead.toFixed(3)} ms`,
+            extra: `TTFB p50 direct ${direct.p50.toFixed(2)} ms, bare Node proxy ${bare.p50.toFixed(2)} ms, tollgate ${via.p50.toFixed(2)} ms: +${overhead.toFixed(2)} ms (bare +${(bare.p50 - direct.p50).toFixed(2)})`,
           };
         } finally {
           await gw.stop();

@@ -66,6 +66,8 @@ export class RedisCounters {
       autoResendUnfulfilledCommands: false,
       retryStrategy,
       connectionName: 'tollgate-counters',
+      // Commands issued in the same tick (concurrent requests) share one write and one read.
+      enableAutoPipelining: true,
     });
     this.#client.on('ready', () => this.#up());
     this.#client.on('error', (err: Error) => this.#down(err));

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A bounded LRU of verified tokens, keyed by the SHA-256 of the token (the token itself is
@@ -13,7 +13,7 @@ export class VerifiedTokenCache<V extends { expiresAt: number }> {
   constructor(private readonly max = 10_000) {}
 
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return hash('sha256', token, 'base64url');
   }
 
   /** The entry when present and not past its deadline (refreshing its LRU position). */
