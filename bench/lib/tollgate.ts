@@ -5,7 +5,8 @@ import { stringify } from 'yaml';
 import { launch, type Running } from './processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const MAIN = join(ROOT, 'dist/cli/main.js');
+/** BENCH_TOLLGATE_MAIN points at another build (A/B comparisons of two commits). */
+const MAIN = process.env.BENCH_TOLLGATE_MAIN ?? join(ROOT, 'dist/cli/main.js');
 
 /** Starts the compiled gateway (`npm run build` first) pinned to the proxy core. */
 export async function tollgate(config: Record<string, unknown>, port: number, env: Record<string, string> = {}): Promise<Running> {

@@ -24,6 +24,10 @@ interface Pending {
 }
 
 const FLAGS = constants.O_WRONLY | constants.O_CREAT;
+/** How long queued lines wait for company before they are written (one write for all). */
+const COALESCE_MS = 10;
+/** …unless this much is queued already. */
+const COALESCE_BYTES = 64 * 1024;
 
 /**
  * One audit file (JSON lines), shared by every handler configured with its path, across reloads
@@ -46,7 +50,9 @@ export class AuditFile {
   private queue: string[] = [];
   private inflight: Pending | null = null;
   private busy = false;
-  private scheduled = false;
+  private scheduled: 'timer' | 'immediate' | null = null;
+  private coalesceTimer: NodeJS.Timeout | null = null;
+  private queuedBytes = 0;
   private forceRotate = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private lastErrorLog = 0;
@@ -94,6 +100,7 @@ export class AuditFile {
       line = JSON.stringify(record);
     }
     this.queue.push(`${line}\n`);
+    this.queuedBytes += line.length + 1;
     if (this.queue.length >= this.opts.bufferSize) this.writeQueuedSync();
     else this.schedule();
     return line;
@@ -102,7 +109,7 @@ export class AuditFile {
   /** Resolves once every queued line is on disk (or after `timeoutMs`). */
   flush(timeoutMs: number): Promise<void> {
     if (this.idleNow()) return Promise.resolve();
-    this.schedule();
+    this.schedule(true);
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       timer.unref();
@@ -137,13 +144,29 @@ export class AuditFile {
     return this.queue.length === 0 && this.inflight === null && !this.busy;
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.busy || this.retryTimer) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
+  /**
+   * Lines queued within COALESCE_MS go out in one positional write (one thread-pool round trip
+   * instead of one per request); a flush, a full buffer or a large backlog go at once.
+   */
+  private schedule(urgent = false): void {
+    if (this.busy || this.retryTimer) return;
+    if (this.scheduled !== null) {
+      if (!urgent || this.scheduled === 'immediate') return;
+      clearTimeout(this.coalesceTimer!);
+      this.coalesceTimer = null;
+    }
+    const run = () => {
+      this.scheduled = null;
+      this.coalesceTimer = null;
       this.pump();
-    });
+    };
+    if (urgent || this.queuedBytes >= COALESCE_BYTES) {
+      this.scheduled = 'immediate';
+      setImmediate(run);
+    } else {
+      this.scheduled = 'timer';
+      this.coalesceTimer = setTimeout(run, COALESCE_MS);
+    }
   }
 
   private pump(): void {
@@ -155,6 +178,7 @@ export class AuditFile {
     if (this.inflight === null) {
       const buf = Buffer.from(this.queue.join(''));
       this.queue = [];
+      this.queuedBytes = 0;
       this.inflight = { buf, pos: this.offset };
       this.offset += buf.length;
     }
@@ -263,6 +287,7 @@ export class AuditFile {
     writeAllSync(fd, pending);
     this.offset += pending.buf.length;
     this.queue = [];
+    this.queuedBytes = 0;
   }
 
   private failedSync(err: unknown): void {

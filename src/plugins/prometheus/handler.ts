@@ -5,7 +5,23 @@ import { prometheusSchema, type PrometheusConfig } from './schema.js';
 import { kongMetrics, NODE_ID, type KongMetrics } from './metrics.js';
 import { LabelGuard, limitByIndex } from './labels.js';
 import { TargetHealth } from './targetHealth.js';
+import type { CounterSeries, HistogramSeries } from './series.js';
 import { tokenBudgetRemaining } from '../token-budget/observed.js';
+
+/** The handles of one route's series: looked up once, then every update is an addition. */
+interface RouteSeries {
+  labels: { service: string; route: string };
+  total: HistogramSeries<'service' | 'route'>;
+  kong: HistogramSeries<'service' | 'route'>;
+  upstream: HistogramSeries<'service' | 'route'>;
+  ingress: CounterSeries<'service' | 'route' | 'direction'>;
+  egress: CounterSeries<'service' | 'route' | 'direction'>;
+  /** kong_http_requests_total per code/source/consumer/workspace. */
+  requests: Map<string, CounterSeries<'service' | 'route' | 'code' | 'source' | 'consumer' | 'workspace'>>;
+}
+
+/** Key for requests that matched no route (404s, OAuth endpoints). */
+const NO_ROUTE = {};
 
 /** Per metric set (not per plugin instance): label guards and target health survive reloads. */
 interface SharedState {
@@ -73,37 +89,58 @@ export default definePlugin<PrometheusConfig>({
       return limiter ? (limitBy.get(limiter.instanceId) ?? '') : '';
     };
 
+    /** Series handles per route (the route object is the key; a reload brings new ones). */
+    const perRoute = new WeakMap<object, RouteSeries>();
+    const routeSeries = (ctx: RequestContext): RouteSeries => {
+      const key = ctx.route ?? NO_ROUTE;
+      let rs = perRoute.get(key);
+      if (!rs) {
+        const labels = { service: ctx.service?.name ?? '', route: ctx.route?.name ?? '' };
+        rs = {
+          labels,
+          total: m.requestLatency.series(labels),
+          kong: m.kongLatency.series(labels),
+          upstream: m.upstreamLatency.series(labels),
+          ingress: m.bandwidth.series({ ...labels, direction: 'ingress' }),
+          egress: m.bandwidth.series({ ...labels, direction: 'egress' }),
+          requests: new Map(),
+        };
+        perRoute.set(key, rs);
+      }
+      return rs;
+    };
+
     return {
       log(ctx) {
-        const service = ctx.service?.name ?? '';
-        const route = ctx.route?.name ?? '';
+        const rs = routeSeries(ctx);
         const upstreamAnswered = ctx.upstreamHeadersNs !== null;
+        const workspace = s.workspaces.value(ctx.workspaceId);
         if (config.status_code_metrics) {
-          m.requests.inc({
-            service,
-            route,
-            code: String(ctx.status),
-            source: upstreamAnswered ? 'service' : 'kong',
-            consumer: config.per_consumer ? s.consumers.value(ctx.identity?.consumerUsername) : '',
-            workspace: s.workspaces.value(ctx.workspaceId),
-          });
+          const source = upstreamAnswered ? 'service' : 'kong';
+          const consumer = config.per_consumer ? s.consumers.value(ctx.identity?.consumerUsername) : '';
+          const key = `${ctx.status}\u0001${source}\u0001${consumer}\u0001${workspace}`;
+          let counter = rs.requests.get(key);
+          if (!counter) {
+            counter = m.requests.series({ ...rs.labels, code: String(ctx.status), source, consumer, workspace });
+            rs.requests.set(key, counter);
+          }
+          counter.inc();
         }
         if (config.latency_metrics) {
           const total = RequestContext.ms(ctx.startNs, ctx.endNs ?? process.hrtime.bigint()) ?? 0;
           const upstream = RequestContext.ms(ctx.upstreamStartNs, ctx.upstreamEndNs);
-          m.requestLatency.observe({ service, route }, total);
-          m.kongLatency.observe({ service, route }, Math.max(0, total - (upstream ?? 0)));
-          if (upstream !== null) m.upstreamLatency.observe({ service, route }, upstream);
+          rs.total.observe(total);
+          rs.kong.observe(Math.max(0, total - (upstream ?? 0)));
+          if (upstream !== null) rs.upstream.observe(upstream);
         }
         if (config.bandwidth_metrics) {
-          m.bandwidth.inc({ service, route, direction: 'ingress' }, ctx.bytesIn);
-          m.bandwidth.inc({ service, route, direction: 'egress' }, ctx.bytesOut);
+          rs.ingress.inc(ctx.bytesIn);
+          rs.egress.inc(ctx.bytesOut);
         }
         if (ctx.rateLimited !== null) m.rateLimitExceeded.inc({ instance: ctx.rateLimited, limit_by: refusedBy(ctx) });
         if (config.ai_metrics) {
           const tokens = ctx.ai?.totalTokens ?? 0;
-          const workspace = s.workspaces.value(ctx.workspaceId);
-          if (tokens > 0) m.tokensUsed.inc({ workspace_id: workspace, model: s.models.value(ctx.ai?.model) }, tokens);
+          if (tokens > 0) m.tokensUsed.series({ workspace_id: workspace, model: s.models.value(ctx.ai?.model) }).inc(tokens);
         }
         if (config.upstream_health_metrics && ctx.service !== null && ctx.upstreamStartNs !== null) s.health.observe(ctx);
       },

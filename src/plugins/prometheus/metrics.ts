@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Counter, Gauge, Histogram, type MetricObjectWithValues, type MetricType, type MetricValue, type Registry } from 'prom-client';
+import { Counter, Gauge, type MetricObjectWithValues, type MetricType, type MetricValue, type Registry } from 'prom-client';
+import { FastCounter, FastHistogram } from './series.js';
 
 /**
  * Kong's latency buckets (ms, Kong 3 `DEFAULT_BUCKETS`) plus a tail for LLM calls that stream for
@@ -16,12 +17,6 @@ export const NODE_ID = randomUUID();
  * promtool flags both as counters or gauges; as untyped (which PromQL treats like any series:
  * `rate()` works) the names stay Kong's and the lint stays quiet.
  */
-class UntypedCounter<T extends string> extends Counter<T> {
-  override async get(): Promise<MetricObjectWithValues<MetricValue<T>>> {
-    return { ...(await super.get()), type: 'untyped' as unknown as MetricType };
-  }
-}
-
 class UntypedGauge<T extends string> extends Gauge<T> {
   override async get(): Promise<MetricObjectWithValues<MetricValue<T>>> {
     return { ...(await super.get()), type: 'untyped' as unknown as MetricType };
@@ -29,15 +24,15 @@ class UntypedGauge<T extends string> extends Gauge<T> {
 }
 
 export interface KongMetrics {
-  requests: Counter<'service' | 'route' | 'code' | 'source' | 'consumer' | 'workspace'>;
-  requestLatency: Histogram<'service' | 'route'>;
-  kongLatency: Histogram<'service' | 'route'>;
-  upstreamLatency: Histogram<'service' | 'route'>;
-  bandwidth: Counter<'service' | 'route' | 'direction'>;
+  requests: FastCounter<'service' | 'route' | 'code' | 'source' | 'consumer' | 'workspace'>;
+  requestLatency: FastHistogram<'service' | 'route'>;
+  kongLatency: FastHistogram<'service' | 'route'>;
+  upstreamLatency: FastHistogram<'service' | 'route'>;
+  bandwidth: FastCounter<'service' | 'route' | 'direction'>;
   datastoreReachable: Gauge;
   connections: Gauge<'state'>;
   nodeInfo: Gauge<'node_id' | 'version'>;
-  tokensUsed: Counter<'workspace_id' | 'model'>;
+  tokensUsed: FastCounter<'workspace_id' | 'model'>;
   rateLimitExceeded: Counter<'instance' | 'limit_by'>;
   budgetRemaining: Gauge<'workspace_id'>;
   targetHealth: Gauge<'upstream' | 'target' | 'address' | 'state'>;
@@ -57,24 +52,24 @@ export function kongMetrics(registry: Registry, prefix: string): KongMetrics {
   if (found) return found;
   const registers = [registry];
   const p = prefix;
-  const hist = (name: string, help: string) =>
-    new Histogram({ name: `${p}_${name}`, help, labelNames: ['service', 'route'] as const, buckets: LATENCY_BUCKETS_MS, registers });
+  const hist = (name: string, help: string) => new FastHistogram(`${p}_${name}`, help, ['service', 'route'] as const, LATENCY_BUCKETS_MS, registry);
   const m: KongMetrics = {
-    requests: new Counter({
-      name: `${p}_http_requests_total`,
-      help: 'HTTP requests by status code; source is "service" when the upstream answered, "kong" when the gateway did',
-      labelNames: ['service', 'route', 'code', 'source', 'consumer', 'workspace'] as const,
-      registers,
-    }),
+    requests: new FastCounter(
+      `${p}_http_requests_total`,
+      'HTTP requests by status code; source is "service" when the upstream answered, "kong" when the gateway did',
+      ['service', 'route', 'code', 'source', 'consumer', 'workspace'] as const,
+      registry,
+    ),
     requestLatency: hist('request_latency_ms', 'Total latency of requests, from first byte received to response closed, in ms'),
     kongLatency: hist('kong_latency_ms', 'Latency added by the gateway (total minus upstream), in ms'),
     upstreamLatency: hist('upstream_latency_ms', 'Time the upstream exchange took, from request sent to response end, in ms'),
-    bandwidth: new UntypedCounter({
-      name: `${p}_bandwidth_bytes`,
-      help: 'Body bytes received from clients (ingress) and sent to them (egress)',
-      labelNames: ['service', 'route', 'direction'] as const,
-      registers,
-    }),
+    bandwidth: new FastCounter(
+      `${p}_bandwidth_bytes`,
+      'Body bytes received from clients (ingress) and sent to them (egress)',
+      ['service', 'route', 'direction'] as const,
+      registry,
+      'untyped',
+    ),
     datastoreReachable: new Gauge({ name: `${p}_datastore_reachable`, help: 'Whether the store (SQLite/PostgreSQL) answers: 1 reachable, 0 not', registers }),
     connections: new UntypedGauge({
       name: `${p}_nginx_connections_total`,
@@ -83,7 +78,7 @@ export function kongMetrics(registry: Registry, prefix: string): KongMetrics {
       registers,
     }),
     nodeInfo: new Gauge({ name: `${p}_node_info`, help: 'Information about this gateway process', labelNames: ['node_id', 'version'] as const, registers }),
-    tokensUsed: new Counter({ name: `${p}_tokens_used_total`, help: 'LLM tokens used (prompt + completion), by workspace and model', labelNames: ['workspace_id', 'model'] as const, registers }),
+    tokensUsed: new FastCounter(`${p}_tokens_used_total`, 'LLM tokens used (prompt + completion), by workspace and model', ['workspace_id', 'model'] as const, registry),
     rateLimitExceeded: new Counter({
       name: `${p}_rate_limiting_exceeded_total`,
       help: 'Requests refused by a limit, by the refusing instance and what it limits by',
