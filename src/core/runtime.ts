@@ -59,6 +59,12 @@ export class Runtime {
   readonly poolKeys: Set<string>;
   /** Plugin-served endpoints by exact path (checked before route matching; see PluginEndpoint). */
   readonly endpoints: ReadonlyMap<string, PluginEndpoint>;
+  /**
+   * What guards those endpoints: the global `rate-limiting` instances only (they are public, so
+   * no authentication, and they charge no token budget), e.g. a per-IP limit against credential
+   * stuffing on /oauth2/token.
+   */
+  readonly endpointChain: Chain;
   /** Run before each /metrics scrape (registered by this runtime's plugins). */
   readonly scrapeHooks: Array<() => Promise<void> | void>;
   inflight = 0;
@@ -79,6 +85,7 @@ export class Runtime {
     this.globalChain = globalChain;
     this.poolKeys = poolKeys;
     this.endpoints = endpointTable(instances);
+    this.endpointChain = buildChain(globalChain.limiters.filter((p) => p.phase === 'limits'));
   }
 
   static async build(config: TollgateConfig, deps: RuntimeDeps): Promise<Runtime> {

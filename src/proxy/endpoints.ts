@@ -2,6 +2,8 @@ import type { RequestContext } from '../core/context.js';
 import { GatewayError, PayloadTooLargeError } from '../core/errors.js';
 import type { PluginEndpoint } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
+import type { CounterStore } from '../counters/types.js';
+import { runAccessPhases } from '../core/pipeline.js';
 import { normalizePath } from './normalizePath.js';
 import { declaredLength, hasBody, readBody } from './requestBody.js';
 
@@ -22,11 +24,13 @@ export function matchEndpoint(rt: Runtime, ctx: RequestContext): PluginEndpoint 
 }
 
 /** Reads the (small) body, calls the endpoint and writes its answer. Throws GatewayError. */
-export async function serveEndpoint(ctx: RequestContext, rt: Runtime, ep: PluginEndpoint, runResponseHeaders: () => void): Promise<void> {
+export async function serveEndpoint(ctx: RequestContext, rt: Runtime, ep: PluginEndpoint, counters: CounterStore, runResponseHeaders: () => void): Promise<void> {
   const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
   if (!ep.methods.includes(method)) {
     throw new GatewayError('TG_METHOD_NOT_ALLOWED', 405, `Method ${ctx.method} is not allowed on ${ep.path}`, { headers: { allow: ep.methods.join(', ') } });
   }
+  // Global rate limits apply here too (public endpoints, so by IP in practice); 429 is thrown.
+  if (rt.endpointChain.hasAccess) await runAccessPhases(rt.endpointChain, ctx, counters);
   const limit = Math.min(ep.maxBodyBytes ?? DEFAULT_MAX_BODY, rt.config.gateway.max_body_size);
   let body: Buffer | null = null;
   if (hasBody(ctx.req)) {

@@ -113,7 +113,7 @@ export class ProxyHandler implements ForwardHost {
    */
   private process(ctx: RequestContext, rt: Runtime): Promise<void> | undefined {
     const endpoint = matchEndpoint(rt, ctx);
-    if (endpoint !== null) return serveEndpoint(ctx, rt, endpoint, () => this.runResponseHeaders(ctx, rt.globalChain));
+    if (endpoint !== null) return serveEndpoint(ctx, rt, endpoint, this.deps.counters, () => this.runResponseHeaders(ctx, rt.globalChain));
     const target = this.resolveRoute(ctx, rt);
     const limit = rt.config.gateway.max_body_size;
     if (declaredLength(ctx.req) > limit) throw new PayloadTooLargeError();
