@@ -6,6 +6,8 @@ import { AdminError, notFound, parseBody } from './errors.js';
 import { ReferenceNotFoundError, type Consumer, type JwtSecret } from '../store/types.js';
 import { jwtSecretEntry } from '../config/schema.js';
 import { checkCredentialKey } from '../plugins/jwt/keyMaterial.js';
+import { revokeClient } from '../oauth/revoke.js';
+import { activeRevocationFeed } from '../oauth/shared.js';
 
 /**
  * Admin API `/consumers` and `/consumers/{consumer}/jwt` (SPEC §10), Kong's shapes: lists are
@@ -149,6 +151,11 @@ function registerConsumerRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.delete<{ Params: ConsumerParams }>('/consumers/:consumer', async (req, reply) => {
     const c = await findConsumer(ctx, req.params.consumer);
     if (c.source === 'config') throw readOnly('consumer', req.params.consumer);
+    // Its OAuth clients go with it: revoke their tokens first, so every replica refuses them
+    // at once (through the revocation feed), not only after its credential cache expires.
+    for (const client of await ctx.store.oauth2Credentials.listByConsumer(c.id)) {
+      await revokeClient(ctx.store, activeRevocationFeed(), client.id);
+    }
     await write(ctx, () => ctx.store.consumers.delete(c.id));
     return reply.code(204).send();
   });

@@ -107,5 +107,15 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const declared = await admin('DELETE', '/consumers/declared/oauth2/declared-app');
       expect(declared.status).toBe(409);
     });
+
+    it('deleting a consumer revokes the tokens of its OAuth clients at once', async () => {
+      expect((await admin('POST', '/consumers', { username: 'leaving' })).status).toBe(201);
+      const created = (await admin('POST', '/consumers/leaving/oauth2', { name: 'Leaving', client_secret: 'leaving-secret', redirect_uris: [REDIRECT] })).json<Body>();
+      const as = await discover(og.issuer);
+      const t = await codeFlow(as, { clientId: String(created.client_id), auth: oauth.ClientSecretPost('leaving-secret'), provisionKey: 'provision-key-0123456789', user: 'u', scope: '' });
+      expect((await http(`${og.issuer}/api/x`, { headers: bearer(t.access_token) })).status).toBe(200);
+      expect((await admin('DELETE', '/consumers/leaving')).status).toBe(204);
+      expect((await http(`${og.issuer}/api/x`, { headers: bearer(t.access_token) })).status).toBe(401);
+    });
   });
 }
