@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { AdminContext } from './context.js';
-import { AdminError, notFound, parseBody } from './errors.js';
+import { AdminError, notFound, parseBody, seconds } from './errors.js';
 import { ReferenceNotFoundError, type Consumer, type JwtSecret } from '../store/types.js';
 import { jwtSecretEntry } from '../config/schema.js';
 import { checkCredentialKey } from '../plugins/jwt/keyMaterial.js';
@@ -48,7 +48,6 @@ interface ListQuery {
   offset?: string;
 }
 
-const seconds = (ms: number) => Math.floor(ms / 1000);
 
 export function consumerView(c: Consumer): Record<string, unknown> {
   return { id: c.id, username: c.username, custom_id: c.custom_id, tags: c.tags, source: c.source, created_at: seconds(c.created_at) };

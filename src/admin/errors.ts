@@ -34,3 +34,10 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   if (!r.success) throw validationError(r.error);
   return r.data;
 }
+
+/** Admin API timestamps are Unix seconds, as Kong's (the store keeps milliseconds). */
+export function seconds(ms: number): number;
+export function seconds(ms: number | null): number | null;
+export function seconds(ms: number | null): number | null {
+  return ms === null ? null : Math.floor(ms / 1000);
+}

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { AdminContext } from './context.js';
-import { AdminError, notFound, parseBody } from './errors.js';
+import { AdminError, notFound, parseBody, seconds } from './errors.js';
 import { hashSecret } from '../store/secretHash.js';
 import { ReferenceNotFoundError, type Consumer, type OAuth2Credential } from '../store/types.js';
 import { activeRevocationFeed } from '../oauth/shared.js';
@@ -44,7 +44,6 @@ interface ClientParams extends ConsumerParams {
   client: string;
 }
 
-const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
 
 function clientView(c: OAuth2Credential): Record<string, unknown> {
   return {

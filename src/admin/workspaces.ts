@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { AdminContext } from './context.js';
-import { AdminError, notFound, parseBody } from './errors.js';
+import { AdminError, notFound, parseBody, seconds } from './errors.js';
 import { CountersUnavailableError } from '../counters/types.js';
 import { budgetBooks, type BudgetBook } from '../plugins/token-budget/book.js';
-import type { Workspace } from '../store/types.js';
+import type { Workspace, WorkspaceMember } from '../store/types.js';
 
 /**
  * Admin API `/workspaces` (SPEC §7, §10): a workspace's daily token budget (limit override,
@@ -48,7 +48,11 @@ function countersDown(err: unknown): never {
 }
 
 function stored(w: Workspace | null): Record<string, unknown> {
-  return w === null ? { source: null, created_at: null, updated_at: null } : { source: w.source, created_at: w.created_at, updated_at: w.updated_at };
+  return w === null ? { source: null, created_at: null, updated_at: null } : { source: w.source, created_at: seconds(w.created_at), updated_at: seconds(w.updated_at) };
+}
+
+function memberView(m: WorkspaceMember): WorkspaceMember {
+  return { ...m, created_at: seconds(m.created_at) };
 }
 
 /** `GET /workspaces/{id}`: override, limit, today's used/reserved/remaining, reset time, members. */
@@ -77,7 +81,7 @@ async function describe(ctx: AdminContext, id: string): Promise<Record<string, u
 export async function workspaceRoutes(app: FastifyInstance, ctx: AdminContext): Promise<void> {
   app.get('/workspaces', async () => {
     const rows = await ctx.store.workspaces.list();
-    return { data: rows, next: null };
+    return { data: rows.map((w) => ({ id: w.id, token_budget_day: w.token_budget_day, ...stored(w) })), next: null };
   });
 
   app.get<{ Params: Params }>('/workspaces/:id', async (req) => describe(ctx, workspaceId(req.params.id)));
@@ -99,7 +103,7 @@ export async function workspaceRoutes(app: FastifyInstance, ctx: AdminContext): 
 
   app.get<{ Params: Params }>('/workspaces/:id/members', async (req) => {
     const members = await ctx.store.workspaces.listMembers(workspaceId(req.params.id));
-    return { data: members, next: null };
+    return { data: members.map(memberView), next: null };
   });
 
   app.put<{ Params: MemberParams }>('/workspaces/:id/members/:user_id', async (req) => {
@@ -107,7 +111,7 @@ export async function workspaceRoutes(app: FastifyInstance, ctx: AdminContext): 
     if (req.params.user_id === '') throw new AdminError(400, 'schema violation', { user_id: 'must not be empty' });
     const member = await ctx.store.workspaces.addMember(id, req.params.user_id, 'admin');
     ctx.entitiesChanged();
-    return member;
+    return memberView(member);
   });
 
   app.delete<{ Params: MemberParams }>('/workspaces/:id/members/:user_id', async (req, reply) => {
