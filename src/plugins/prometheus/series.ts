@@ -38,42 +38,6 @@ export class CounterSeries<L extends string> {
   }
 }
 
-export class FastCounter<L extends string> {
-  readonly aggregator = 'sum' as const;
-  private readonly all = new Map<string, CounterSeries<L>>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly L[],
-    registry: Registry,
-    /** `untyped` for Kong's names that break Prometheus' naming conventions. */
-    readonly type: 'counter' | 'untyped' = 'counter',
-  ) {
-    registry.registerMetric(this as never);
-  }
-
-  series(labels: Labels<L>): CounterSeries<L> {
-    const key = keyOf(this.labelNames, labels);
-    let s = this.all.get(key);
-    if (!s) {
-      s = new CounterSeries({ ...labels });
-      this.all.set(key, s);
-    }
-    return s;
-  }
-
-  get(): MetricSnapshot {
-    const values: MetricValue[] = [];
-    for (const s of this.all.values()) values.push({ labels: s.labels, value: s.value });
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
-  }
-
-  reset(): void {
-    this.all.clear();
-  }
-}
-
 export class HistogramSeries<L extends string> {
   /** Observations per bucket (not cumulative); the last slot is above every bound. */
   readonly counts: Float64Array;
@@ -96,32 +60,85 @@ export class HistogramSeries<L extends string> {
   }
 }
 
-export class FastHistogram<L extends string> {
-  readonly type = 'histogram';
+/** A metric family: its series by label set, registered once in the Registry. */
+abstract class Family<L extends string, S> {
   readonly aggregator = 'sum' as const;
-  private readonly all = new Map<string, HistogramSeries<L>>();
+  protected readonly all = new Map<string, S>();
 
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly labelNames: readonly L[],
-    private readonly bounds: readonly number[],
     registry: Registry,
   ) {
     registry.registerMetric(this as never);
   }
 
-  series(labels: Labels<L>): HistogramSeries<L> {
+  protected abstract create(labels: Labels<L>): S;
+  abstract readonly type: string;
+  protected abstract values(): MetricValue[];
+
+  /** The series of one label set (created on first use); keep the handle. */
+  series(labels: Labels<L>): S {
     const key = keyOf(this.labelNames, labels);
     let s = this.all.get(key);
-    if (!s) {
-      s = new HistogramSeries({ ...labels }, this.bounds);
+    if (s === undefined) {
+      s = this.create({ ...labels });
       this.all.set(key, s);
     }
     return s;
   }
 
   get(): MetricSnapshot {
+    return { name: this.name, help: this.help, type: this.type, values: this.values(), aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    this.all.clear();
+  }
+}
+
+export class FastCounter<L extends string> extends Family<L, CounterSeries<L>> {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    registry: Registry,
+    /** `untyped` for Kong's names that break Prometheus' naming conventions. */
+    readonly type: 'counter' | 'untyped' = 'counter',
+  ) {
+    super(name, help, labelNames, registry);
+  }
+
+  protected create(labels: Labels<L>): CounterSeries<L> {
+    return new CounterSeries(labels);
+  }
+
+  protected values(): MetricValue[] {
+    const values: MetricValue[] = [];
+    for (const s of this.all.values()) values.push({ labels: s.labels, value: s.value });
+    return values;
+  }
+}
+
+export class FastHistogram<L extends string> extends Family<L, HistogramSeries<L>> {
+  readonly type = 'histogram';
+
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    private readonly bounds: readonly number[],
+    registry: Registry,
+  ) {
+    super(name, help, labelNames, registry);
+  }
+
+  protected create(labels: Labels<L>): HistogramSeries<L> {
+    return new HistogramSeries(labels, this.bounds);
+  }
+
+  protected values(): MetricValue[] {
     const values: MetricValue[] = [];
     const bucket = `${this.name}_bucket`;
     for (const s of this.all.values()) {
@@ -134,10 +151,6 @@ export class FastHistogram<L extends string> {
       values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
       values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
     }
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
-  }
-
-  reset(): void {
-    this.all.clear();
+    return values;
   }
 }
