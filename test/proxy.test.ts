@@ -332,3 +332,30 @@ function dechunk(s: string): string {
     i = eol + 2 + size + 2;
   }
 }
+
+describe('proxy: write_timeout', () => {
+  let deaf: Server;
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    deaf = createServer((req) => req.pause()); // takes the headers, never reads the body, never answers
+    await new Promise<void>((r) => deaf.listen(0, '127.0.0.1', r));
+    gw = await startGateway({
+      gateway: { max_body_size: '64m' },
+      services: [{ name: 'deaf', url: `http://127.0.0.1:${(deaf.address() as AddressInfo).port}`, write_timeout: 500, routes: [{ name: 'deaf', paths: ['/deaf'] }] }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    deaf?.closeAllConnections();
+    deaf?.close();
+  });
+
+  it('answers 504 when a streamed body makes no progress for write_timeout (the upstream stopped reading)', async () => {
+    async function* flood() {
+      for (let i = 0; i < 48; i++) yield Buffer.alloc(1024 * 1024, 'w'); // more than the socket buffers hold
+    }
+    const res = await request(`${gw.url}/deaf/upload`, { method: 'POST', body: Readable.from(flood()), headers: { 'content-length': String(48 * 1024 * 1024) } });
+    expect(res.statusCode).toBe(504);
+    expect(((await res.body.json()) as { message: string }).message).toBe('The upstream server is timing out');
+  });
+});

@@ -94,6 +94,13 @@ export class GatewayTimeoutError extends GatewayError {
   }
 }
 
+/** No request-body progress towards the upstream for the service's write_timeout. */
+export class UpstreamWriteTimeoutError extends GatewayError {
+  constructor() {
+    super('TG_UPSTREAM_WRITE_TIMEOUT', 504, 'The upstream server is timing out');
+  }
+}
+
 export class InternalError extends GatewayError {
   constructor(cause?: unknown) {
     super('TG_INTERNAL', 500, 'An unexpected error occurred', { cause, expose: false });

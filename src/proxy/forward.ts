@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../core/context.js';
 import type { Chain } from '../core/pipeline.js';
-import { BadGatewayError, GatewayTimeoutError, type GatewayError } from '../core/errors.js';
+import { BadGatewayError, GatewayError, GatewayTimeoutError } from '../core/errors.js';
 import { downstreamResponseHeaders } from './headers.js';
 import { isTimeout } from './upstream.js';
 import { ResponseObserver } from '../ai/index.js';
@@ -106,7 +106,8 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
       return;
     }
     if (!ctx.res.headersSent) {
-      const e = (err as { statusCode?: number; code?: string }).code === 'TG_BODY_TOO_LARGE' ? (err as GatewayError) : mapUpstreamError(err);
+      // Our own body stream's errors (413, write timeout) come back through undici as they are.
+      const e = err instanceof GatewayError ? err : mapUpstreamError(err);
       ctx.error = describeUpstreamError(err);
       this.host.sendError(ctx, this.chain, e);
       return;
@@ -142,5 +143,6 @@ export function describeUpstreamError(err: unknown): string {
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'upstream connection reset';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'upstream host not found';
   if (code === 'TG_BODY_TOO_LARGE') return 'request body too large';
+  if (code === 'TG_UPSTREAM_WRITE_TIMEOUT') return 'upstream write timeout';
   return code ? `upstream error ${code}` : 'upstream error';
 }

@@ -16,7 +16,7 @@ import type { CounterStore } from '../counters/types.js';
 import { setIdentityHeaders, upstreamRequestHeaders } from './headers.js';
 import { normalizePath } from './normalizePath.js';
 import { upstreamPath } from './router.js';
-import { BodyLimit, declaredLength, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
+import { UpstreamBody, declaredLength, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
 import { ResponseForwarder, type ForwardHost } from './forward.js';
 import { matchEndpoint, serveEndpoint } from './endpoints.js';
 import { inspectRequest, prepareUpstreamBody } from '../ai/index.js';
@@ -179,25 +179,20 @@ export class ProxyHandler implements ForwardHost {
     if (ctx.res.destroyed) return;
     const forwarder = new ResponseForwarder(ctx, route.chain, this);
     ctx.set(UPSTREAM, forwarder);
-    let body: Buffer | IncomingMessage | BodyLimit | null = null;
+    let body: Buffer | UpstreamBody | null = null;
     const headers = ctx.upstreamHeaders;
     if (ctx.body !== null) {
       body = ctx.body;
       headers['content-length'] = String(ctx.body.length);
       delete headers['transfer-encoding'];
     } else if (withBody) {
-      // No 'data' listeners here: they would switch the stream to flowing mode and chunks
-      // could pass before undici starts reading. Sizes come from the declared length or
-      // from the counting transform.
+      // Streamed through UpstreamBody (size limit, write_timeout, byte count). No 'data'
+      // listener on the request itself: that would switch it to flowing mode before undici
+      // reads, and chunks could be lost.
       const req = ctx.req;
       const declared = declaredLength(req);
-      if (declared >= 0) {
-        body = req;
-        ctx.bytesIn = declared;
-      } else {
-        const limiter = new BodyLimit(bodyLimit, (n) => (ctx.bytesIn = n));
-        body = req.pipe(limiter);
-      }
+      if (declared >= 0) ctx.bytesIn = declared;
+      body = req.pipe(new UpstreamBody(bodyLimit, route.service.config.write_timeout, (n) => (ctx.bytesIn = n)));
     }
     ctx.upstreamStartNs = process.hrtime.bigint();
     route.service.dispatcher.dispatch({ path, method: ctx.method, headers, body }, forwarder);

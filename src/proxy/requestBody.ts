@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
-import { PayloadTooLargeError } from '../core/errors.js';
+import { PayloadTooLargeError, UpstreamWriteTimeoutError } from '../core/errors.js';
 
 /** True when the request carries a body (RFC 9112 §6.3). */
 export function hasBody(req: IncomingMessage): boolean {
@@ -66,20 +66,51 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** Streams a chunked body through, failing with 413 once it passes `limit` bytes. */
-export class BodyLimit extends Transform {
+/**
+ * A streamed request body on its way upstream: counts bytes, fails with 413 past `limit`, and
+ * with 504 when no chunk has moved for `writeTimeoutMs` (the service's `write_timeout`: the
+ * upstream stopped reading, or the client stopped sending). Buffered bodies need no timer:
+ * undici hands them to the socket in one write, and a stalled upstream then hits read_timeout.
+ */
+export class UpstreamBody extends Transform {
   private seen = 0;
+  private timer: NodeJS.Timeout | null = null;
+
   constructor(
     private readonly limit: number,
+    private readonly writeTimeoutMs: number,
     private readonly onCount: (bytes: number) => void,
   ) {
     super();
+    this.arm();
   }
+
+  private arm(): void {
+    if (this.timer) this.timer.refresh();
+    else this.timer = setTimeout(() => this.destroy(new UpstreamWriteTimeoutError()), this.writeTimeoutMs).unref();
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
     this.onCount(this.seen);
-    if (this.seen > this.limit) cb(new PayloadTooLargeError());
-    else cb(null, chunk);
+    if (this.seen > this.limit) return cb(new PayloadTooLargeError());
+    this.arm();
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.disarm();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
+    this.disarm();
+    cb(err);
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 }
 
