@@ -55,8 +55,6 @@ export function buildChain(instances: PluginInstance[]): Chain {
   return { ...chain, hasAccess };
 }
 
-export const EMPTY_CHAIN: Chain = buildChain([]);
-
 function isPromise<T>(v: unknown): v is Promise<T> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }

@@ -69,7 +69,7 @@ export class Runtime {
   readonly scrapeHooks: Array<() => Promise<void> | void>;
   inflight = 0;
   private closed: Promise<void> | null = null;
-  private idle: (() => void) | null = null;
+  private readonly idle: Array<() => void> = [];
 
   private constructor(
     readonly config: TollgateConfig,
@@ -171,7 +171,7 @@ export class Runtime {
 
   leave(): void {
     this.inflight--;
-    if (this.inflight === 0 && this.idle) this.idle();
+    if (this.inflight === 0) for (const wake of this.idle.splice(0)) wake();
   }
 
   /** Resolves when no request uses this runtime any more (or after `timeoutMs`). */
@@ -180,10 +180,10 @@ export class Runtime {
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       timer.unref();
-      this.idle = () => {
+      this.idle.push(() => {
         clearTimeout(timer);
         resolve();
-      };
+      });
     });
   }
 

@@ -4,24 +4,17 @@ import type { PluginEndpoint } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
 import type { CounterStore } from '../counters/types.js';
 import { runAccessPhases } from '../core/pipeline.js';
-import { normalizePath } from './normalizePath.js';
 import { declaredLength, hasBody, readBody } from './requestBody.js';
 
 /**
- * Plugin-served endpoints on the proxy listeners (the OAuth endpoints): looked up by exact,
- * normalised path before route matching. Always public (no access phase); the caller's
+ * Plugin-served endpoints on the proxy listeners (the OAuth endpoints): the request handler
+ * looks them up by exact, normalised path before route matching. Always public (no
+ * authentication, no budget; global rate limits do apply: runtime.endpointChain); the caller's
  * context already has its request id, and the log phase runs through the global chain as for
  * any request without a route.
  */
 
 const DEFAULT_MAX_BODY = 64 * 1024;
-
-/** The endpoint serving this request's path, or null (then the request is routed as usual). */
-export function matchEndpoint(rt: Runtime, ctx: RequestContext): PluginEndpoint | null {
-  if (rt.endpoints.size === 0 || !ctx.path.startsWith('/')) return null;
-  const path = normalizePath(ctx.path);
-  return path === null ? null : (rt.endpoints.get(path) ?? null);
-}
 
 /** Reads the (small) body, calls the endpoint and writes its answer. Throws GatewayError. */
 export async function serveEndpoint(ctx: RequestContext, rt: Runtime, ep: PluginEndpoint, counters: CounterStore, runResponseHeaders: () => void): Promise<void> {

@@ -18,7 +18,7 @@ import { normalizePath } from './normalizePath.js';
 import { upstreamPath } from './router.js';
 import { UpstreamBody, declaredLength, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
 import { ResponseForwarder, type ForwardHost } from './forward.js';
-import { matchEndpoint, serveEndpoint } from './endpoints.js';
+import { serveEndpoint } from './endpoints.js';
 import { inspectRequest, prepareUpstreamBody } from '../ai/index.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:@+=\-/]{1,200}$/;
@@ -93,9 +93,14 @@ export class ProxyHandler implements ForwardHost {
   }
 
   /** Matches the route and checks what can be checked before any plugin runs. */
-  resolveRoute(ctx: RequestContext, rt: Runtime): RouteTarget {
+  /** The normalised path (what routing and the upstream see), or 400. */
+  normalizedPath(ctx: RequestContext): string {
     const path = ctx.path.startsWith('/') ? normalizePath(ctx.path) : null;
     if (path === null) throw new BadRequestError('Bad request path', undefined, 'TG_BAD_PATH');
+    return path;
+  }
+
+  resolveRoute(ctx: RequestContext, rt: Runtime, path = this.normalizedPath(ctx)): RouteTarget {
     const hostHeader = ctx.req.headers.host ?? '';
     const host = hostHeader.replace(/:\d+$/, '').toLowerCase();
     const match = rt.router.match(ctx.method, path, host, ctx.req.headers);
@@ -112,9 +117,10 @@ export class ProxyHandler implements ForwardHost {
    * access phase (no promise, no microtask); otherwise returns the promise of the async path.
    */
   private process(ctx: RequestContext, rt: Runtime): Promise<void> | undefined {
-    const endpoint = matchEndpoint(rt, ctx);
-    if (endpoint !== null) return serveEndpoint(ctx, rt, endpoint, this.deps.counters, () => this.runResponseHeaders(ctx, rt.globalChain));
-    const target = this.resolveRoute(ctx, rt);
+    const path = this.normalizedPath(ctx);
+    const endpoint = rt.endpoints.size === 0 ? undefined : rt.endpoints.get(path);
+    if (endpoint !== undefined) return serveEndpoint(ctx, rt, endpoint, this.deps.counters, () => this.runResponseHeaders(ctx, rt.globalChain));
+    const target = this.resolveRoute(ctx, rt, path);
     const limit = rt.config.gateway.max_body_size;
     if (declaredLength(ctx.req) > limit) throw new PayloadTooLargeError();
     const chain = target.route.chain;

@@ -112,7 +112,3 @@ export function downstreamResponseHeaders(upstream: Record<string, string | stri
   }
   return out;
 }
-
-export function isHopByHop(name: string): boolean {
-  return HOP_BY_HOP.has(name);
-}

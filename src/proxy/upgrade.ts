@@ -18,7 +18,6 @@ import { describeUpstreamError, mapUpstreamError } from './forward.js';
 export class UpgradeProxy {
   constructor(
     private readonly proxy: ProxyHandler,
-    private readonly runtimes: RuntimeSource,
     private readonly counters: CounterStore,
     private readonly logger: Logger,
   ) {}
@@ -27,7 +26,6 @@ export class UpgradeProxy {
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     const { ctx, rt } = this.proxy.begin(req, res);
-    void this.runtimes;
     this.process(ctx, socket, head, rt).catch((err: unknown) => this.proxy.fail(ctx, ctx.route?.chain ?? rt.globalChain, err));
   };
 

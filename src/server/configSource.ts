@@ -19,6 +19,8 @@ export class ConfigSource {
     private readonly registry: PluginRegistry,
     private readonly env: NodeJS.ProcessEnv,
     private readonly document: unknown,
+    /** What error lines call an in-memory document (`<demo>`). */
+    private readonly label = file ?? '<config>',
   ) {}
 
   static fromFile(file: string, registry: PluginRegistry, env: NodeJS.ProcessEnv = process.env): ConfigSource {
@@ -26,15 +28,14 @@ export class ConfigSource {
   }
 
   static fromDocument(name: string, document: unknown, registry: PluginRegistry, env: NodeJS.ProcessEnv = process.env): ConfigSource {
-    const src = new ConfigSource(null, registry, env, document);
+    const src = new ConfigSource(null, registry, env, document, name);
     src.hash = createHash('sha256').update(JSON.stringify(document)).digest('hex').slice(0, 16);
-    void name;
     return src;
   }
 
   /** Loads and validates; throws ConfigError. */
   async load(): Promise<TollgateConfig> {
-    if (this.file === null) return validateConfig('<demo>', this.document, this.registry, this.env);
+    if (this.file === null) return validateConfig(this.label, this.document, this.registry, this.env);
     const config = await loadConfigFile(this.file, this.registry, this.env);
     this.hash = await this.fileHash();
     return config;

@@ -76,10 +76,6 @@ export class Gateway {
     this.pools = new UpstreamPools({ keepAliveConnections: config.gateway.upstream_keepalive });
   }
 
-  get current(): Runtime {
-    return this.runtime;
-  }
-
   private listenSetting(name: 'proxy' | 'proxy_tls' | 'admin' | 'status'): string {
     const envName = `TOLLGATE_${name.toUpperCase()}_LISTEN`;
     const fromEnv = this.env[envName];
@@ -120,7 +116,7 @@ export class Gateway {
       logger: this.logger,
       onRequestEnd: () => this.connections.requestEnded(),
     });
-    const upgrade = new UpgradeProxy(proxy, { current: () => this.runtime }, this.counters, this.logger);
+    const upgrade = new UpgradeProxy(proxy, this.counters, this.logger);
     const onRequest: typeof proxy.handle = (req, res) => {
       this.connections.requestStarted();
       if (this.draining) res.shouldKeepAlive = false;
@@ -301,14 +297,6 @@ export class Gateway {
     if (!(await this.store.ping().catch(() => false))) reasons.push('store unreachable');
     if (this.config.gateway.redis && !(await this.counters.ping().catch(() => false))) reasons.push('redis unreachable');
     return { ready: reasons.length === 0, reasons };
-  }
-
-  get connectionStats(): ConnectionStats {
-    return this.connections;
-  }
-
-  get metricsRegistry(): Metrics {
-    return this.metrics;
   }
 
   /**
