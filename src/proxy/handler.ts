@@ -13,7 +13,7 @@ import {
 import { runAccessPhases, runResponseEnd, runSyncPhase, type Chain, type PluginInstance } from '../core/pipeline.js';
 import type { Runtime, CompiledRoute } from '../core/runtime.js';
 import type { CounterStore } from '../counters/types.js';
-import { setIdentityHeaders, upstreamRequestHeaders } from './headers.js';
+import { applyIdentity, upstreamRequestHeaders } from './headers.js';
 import { normalizePath } from './normalizePath.js';
 import { upstreamPath } from './router.js';
 import { UpstreamBody, declaredLength, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
@@ -152,8 +152,7 @@ export class ProxyHandler implements ForwardHost {
       if (chain.observesAi) ctx.aiRequest = inspectRequest(path, ctx.json);
     }
     if (chain.hasAccess) await runAccessPhases(chain, ctx, this.deps.counters);
-    if (ctx.identity !== null) setIdentityHeaders(ctx.upstreamHeaders, ctx.identity);
-    if (ctx.workspaceId !== null) ctx.upstreamHeaders['x-workspace-id'] = ctx.workspaceId;
+    applyIdentity(ctx);
     if (chain.observesAi) {
       ctx.upstreamHeaders['accept-encoding'] = 'identity';
       if (ctx.json !== undefined) {

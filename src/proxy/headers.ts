@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { Identity } from '../core/context.js';
+import type { Identity, RequestContext } from '../core/context.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the non-standard ones proxies also drop. */
 const HOP_BY_HOP = new Set([
@@ -86,6 +86,12 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, f: Forward
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** After the access phases: the identity headers (SPEC §5) and the resolved workspace, upstream. */
+export function applyIdentity(ctx: RequestContext): void {
+  if (ctx.identity !== null) setIdentityHeaders(ctx.upstreamHeaders, ctx.identity);
+  if (ctx.workspaceId !== null) ctx.upstreamHeaders['x-workspace-id'] = ctx.workspaceId;
 }
 
 /** Sets the identity headers of SPEC §5 from the accepted credential. */

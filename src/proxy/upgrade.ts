@@ -6,7 +6,7 @@ import type { ProxyHandler, RuntimeSource } from './handler.js';
 import type { CounterStore } from '../counters/types.js';
 import type { RequestContext } from '../core/context.js';
 import { runAccessPhases, type Chain } from '../core/pipeline.js';
-import { setIdentityHeaders } from './headers.js';
+import { applyIdentity } from './headers.js';
 import { upstreamPath } from './router.js';
 import { describeUpstreamError, mapUpstreamError } from './forward.js';
 
@@ -33,8 +33,7 @@ export class UpgradeProxy {
     const { route, path, stripLength } = this.proxy.resolveRoute(ctx, rt);
     ctx.upstreamHeaders = this.proxy.buildUpstreamHeaders(ctx, rt, route);
     await runAccessPhases(route.chain, ctx, this.counters);
-    if (ctx.identity !== null) setIdentityHeaders(ctx.upstreamHeaders, ctx.identity);
-    if (ctx.workspaceId !== null) ctx.upstreamHeaders['x-workspace-id'] = ctx.workspaceId;
+    applyIdentity(ctx);
     const upgrade = String(ctx.req.headers.upgrade ?? 'websocket');
     ctx.upstreamStartNs = process.hrtime.bigint();
     route.service.dispatcher.dispatch(
