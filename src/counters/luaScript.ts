@@ -8,15 +8,18 @@ import type { Redis } from 'ioredis';
 
 export type RedisArg = string | number;
 
+/** Helpers every budget script uses (one EVAL body per script: they cannot load each other). */
+const PRELUDE = readFileSync(new URL('./lua/_budget.lua', import.meta.url), 'utf8');
+
 export class LuaScript {
   readonly name: string;
   readonly source: string;
   readonly sha: string;
 
-  /** Reads `lua/<name>.lua` next to this module (once, at startup). */
+  /** Reads `lua/<name>.lua` next to this module (once, at startup), after the shared `_budget.lua`. */
   constructor(name: string) {
     this.name = name;
-    this.source = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+    this.source = PRELUDE + readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
     this.sha = createHash('sha1').update(this.source).digest('hex');
   }
 

@@ -19,22 +19,6 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local commit = ARGV[1] == '1'
 local n = (#ARGV - 1) / 6
 
--- Drops reservations whose expiry has passed (a crashed replica never settled them).
-local function purge(hkey, zkey)
-  local ids = redis.call('ZRANGEBYSCORE', zkey, '-inf', now, 'LIMIT', 0, 512)
-  if #ids == 0 then return end
-  local freed = 0
-  for _, id in ipairs(ids) do
-    local amount = tonumber(redis.call('HGET', hkey, 'r:' .. id))
-    if amount then
-      freed = freed + amount
-      redis.call('HDEL', hkey, 'r:' .. id)
-    end
-  end
-  redis.call('ZREM', zkey, unpack(ids))
-  if freed > 0 then redis.call('HINCRBY', hkey, 'reserved', -freed) end
-end
-
 local function read_window(s, key, a)
   local w = tonumber(ARGV[a + 2])
   local idx = math.floor(now / w)
@@ -50,7 +34,7 @@ local function read_window(s, key, a)
 end
 
 local function read_budget(s, hkey, zkey, a)
-  purge(hkey, zkey)
+  purge_expired(hkey, zkey, now)
   s.id = ARGV[a + 5]
   local h = redis.call('HMGET', hkey, 'used', 'reserved', 'r:' .. s.id)
   s.used, s.reserved, s.old = tonumber(h[1]) or 0, tonumber(h[2]) or 0, tonumber(h[3]) or 0

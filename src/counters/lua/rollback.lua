@@ -22,12 +22,7 @@ for c = 1, n do
     k = k + 1
   else
     local hkey, zkey, id = KEYS[k], KEYS[k + 1], ARGV[a + 5]
-    local amount = tonumber(redis.call('HGET', hkey, 'r:' .. id))
-    if amount then
-      redis.call('HDEL', hkey, 'r:' .. id)
-      redis.call('HINCRBY', hkey, 'reserved', -amount)
-    end
-    redis.call('ZREM', zkey, id)
+    drop_reservation(hkey, zkey, id)
     k = k + 2
   end
 end

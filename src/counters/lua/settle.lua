@@ -10,12 +10,7 @@ local hkey, zkey, id = KEYS[1], KEYS[2], ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
-local amount = tonumber(redis.call('HGET', hkey, 'r:' .. id))
-if amount then
-  redis.call('HDEL', hkey, 'r:' .. id)
-  redis.call('HINCRBY', hkey, 'reserved', -amount)
-end
-redis.call('ZREM', zkey, id)
+drop_reservation(hkey, zkey, id)
 local used = redis.call('HINCRBY', hkey, 'used', tonumber(ARGV[2]))
 local key_expires = math.max(tonumber(ARGV[3]), now + tonumber(ARGV[4])) + MARGIN
 redis.call('PEXPIREAT', hkey, key_expires)
