@@ -110,6 +110,25 @@ describe('AuditFile (in process, with a fake clock for the calendar only)', () =
     expect(checkLine(text[2]!, (JSON.parse(text[0]!) as { hash: string }).hash).problem).toBeNull();
   });
 
+  it('a slow batch write switches the sink to thread-pool writes: warned once, nothing lost, chain intact', async () => {
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    // Every write counts as slow: the first batch goes on the main thread, the rest through the pool.
+    const f = new AuditFile(path, opts({ logger, slowWriteMs: -1 }));
+    await f.open();
+    for (let batch = 0; batch < 5; batch++) {
+      for (let i = 0; i < 20; i++) f.append({ batch, i });
+      await f.flush(5000);
+    }
+    expect(verifyChain([path])).toBe(100);
+    expect(lines(path).map((l) => (JSON.parse(l) as { batch: number; i: number }).batch * 20 + (JSON.parse(l) as { i: number }).i)).toEqual(
+      Array.from({ length: 100 }, (_, n) => n),
+    );
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!)).toMatchObject({ msg: 'audit file write was slow; writing through the thread pool for a minute', path });
+    await f.close(5000);
+  });
+
   it('a record that arrives after the last user closed the file reopens it; flushSync writes what is queued at exit', async () => {
     const f = new AuditFile(path, opts({ tamperEvident: false }));
     f.users = 1;

@@ -16,6 +16,8 @@ export interface FileSinkOptions {
   /** Lines queued in memory before the log phase writes synchronously (backpressure). */
   bufferSize: number;
   logger: Logger;
+  /** A batch write slower than this (ms) switches to thread-pool writes (default SLOW_WRITE_MS). */
+  slowWriteMs?: number;
 }
 
 interface Pending {
@@ -28,19 +30,30 @@ const FLAGS = constants.O_WRONLY | constants.O_CREAT;
 const COALESCE_MS = 10;
 /** …unless this much is queued already. */
 const COALESCE_BYTES = 64 * 1024;
+/** A batch write slower than this means the disk is struggling: writes go to the thread pool. */
+const SLOW_WRITE_MS = 20;
+/** …for this long, then the sink tries writing on the main thread again. */
+const ASYNC_AFTER_SLOW_MS = 60_000;
 
 /**
  * One audit file (JSON lines), shared by every handler configured with its path, across reloads
  * (sinks.ts), so its hash chain never forks and no line is lost or interleaved.
  *
  * `append()` runs in the log phase: it serializes (and chains) the record, queues the line and
- * returns. Queued lines are written in batches with positional writes, one batch in flight,
- * each batch at the offset it was given when it left the queue. When `bufferSize` lines are
- * queued (the disk cannot keep up), `append()` writes synchronously instead: the only case in
- * which audit writing holds up the proxy. Positional writes make that safe: the batch in
- * flight is rewritten (same bytes, same place) before the queue, so the file order is the
- * chain order whichever write lands first. One process writes a path; several processes must
- * use different paths.
+ * returns. Queued lines are written in batches (every COALESCE_MS, or at COALESCE_BYTES) with
+ * positional writes, each batch at the offset it was given when it left the queue.
+ *
+ * A batch is written on the main thread, as nginx writes its buffered access log: into the
+ * page cache that takes ~10 µs for 40 KB, where a thread-pool write costs ~150 µs of CPU in
+ * wake-ups and context switches (on a gateway pinned to one core, the pool competes with the
+ * event loop). A batch that takes longer than SLOW_WRITE_MS (a struggling disk) switches the
+ * sink to thread-pool writes, one batch in flight, for ASYNC_AFTER_SLOW_MS.
+ *
+ * When `bufferSize` lines are queued (the disk cannot keep up), `append()` writes synchronously
+ * at once: the only case in which audit writing holds up the proxy beyond a batch write.
+ * Positional writes make that safe: the batch in flight is rewritten (same bytes, same place)
+ * before the queue, so the file order is the chain order whichever write lands first. One
+ * process writes a path; several processes must use different paths.
  */
 export class AuditFile {
   private handle: FileHandle | null = null;
@@ -56,6 +69,8 @@ export class AuditFile {
   private forceRotate = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private lastErrorLog = 0;
+  /** Until then (ms epoch), batches go through the thread pool (a recent write was slow). */
+  private asyncUntil = 0;
   private waiters: Array<() => void> = [];
   private closing: Promise<void> | null = null;
   users = 0;
@@ -183,20 +198,48 @@ export class AuditFile {
       this.offset += buf.length;
     }
     const pending = this.inflight!;
+    if (Date.now() >= this.asyncUntil) return this.writeBatchSync(this.handle, pending);
     this.step(
       writeAll(this.handle, pending).then(() => {
         if (this.inflight === pending) this.inflight = null;
       }),
+      this.afterWrite,
     );
   }
 
-  /** Runs one async step with `busy` set; continues the pump, or retries in 1 s on failure. */
-  private step(p: Promise<void>): void {
+  private writeBatchSync(handle: FileHandle, pending: Pending): void {
+    const started = performance.now();
+    try {
+      writeAllSync(handle.fd, pending);
+    } catch (err) {
+      return this.failed(err); // the batch stays in flight: rewritten, same bytes, same place
+    }
+    if (this.inflight === pending) this.inflight = null;
+    const ms = performance.now() - started;
+    if (ms > (this.opts.slowWriteMs ?? SLOW_WRITE_MS)) {
+      this.asyncUntil = Date.now() + ASYNC_AFTER_SLOW_MS;
+      this.opts.logger.warn({ path: this.path, ms: Math.round(ms), bytes: pending.buf.length }, 'audit file write was slow; writing through the thread pool for a minute');
+    }
+    this.afterWrite();
+  }
+
+  /**
+   * A batch is on disk. What queued meanwhile waits for company again (COALESCE_MS) rather than
+   * going out at once: under load, back-to-back writes would each carry a handful of lines, and
+   * every asynchronous write costs the main thread tens of µs (a thread-pool round trip).
+   */
+  private readonly afterWrite = (): void => {
+    if (this.queue.length === 0 || this.waiters.length > 0 || this.closing !== null) this.pump();
+    else this.schedule();
+  };
+
+  /** Runs one async step with `busy` set; then `next` (the pump), or retries in 1 s on failure. */
+  private step(p: Promise<void>, next: () => void = () => this.pump()): void {
     this.busy = true;
     p.then(
       () => {
         this.busy = false;
-        this.pump();
+        next();
       },
       (err: unknown) => {
         this.busy = false;
