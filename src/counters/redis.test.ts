@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedRedisUrl } from '../../test/helpers/redis.js';
+import { sharedRedisUrl, startRedis } from '../../test/helpers/redis.js';
 import { waitFor } from '../../test/helpers/ports.js';
 import { createCounterStore, type RoutedCounterStore } from './index.js';
 import { budgetClaim, uniquePrefix, windowClaim } from './test/claims.js';
@@ -107,6 +107,33 @@ describe('Redis counters', () => {
     expect(count(await Promise.all(['a', 'b', 'c', 'd'].map((id) => store.admit([claim(id)]))))).toBe(3);
     await waitFor(async () => (await store.budgetUsage('ws-ttl', 'redis')).reserved === 0, 'reservations to lapse', 5000);
     expect((await store.admit([claim('e')])).states[0]).toMatchObject({ used: 0, reserved: 100, remaining: 200 });
+  });
+
+  it('settlements of one event-loop turn go to Redis in one call, each answered with the totals after it', async () => {
+    // A private Redis: other test files share the common one, and their commands would count.
+    const server = await startRedis();
+    const store = createCounterStore({ redisUrl: server.url, keyPrefix: prefix });
+    expect(await store.waitReady(5000)).toBe(true);
+    const own = new Redis(server.url);
+    const claims = Array.from({ length: 60 }, (_, n) => budgetClaim(`batch:${n % 3}`, 100_000, 500, `b${n}`));
+    for (const c of claims) expect((await store.admit([c])).admitted).toBe(true);
+    const evalshaCalls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await own.info('commandstats'))?.[1] ?? 0);
+    const before = await evalshaCalls();
+    const totals = await Promise.all(claims.map((c, n) => store.settle(c, n + 1)));
+    expect((await evalshaCalls()) - before).toBe(1);
+    // Per workspace: each answer is the running total (in call order), reservations dropped one by one.
+    for (let ws = 0; ws < 3; ws++) {
+      const mine = totals.filter((_, n) => n % 3 === ws);
+      let used = 0;
+      mine.forEach((t, k) => {
+        used += 3 * k + ws + 1;
+        expect(t).toEqual({ used, reserved: 500 * (20 - k - 1) });
+      });
+      expect(await store.budgetUsage(`batch:${ws}`, 'redis')).toEqual({ used, reserved: 0 });
+    }
+    await store.close();
+    own.disconnect();
+    await server.stop();
   });
 
   it('keeps keys under the prefix, each with an expiry', async () => {

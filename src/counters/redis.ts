@@ -10,7 +10,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LuaScript, type RedisArg } from './luaScript.js';
-import { budgetExpiryKey, budgetKey, claimsArgv, decodeAdmission, decodeUsage, type RedisAdmission } from './redisCodec.js';
+import { budgetExpiryKey, budgetKey, claimsArgv, decodeAdmission, decodeUsage, decodeUsages, type RedisAdmission } from './redisCodec.js';
 import { CountersUnavailableError, type BudgetClaim, type BudgetUsage, type Claim } from './types.js';
 
 export interface RedisCountersOptions {
@@ -24,6 +24,17 @@ export interface RedisCountersOptions {
 }
 
 type Health = 'connecting' | 'up' | 'down';
+
+/** A settlement waiting for the end of the event-loop turn (see `settle`). */
+interface PendingSettle {
+  claim: BudgetClaim;
+  actual: number;
+  resolve(usage: BudgetUsage): void;
+  reject(err: unknown): void;
+}
+
+/** Settlements per settle.lua call at most (the rest go in the next call of the same flush). */
+const SETTLE_BATCH = 128;
 
 /** Reconnect delay: 100 ms, 200 ms, … capped at 1 s. */
 const retryStrategy = (times: number): number => Math.min(times * 100, 1000);
@@ -53,6 +64,9 @@ export class RedisCounters {
   #health: Health = 'connecting';
   #closing = false;
   #lastReplyErrorLog = 0;
+  #settles: PendingSettle[] = [];
+  /** Settlement flushes scheduled or running (close() waits for them). */
+  readonly #flushes = new Set<Promise<void>>();
 
   constructor(opts: RedisCountersOptions) {
     this.#prefix = opts.keyPrefix;
@@ -90,9 +104,56 @@ export class RedisCounters {
     await this.#run(this.#rollback, claimsArgv(this.#prefix, claims, nowMs));
   }
 
-  async settle(claim: BudgetClaim, actual: number): Promise<BudgetUsage> {
-    const argv = this.#budgetArgv(claim.key, claim.reservationId, actual, claim.periodEndMs, claim.reservationTtlMs);
-    return decodeUsage(await this.#run(this.#settle, argv), 'settle');
+  /**
+   * Replaces a reservation by the real usage. Settlements of requests that end in the same
+   * event-loop turn go to Redis in one settle.lua call (after the turn, by setImmediate): the
+   * request path then costs one Redis command (the admission) plus a share of one. The
+   * reservation holds until then, so nothing can be overspent meanwhile; the client already
+   * has its response (settling runs after it).
+   */
+  settle(claim: BudgetClaim, actual: number): Promise<BudgetUsage> {
+    if (!this.available) return Promise.reject(new CountersUnavailableError());
+    return new Promise((resolve, reject) => {
+      if (this.#settles.push({ claim, actual, resolve, reject }) === 1) {
+        const flush: Promise<void> = new Promise<void>((done) => setImmediate(() => void this.#flushSettles().then(done))).finally(() =>
+          this.#flushes.delete(flush),
+        );
+        this.#flushes.add(flush);
+      }
+    });
+  }
+
+  async #flushSettles(): Promise<void> {
+    const all = this.#settles;
+    this.#settles = [];
+    const calls: Promise<void>[] = [];
+    for (let from = 0; from < all.length; from += SETTLE_BATCH) calls.push(this.#settleBatch(all.slice(from, from + SETTLE_BATCH)));
+    await Promise.all(calls);
+  }
+
+  async #settleBatch(batch: PendingSettle[]): Promise<void> {
+    const n = batch.length;
+    const argv = new Array<RedisArg>(2 + 6 * n);
+    argv[0] = '';
+    argv[1] = 2 * n;
+    for (let i = 0; i < n; i++) {
+      const { claim, actual } = batch[i]!;
+      argv[2 + 2 * i] = budgetKey(this.#prefix, claim.key);
+      argv[3 + 2 * i] = budgetExpiryKey(this.#prefix, claim.key);
+      const a = 2 + 2 * n + 4 * i;
+      argv[a] = claim.reservationId;
+      argv[a + 1] = actual;
+      argv[a + 2] = claim.periodEndMs;
+      argv[a + 3] = claim.reservationTtlMs;
+    }
+    let usages: BudgetUsage[];
+    try {
+      usages = decodeUsages(await this.#run(this.#settle, argv), n, 'settle');
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (let i = 0; i < n; i++) batch[i]!.resolve(usages[i]!);
   }
 
   async release(claim: BudgetClaim): Promise<BudgetUsage> {
@@ -140,6 +201,8 @@ export class RedisCounters {
   }
 
   async close(): Promise<void> {
+    // Settlements still waiting for their turn go out first.
+    await Promise.all(this.#flushes);
     this.#closing = true;
     try {
       await this.#client.quit();

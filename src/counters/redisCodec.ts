@@ -93,6 +93,14 @@ export function decodeUsage(reply: unknown, script: string): BudgetUsage {
   return { used: reply[0], reserved: reply[1] };
 }
 
+/** `{used_1, reserved_1, used_2, reserved_2, …}` of a batched script (settle.lua). */
+export function decodeUsages(reply: unknown, count: number, script: string): BudgetUsage[] {
+  if (!isNumberArray(reply, 2 * count)) throw new Error(`${script}.lua returned an unexpected reply: ${String(reply)}`);
+  const out = new Array<BudgetUsage>(count);
+  for (let i = 0; i < count; i++) out[i] = { used: reply[2 * i]!, reserved: reply[2 * i + 1]! };
+  return out;
+}
+
 /**
  * After rollback.lua undid an admission, turns its states back into "as it stands": windows
  * get their cost back, budgets lose the reservation. (A sliding window's resetMs is left as
