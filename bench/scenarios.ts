@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { wrk, type LoadResult } from './lib/wrk.js';
-import { launch, type Running } from './lib/processes.js';
+import { cpuTicks, launch, stealPercent, type Running } from './lib/processes.js';
 import { nginxAvailable, nginxProxy } from './lib/nginx.js';
 import { tollgate } from './lib/tollgate.js';
 import { sseUpstream, timeToFirstByte, holdConnections } from './lib/sse.js';
@@ -51,15 +51,23 @@ async function measure(name: string, start: () => Promise<Running>, ctx: Scenari
     // request is steadier than req/s: it ignores time stolen by them.
     let load: LoadResult | null = null;
     let cpuUs = Infinity;
+    const ticks0 = cpuTicks();
     for (let run = 0; run < RUNS; run++) {
       const cpu0 = proc.cpuMs();
       const r = await wrk(url, { duration: Math.max(2, Math.round(ctx.duration / RUNS)), connections: ctx.connections, script: ctx.policy.script });
       cpuUs = Math.min(cpuUs, ((proc.cpuMs() - cpu0) * 1000) / Math.max(1, r.requests));
       if (load === null || r.rps > load.rps) load = r;
     }
+    const steal = stealPercent(ticks0, cpuTicks());
     ctx.peaks.set(name, load!.rps);
     ctx.cpu.set(name, cpuUs);
-    return { name, load: load!, cpu_us_per_request: cpuUs, extra: `${cpuUs.toFixed(0)} µs CPU/req, rss ${proc.rssMb().toFixed(0)} MB` };
+    return {
+      name,
+      load: load!,
+      cpu_us_per_request: cpuUs,
+      steal_percent: steal,
+      extra: `${cpuUs.toFixed(0)} µs CPU/req, rss ${proc.rssMb().toFixed(0)} MB, steal ${steal.toFixed(0)} %`,
+    };
   } finally {
     await proc.stop();
   }

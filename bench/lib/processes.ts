@@ -70,3 +70,22 @@ export async function launch(role: 'proxy' | 'load', argv: string[], ready: RegE
       }),
   };
 }
+
+/**
+ * The machine's CPU time accounting from /proc/stat (clock ticks): `steal` is time the
+ * hypervisor gave this VM's vCPUs to someone else. A run with much steal is a noisy run.
+ */
+export function cpuTicks(): { steal: number; total: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { steal: fields[7] ?? 0, total: fields.slice(0, 8).reduce((a, b) => a + b, 0) };
+  } catch {
+    return { steal: 0, total: 0 };
+  }
+}
+
+/** Steal time between two readings, as a percentage of all CPU time (0 when unknown). */
+export function stealPercent(from: { steal: number; total: number }, to: { steal: number; total: number }): number {
+  const total = to.total - from.total;
+  return total > 0 ? (100 * (to.steal - from.steal)) / total : 0;
+}
