@@ -10,13 +10,14 @@ import { nginxUpstream } from './lib/nginx.js';
 import { policyFixture } from './lib/policy.js';
 import { benchRedis } from './lib/redis.js';
 import { tollgate } from './lib/tollgate.js';
-import { wrk } from './lib/wrk.js';
+import { measuredRun } from './lib/cpuLoad.js';
 import { passthroughConfig } from './scenarios.js';
 
 const other = process.argv[2];
 if (!other) throw new Error('usage: bench/ab.ts <path to the other build’s dist/cli/main.js>');
 const UPSTREAM_PORT = 19_080;
 const PROXY_PORT = 19_081;
+const URL_UNDER_TEST = `http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`;
 const duration = Number(process.env.BENCH_DURATION ?? 4);
 const rounds = Number(process.env.AB_ROUNDS ?? 5);
 const scenario = process.env.AB_SCENARIO ?? 'full-memory';
@@ -30,16 +31,8 @@ const samples: Record<'A' | 'B', Array<{ us: number; rps: number }>> = { A: [], 
 try {
   for (let round = 0; round < rounds; round++) {
     for (const which of round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
-      const proc = await tollgate(config, PROXY_PORT, {}, builds[which]);
-      try {
-        const url = `http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`;
-        await wrk(url, { duration: 1, connections: 50, script: policy.script });
-        const cpu0 = proc.cpuMs();
-        const r = await wrk(url, { duration, connections: 50, script: policy.script });
-        samples[which].push({ us: ((proc.cpuMs() - cpu0) * 1000) / r.requests, rps: r.rps });
-      } finally {
-        await proc.stop();
-      }
+      const r = await measuredRun(() => tollgate(config, PROXY_PORT, {}, builds[which]), URL_UNDER_TEST, { duration, connections: 50, script: policy.script });
+      samples[which].push({ us: r.cpuUs, rps: r.rps });
     }
   }
 } finally {

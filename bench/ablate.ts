@@ -1,15 +1,16 @@
 /**
- * `node --import tsx bench/ablate.ts`: the full policy set with one plugin left out at a time,
- * alternating runs, so each plugin's share of the CPU per request shows (docs/performance.md).
+ * `node --import tsx bench/ablate.ts`: the full policy set built up one plugin at a time,
+ * in alternating rounds, so what each plugin adds to the CPU per request shows (docs/performance.md).
  * Env: BENCH_DURATION (s per run, default 4), ABLATE_ROUNDS (default 3).
  */
 import { nginxUpstream } from './lib/nginx.js';
 import { policyFixture } from './lib/policy.js';
 import { tollgate } from './lib/tollgate.js';
-import { wrk } from './lib/wrk.js';
+import { measuredRun } from './lib/cpuLoad.js';
 
 const UPSTREAM_PORT = 19_080;
 const PROXY_PORT = 19_081;
+const URL_UNDER_TEST = `http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`;
 const duration = Number(process.env.BENCH_DURATION ?? 4);
 const rounds = Number(process.env.ABLATE_ROUNDS ?? 3);
 const upstream = await nginxUpstream('load', UPSTREAM_PORT);
@@ -24,18 +25,9 @@ const errors = new Map<string, number>();
 try {
   for (let round = 0; round < rounds; round++) {
     for (const [label, config] of variants) {
-      const proc = await tollgate(config as Record<string, unknown>, PROXY_PORT);
-      try {
-        const url = `http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`;
-        await wrk(url, { duration: 1, connections: 50, script: policy.script });
-        const cpu0 = proc.cpuMs();
-        const r = await wrk(url, { duration, connections: 50, script: policy.script });
-        const us = ((proc.cpuMs() - cpu0) * 1000) / r.requests;
-        best.set(label, Math.min(best.get(label) ?? Infinity, us));
-        errors.set(label, (errors.get(label) ?? 0) + r.errors);
-      } finally {
-        await proc.stop();
-      }
+      const r = await measuredRun(() => tollgate(config as Record<string, unknown>, PROXY_PORT), URL_UNDER_TEST, { duration, connections: 50, script: policy.script });
+      best.set(label, Math.min(best.get(label) ?? Infinity, r.cpuUs));
+      errors.set(label, (errors.get(label) ?? 0) + r.errors);
     }
   }
 } finally {

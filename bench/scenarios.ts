@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { wrk, type LoadResult } from './lib/wrk.js';
 import { cpuTicks, launch, stealPercent, type Running } from './lib/processes.js';
+import { loadWithCpu } from './lib/cpuLoad.js';
 import { nginxAvailable, nginxProxy } from './lib/nginx.js';
 import { tollgate } from './lib/tollgate.js';
 import { sseUpstream, timeToFirstByte, holdConnections } from './lib/sse.js';
@@ -53,9 +54,8 @@ async function measure(name: string, start: () => Promise<Running>, ctx: Scenari
     let cpuUs = Infinity;
     const ticks0 = cpuTicks();
     for (let run = 0; run < RUNS; run++) {
-      const cpu0 = proc.cpuMs();
-      const r = await wrk(url, { duration: Math.max(2, Math.round(ctx.duration / RUNS)), connections: ctx.connections, script: ctx.policy.script });
-      cpuUs = Math.min(cpuUs, ((proc.cpuMs() - cpu0) * 1000) / Math.max(1, r.requests));
+      const r = await loadWithCpu(proc, url, { duration: Math.max(2, Math.round(ctx.duration / RUNS)), connections: ctx.connections, script: ctx.policy.script });
+      cpuUs = Math.min(cpuUs, r.cpuUs);
       if (load === null || r.rps > load.rps) load = r;
     }
     const steal = stealPercent(ticks0, cpuTicks());

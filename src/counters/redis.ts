@@ -115,9 +115,9 @@ export class RedisCounters {
     if (!this.available) return Promise.reject(new CountersUnavailableError());
     return new Promise((resolve, reject) => {
       if (this.#settles.push({ claim, actual, resolve, reject }) === 1) {
-        const flush: Promise<void> = new Promise<void>((done) => setImmediate(() => void this.#flushSettles().then(done))).finally(() =>
-          this.#flushes.delete(flush),
-        );
+        const flush: Promise<void> = new Promise((turnOver) => setImmediate(turnOver))
+          .then(() => this.#flushSettles())
+          .finally(() => this.#flushes.delete(flush));
         this.#flushes.add(flush);
       }
     });
