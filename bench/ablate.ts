@@ -1,7 +1,9 @@
 /**
  * `node --import tsx bench/ablate.ts`: the full policy set built up one plugin at a time,
  * in alternating rounds, so what each plugin adds to the CPU per request shows (docs/performance.md).
- * Env: BENCH_DURATION (s per run, default 4), ABLATE_ROUNDS (default 3).
+ * Env: BENCH_DURATION (s per run, default 4), ABLATE_ROUNDS (default 3), ABLATE_MODE=alone
+ * (each plugin on its own next to no plugins, instead of the build-up; steps are then each
+ * variant's difference to `none`).
  */
 import { nginxUpstream } from './lib/nginx.js';
 import { policyFixture } from './lib/policy.js';
@@ -18,8 +20,9 @@ const policy = await policyFixture();
 const full = policy.config(UPSTREAM_PORT) as { plugins: Array<{ name: string; instance_name?: string }> };
 // Built up one plugin at a time, in the seed's order: each step's difference is what adding
 // that plugin costs (leaving one out instead changes what the others do: no jwt, no user).
+const alone = process.env.ABLATE_MODE === 'alone';
 const variants: Array<[string, object]> = [['none', { ...full, plugins: [] }]];
-full.plugins.forEach((p, i) => variants.push([`+${p.instance_name ?? p.name}`, { ...full, plugins: full.plugins.slice(0, i + 1) }]));
+full.plugins.forEach((p, i) => variants.push([`+${p.instance_name ?? p.name}`, { ...full, plugins: alone ? [p] : full.plugins.slice(0, i + 1) }]));
 const best = new Map<string, number>();
 const errors = new Map<string, number>();
 try {
@@ -37,5 +40,5 @@ let previous = 0;
 for (const [label, us] of best) {
   const step = label === 'none' ? '' : `${(us - previous) >= 0 ? '+' : ''}${(us - previous).toFixed(1)} µs`;
   process.stdout.write(`${label.padEnd(16)} ${us.toFixed(1).padStart(7)} µs/req  ${step.padStart(10)}  ${errors.get(label) ? `${errors.get(label)} non-2xx` : ''}\n`);
-  previous = us;
+  if (!alone || label === 'none') previous = us;
 }

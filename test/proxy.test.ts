@@ -18,12 +18,22 @@ describe('proxy: routing, headers, errors, streaming', () => {
   let resetterConnections = 0;
   let releaseSse: () => void = () => {};
   let sseGate: Promise<void>;
+  let releaseHead: () => void = () => {};
+  let headGate: Promise<void>;
   let wss: WebSocketServer;
   let wsPort: number;
 
   beforeAll(async () => {
     sseGate = new Promise((r) => (releaseSse = r));
+    headGate = new Promise((r) => (releaseHead = r));
     up = await startUpstream(async (req, res, body) => {
+      if (req.url?.startsWith('/head-first-sse')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.flushHeaders();
+        await headGate; // the first event only after the client has the status
+        res.end('data: only\n\n');
+        return;
+      }
       if (req.url?.startsWith('/gated-sse')) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write('data: first\n\n');
@@ -63,6 +73,7 @@ describe('proxy: routing, headers, errors, streaming', () => {
             { name: 'hosted', paths: ['/h'], hosts: ['api.example.com'] },
             { name: 'secure', paths: ['/secure'], protocols: ['https'] },
             { name: 'gated', paths: ['/gated-sse'], strip_path: false },
+            { name: 'head-first', paths: ['/head-first-sse'], strip_path: false },
           ],
         },
         { name: 'based', url: `${up.url}/base`, routes: [{ name: 'based', paths: ['/b'] }] },
@@ -252,6 +263,14 @@ describe('proxy: routing, headers, errors, streaming', () => {
     for (let n = await reader.next(); !n.done; n = await reader.next()) rest += Buffer.from(n.value as Buffer).toString();
     expect(rest).toBe('data: second\n\n');
   });
+
+  it('sends a streamed answer\'s status before its first event when the upstream does', async () => {
+    const res = await request(`${gw.url}/head-first-sse`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    releaseHead();
+    expect(await res.body.text()).toBe('data: only\n\n');
+  }, 10_000);
 
   it('answers 431 to an oversized header block', async () => {
     const res = await request(`${gw.url}/echo/x`, { headers: { 'x-big': 'a'.repeat(20 * 1024) } });

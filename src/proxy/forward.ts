@@ -26,6 +26,8 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
   private observer: ResponseObserver | null = null;
   private done = false;
   private paused = false;
+  /** Set by the first body write, which carries the response head with it. */
+  wroteBody = false;
 
   constructor(
     private readonly ctx: RequestContext,
@@ -69,10 +71,11 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     const res = ctx.res;
     if (res.destroyed) return;
     res.writeHead(statusCode, out);
-    // A streamed answer (no Content-Length: SSE, chunked) shows its status at once; a sized
-    // one goes out with its first body bytes, in one write. (writeHead with an object does not
-    // fill getHeader(), so the check reads the upstream's headers.)
-    if (headers['content-length'] === undefined) res.flushHeaders();
+    // The head goes out with the first body bytes, in one write. A streamed answer (no
+    // Content-Length: SSE, chunked) whose first bytes are not in the same read shows its status
+    // at the end of this event-loop turn all the same. (writeHead with an object does not fill
+    // getHeader(), so the check reads the upstream's headers.)
+    if (headers['content-length'] === undefined) setImmediate(flushHead, this);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -81,6 +84,7 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     this.observer?.write(chunk);
     const res = ctx.res;
     if (res.destroyed) return;
+    this.wroteBody = true;
     if (!res.write(chunk) && !this.paused) {
       this.paused = true;
       controller.pause();
@@ -117,6 +121,12 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     ctx.res.destroy();
   }
 
+  /** Sends the response head on its own when no body bytes have carried it yet. */
+  flushHead(): void {
+    const res = this.ctx.res;
+    if (!this.wroteBody && !res.destroyed && !res.writableEnded) res.flushHeaders();
+  }
+
   private finish(): void {
     if (this.done) return;
     this.done = true;
@@ -124,6 +134,10 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     if (this.observer) this.ctx.ai = this.observer.finish();
     this.host.upstreamDone(this.ctx);
   }
+}
+
+function flushHead(f: ResponseForwarder): void {
+  f.flushHead();
 }
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
