@@ -1,6 +1,6 @@
 import type { RequestContext } from './context.js';
 import type { Phase, PluginHandler } from './plugin.js';
-import type { Claim, CounterStore } from '../counters/types.js';
+import type { AdmitResult, Claim, CounterStore } from '../counters/types.js';
 import { CountersUnavailableError } from '../counters/types.js';
 import { GatewayError, ServiceUnavailableError, UnauthorizedError, toGatewayError } from './errors.js';
 
@@ -59,18 +59,46 @@ function isPromise<T>(v: unknown): v is Promise<T> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }
 
-/** Runs correlation → authentication → authorization → limits/budget. Throws GatewayError to stop. */
-export async function runAccessPhases(chain: Chain, ctx: RequestContext, counters: CounterStore): Promise<void> {
-  for (const p of chain.correlation) {
-    const r = p.handler.access!(ctx);
-    if (isPromise(r)) await r;
+/** Where an access run resumes after a plugin answered with a promise. */
+const enum Stage {
+  Correlation,
+  Authorization,
+  LimiterAccess,
+}
+
+/**
+ * Runs correlation → authentication → authorization → limits/budget; throws GatewayError to
+ * stop. Synchronous while every plugin and the counters answer synchronously (no promise, no
+ * microtask: the usual case with a cached token and local limits); from the first promise on it
+ * returns the promise of the rest.
+ */
+export function runAccessPhases(chain: Chain, ctx: RequestContext, counters: CounterStore): Promise<void> | undefined {
+  return continueAccess(chain, ctx, counters, Stage.Correlation, 0);
+}
+
+function continueAccess(chain: Chain, ctx: RequestContext, counters: CounterStore, stage: Stage, from: number): Promise<void> | undefined {
+  if (stage === Stage.Correlation) {
+    const list = chain.correlation;
+    for (let i = from; i < list.length; i++) {
+      const r = list[i]!.handler.access!(ctx);
+      if (isPromise(r)) return r.then(() => continueAccess(chain, ctx, counters, Stage.Correlation, i + 1));
+    }
+    if (chain.authentication.length > 0) {
+      const r = authenticate(chain.authentication, ctx, 0, null);
+      if (r !== undefined) return r.then(() => continueAccess(chain, ctx, counters, Stage.Authorization, 0));
+    }
+    stage = Stage.Authorization;
+    from = 0;
   }
-  if (chain.authentication.length > 0) await authenticate(chain, ctx);
-  for (const p of chain.authorization) {
-    const r = p.handler.access!(ctx);
-    if (isPromise(r)) await r;
+  if (stage === Stage.Authorization) {
+    const list = chain.authorization;
+    for (let i = from; i < list.length; i++) {
+      const r = list[i]!.handler.access!(ctx);
+      if (isPromise(r)) return r.then(() => continueAccess(chain, ctx, counters, Stage.Authorization, i + 1));
+    }
+    from = 0;
   }
-  if (chain.limiters.length > 0) await admit(chain, ctx, counters);
+  return chain.limiters.length > 0 ? admit(chain, ctx, counters, from) : undefined;
 }
 
 /** Error precedence when no authentication plugin accepted: a dependency outage, then denial, then bad token. */
@@ -80,76 +108,118 @@ function rank(err: GatewayError): number {
   return 1;
 }
 
-async function authenticate(chain: Chain, ctx: RequestContext): Promise<void> {
-  let failure: GatewayError | null = null;
-  for (const p of chain.authentication) {
+function worse(failure: GatewayError | null, err: unknown): GatewayError {
+  const e = toGatewayError(err);
+  return failure === null || rank(e) > rank(failure) ? e : failure;
+}
+
+/** The first plugin that accepts sets ctx.identity; when none does, the worst failure is thrown. */
+function authenticate(list: PluginInstance[], ctx: RequestContext, from: number, failure: GatewayError | null): Promise<void> | undefined {
+  for (let i = from; i < list.length; i++) {
+    let r: ReturnType<NonNullable<PluginHandler['authenticate']>>;
     try {
-      let r = p.handler.authenticate!(ctx);
-      if (isPromise(r)) r = await r;
-      if (r !== null) {
-        ctx.identity = r;
-        return;
-      }
+      r = list[i]!.handler.authenticate!(ctx);
     } catch (err) {
-      const e = toGatewayError(err);
-      if (failure === null || rank(e) > rank(failure)) failure = e;
+      failure = worse(failure, err);
+      continue;
+    }
+    if (isPromise<RequestContext['identity']>(r)) {
+      const before = failure;
+      return r.then(
+        (identity) => {
+          if (identity !== null) ctx.identity = identity;
+          else return authenticate(list, ctx, i + 1, before);
+        },
+        (err: unknown) => authenticate(list, ctx, i + 1, worse(before, err)),
+      );
+    }
+    if (r !== null) {
+      ctx.identity = r;
+      return undefined;
     }
   }
   ctx.error = failure?.message ?? 'no credentials';
   throw failure ?? new UnauthorizedError('Unauthorized');
 }
 
-async function admit(chain: Chain, ctx: RequestContext, counters: CounterStore): Promise<void> {
-  // Every limiter's `access` runs before any `claims`: token-budget resolves the workspace
-  // (400/403) there, and a rate-limiting instance with `limit_by: workspace` keys on it.
-  for (const p of chain.limiters) {
-    if (p.handler.access) {
-      const r = p.handler.access(ctx);
-      if (isPromise(r)) await r;
-    }
+/**
+ * Every limiter's `access` runs before any `claims`: token-budget resolves the workspace
+ * (400/403) there, and a rate-limiting instance with `limit_by: workspace` keys on it. Then
+ * all claims go to the counters in one call.
+ */
+function admit(chain: Chain, ctx: RequestContext, counters: CounterStore, from: number): Promise<void> | undefined {
+  const list = chain.limiters;
+  for (let i = from; i < list.length; i++) {
+    const access = list[i]!.handler.access;
+    if (access === undefined) continue;
+    const r = access.call(list[i]!.handler, ctx);
+    if (isPromise(r)) return r.then(() => admit(chain, ctx, counters, i + 1));
   }
   const all: Claim[] = [];
-  const spans: [start: number, end: number][] = [];
-  for (const p of chain.limiters) {
-    let claims = p.handler.claims ? p.handler.claims(ctx) : null;
-    if (isPromise<Claim[] | null>(claims)) claims = await claims;
-    const start = all.length;
-    if (claims) for (const c of claims) all.push(c);
-    spans.push([start, all.length]);
+  const ends: number[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const claims = list[i]!.handler.claims?.(ctx) ?? null;
+    if (isPromise<Claim[] | null>(claims)) return collectAsync(chain, ctx, counters, all, ends, i, claims);
+    if (claims !== null) for (const c of claims) all.push(c);
+    ends.push(all.length);
   }
-  if (all.length === 0) return;
-  let result;
-  try {
-    result = await counters.admit(all);
-  } catch (err) {
-    if (err instanceof CountersUnavailableError) {
-      throw new ServiceUnavailableError('Rate-limit counters are unavailable, try again later', 'TG_COUNTERS_DOWN', err, { 'retry-after': '1' });
-    }
-    throw err;
+  return decide(chain, ctx, counters, all, ends);
+}
+
+async function collectAsync(chain: Chain, ctx: RequestContext, counters: CounterStore, all: Claim[], ends: number[], i: number, pending: Promise<Claim[] | null>): Promise<void> {
+  const list = chain.limiters;
+  for (;;) {
+    const claims = await pending;
+    if (claims !== null) for (const c of claims) all.push(c);
+    ends.push(all.length);
+    if (++i >= list.length) break;
+    const next = list[i]!.handler.claims?.(ctx) ?? null;
+    pending = isPromise<Claim[] | null>(next) ? next : Promise.resolve(next);
   }
+  return decide(chain, ctx, counters, all, ends);
+}
+
+function decide(chain: Chain, ctx: RequestContext, counters: CounterStore, all: Claim[], ends: number[]): Promise<void> | undefined {
+  if (all.length === 0) return undefined;
+  const now = counters.admitNow?.(all) ?? null;
+  if (now !== null) {
+    applyAdmission(chain, ctx, now, ends);
+    return undefined;
+  }
+  return counters.admit(all).then(
+    (result) => applyAdmission(chain, ctx, result, ends),
+    (err: unknown) => {
+      if (err instanceof CountersUnavailableError) {
+        throw new ServiceUnavailableError('Rate-limit counters are unavailable, try again later', 'TG_COUNTERS_DOWN', err, { 'retry-after': '1' });
+      }
+      throw err;
+    },
+  );
+}
+
+/** Every limit sees its outcome (and sets its headers, also on a 429); the first refusal is thrown. */
+function applyAdmission(chain: Chain, ctx: RequestContext, result: AdmitResult, ends: number[]): void {
   let refusal: unknown;
+  let start = 0;
   for (let i = 0; i < chain.limiters.length; i++) {
     const p = chain.limiters[i]!;
-    const [start, end] = spans[i]!;
+    const end = ends[i]!;
     if (start === end) continue;
-    if (!p.handler.admission) {
-      if (result.refusedIndex >= start && result.refusedIndex < end) ctx.rateLimited = p.instanceName ?? p.name;
-      continue;
-    }
     const refusedHere = result.refusedIndex >= start && result.refusedIndex < end;
     if (refusedHere) ctx.rateLimited = p.instanceName ?? p.name;
-    // Every limit sees its outcome (and sets its headers, also on a 429); the refusal thrown
-    // by the refusing one is rethrown after the loop.
-    try {
-      p.handler.admission(ctx, {
-        admitted: result.admitted,
-        states: result.states.slice(start, end),
-        refusedIndex: refusedHere ? result.refusedIndex - start : -1,
-        degraded: result.degraded,
-      });
-    } catch (err) {
-      refusal ??= err;
+    if (p.handler.admission) {
+      try {
+        p.handler.admission(ctx, {
+          admitted: result.admitted,
+          states: start === 0 && end === result.states.length ? result.states : result.states.slice(start, end),
+          refusedIndex: refusedHere ? result.refusedIndex - start : -1,
+          degraded: result.degraded,
+        });
+      } catch (err) {
+        refusal ??= err;
+      }
     }
+    start = end;
   }
   if (refusal !== undefined) throw refusal;
   if (!result.admitted) throw new GatewayError('TG_RATE_LIMITED', 429, 'API rate limit exceeded');
@@ -166,13 +236,26 @@ export function runSyncPhase(list: PluginInstance[], key: 'responseHeaders' | 'l
   }
 }
 
-export async function runResponseEnd(chain: Chain, ctx: RequestContext, onError: (p: PluginInstance, err: unknown) => void): Promise<void> {
-  for (const p of chain.responseEnd) {
+/**
+ * Runs the response-end phase, isolating failures. Synchronous while every plugin answers
+ * synchronously; from the first promise on it returns the promise of the rest.
+ */
+export function runResponseEnd(chain: Chain, ctx: RequestContext, onError: (p: PluginInstance, err: unknown) => void, from = 0): Promise<void> | undefined {
+  const list = chain.responseEnd;
+  for (let i = from; i < list.length; i++) {
+    const p = list[i]!;
     try {
       const r = p.handler.responseEnd!(ctx);
-      if (isPromise(r)) await r;
+      if (isPromise(r)) {
+        const next = () => runResponseEnd(chain, ctx, onError, i + 1);
+        return r.then(next, (err: unknown) => {
+          onError(p, err);
+          return next();
+        });
+      }
     } catch (err) {
       onError(p, err);
     }
   }
+  return undefined;
 }

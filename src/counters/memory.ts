@@ -132,6 +132,18 @@ export class MemoryCounterStore implements CounterStore {
     return this.#local.windows.size + this.#local.budgets.size + this.#shared.windows.size + this.#shared.budgets.size;
   }
 
+  admitNow(claims: Claim[]): AdmitResult {
+    return this.admitSync(claims);
+  }
+
+  settleNow(claim: BudgetClaim, actual: number): BudgetUsage {
+    return this.settleSync(claim, actual);
+  }
+
+  releaseNow(claim: BudgetClaim): BudgetUsage {
+    return this.releaseSync(claim);
+  }
+
   async admit(claims: Claim[]): Promise<AdmitResult> {
     return this.admitSync(claims);
   }

@@ -62,6 +62,21 @@ export class RoutedCounterStore implements CounterStore {
     return this.#redis ? this.#redis.waitReady(timeoutMs) : true;
   }
 
+  admitNow(claims: Claim[]): AdmitResult | null {
+    if (this.#redis !== null) {
+      for (const c of claims) if (c.policy === 'redis') return null;
+    }
+    return this.memory.admitSync(claims);
+  }
+
+  settleNow(claim: BudgetClaim, actual: number): BudgetUsage | null {
+    return claim.policy === 'local' || this.#redis === null ? this.memory.settleSync(claim, actual) : null;
+  }
+
+  releaseNow(claim: BudgetClaim): BudgetUsage | null {
+    return claim.policy === 'local' || this.#redis === null ? this.memory.releaseSync(claim) : null;
+  }
+
   async admit(claims: Claim[]): Promise<AdmitResult> {
     let shared = 0;
     let strict = false;

@@ -92,6 +92,15 @@ export interface CounterStore {
   /** Admits all claims or none. Throws CountersUnavailableError when it cannot decide. */
   admit(claims: Claim[]): Promise<AdmitResult>;
   /**
+   * The same admission without a promise when it needs no I/O (every claim served in-process),
+   * else null: then call `admit`. Lets the request path stay synchronous for local limits.
+   */
+  admitNow?(claims: Claim[]): AdmitResult | null;
+  /** `settle` without a promise when it needs no I/O, else null. */
+  settleNow?(claim: BudgetClaim, actual: number): BudgetUsage | null;
+  /** `release` without a promise when it needs no I/O, else null. */
+  releaseNow?(claim: BudgetClaim): BudgetUsage | null;
+  /**
    * Replaces a reservation with the real usage (`actual` tokens, counted in full even when it
    * exceeds the reservation or the reservation already lapsed); returns the new totals.
    */

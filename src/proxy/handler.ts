@@ -151,7 +151,10 @@ export class ProxyHandler implements ForwardHost {
       }
       if (chain.observesAi) ctx.aiRequest = inspectRequest(path, ctx.json);
     }
-    if (chain.hasAccess) await runAccessPhases(chain, ctx, this.deps.counters);
+    if (chain.hasAccess) {
+      const pending = runAccessPhases(chain, ctx, this.deps.counters);
+      if (pending !== undefined) await pending;
+    }
     applyIdentity(ctx);
     if (chain.observesAi) {
       ctx.upstreamHeaders['accept-encoding'] = 'identity';
@@ -265,7 +268,8 @@ export class ProxyHandler implements ForwardHost {
       rt.leave();
       this.deps.onRequestEnd?.(ctx);
     };
-    if (chain.responseEnd.length === 0) finish();
-    else runResponseEnd(chain, ctx, this.pluginError).then(finish, finish);
+    const pending = chain.responseEnd.length === 0 ? undefined : runResponseEnd(chain, ctx, this.pluginError);
+    if (pending === undefined) finish();
+    else pending.then(finish, finish);
   }
 }

@@ -145,20 +145,38 @@ class TokenBudget implements PluginHandler {
     showBudget(ctx, h.limit, o.used, o.reserved - h.claim.amount);
   }
 
-  async responseEnd(ctx: RequestContext): Promise<void> {
+  /** Settles the reservation (synchronously for in-process counters). */
+  responseEnd(ctx: RequestContext): void | Promise<void> {
     const h = this.own(ctx);
     if (h === undefined || h.claim === null || !h.held) return;
     h.held = false;
     const claim = h.claim;
     const tokens = ctx.ai?.totalTokens ?? null;
-    let totals: BudgetUsage;
+    const counters = this.counters;
+    const charge = tokens !== null && tokens > 0 ? Math.ceil(tokens) : 0;
+    let now: BudgetUsage | null;
     try {
-      totals = tokens !== null && tokens > 0 ? await this.counters.settle(claim, Math.ceil(tokens)) : await this.counters.release(claim);
+      now = charge > 0 ? (counters.settleNow?.(claim, charge) ?? null) : (counters.releaseNow?.(claim) ?? null);
     } catch (err) {
-      this.logger.warn({ err, workspace: h.workspace, request_id: ctx.id, tokens }, 'token-budget: could not settle a reservation; it lapses after its TTL');
+      this.settleFailed(ctx, h, tokens, err);
       return;
     }
+    if (now !== null) {
+      this.settled(h, claim, now);
+      return;
+    }
+    return (charge > 0 ? counters.settle(claim, charge) : counters.release(claim)).then(
+      (totals) => this.settled(h, claim, totals),
+      (err: unknown) => this.settleFailed(ctx, h, tokens, err),
+    );
+  }
+
+  private settled(h: Held, claim: BudgetClaim, totals: BudgetUsage): void {
     observe(claim.key, h.workspace, this.book.instanceName, h.limit, totals.used, totals.reserved, claim.periodEndMs);
+  }
+
+  private settleFailed(ctx: RequestContext, h: Held, tokens: number | null, err: unknown): void {
+    this.logger.warn({ err, workspace: h.workspace, request_id: ctx.id, tokens }, 'token-budget: could not settle a reservation; it lapses after its TTL');
   }
 
   entitiesChanged(): void {
