@@ -32,9 +32,16 @@ export class SseParser {
 
   write(chunk: Buffer): void {
     let lineStart = 0;
-    for (let i = 0; i < chunk.length; i++) {
+    // Line ends found with the native indexOf: a byte loop in JS costs more than parsing.
+    // `lf` and `cr`: the next of each at or after lineStart, or -1 when the chunk has no more.
+    let lf = chunk.indexOf(LF);
+    let cr = chunk.indexOf(CR);
+    for (;;) {
+      if (cr !== -1 && cr < lineStart) cr = chunk.indexOf(CR, lineStart);
+      if (lf !== -1 && lf < lineStart) lf = chunk.indexOf(LF, lineStart);
+      const i = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
+      if (i === -1) break;
       const byte = chunk[i];
-      if (byte !== LF && byte !== CR) continue;
       if (byte === LF && this.skipLF && i === lineStart && this.partialBytes === 0 && !this.partialDropped) {
         this.skipLF = false;
         lineStart = i + 1;
