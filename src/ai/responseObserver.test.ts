@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ResponseObserver } from './responseObserver.js';
 import { inspectRequest } from './inspectRequest.js';
 import { countTextTokens } from './tokenizer.js';
@@ -126,6 +126,50 @@ describe('ResponseObserver: estimates when no usage is reported', () => {
     const huge = { ...chat.chatBody, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'x'.repeat(5000) } }] };
     const body = sseData([huge, { model: 'm2', choices: [], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } }]);
     expect(observeSplit(body, { contentType: SSE_TYPE, maxBodyBytes: 1000, request: chatFacts, path: CHAT }, [10, 700, 4000])).toEqual(usage('m2', 1, 2, 3));
+  });
+});
+
+describe('ResponseObserver: stream events that carry only text are parsed only when needed', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  const cutAnthropic = anthropic.anthropicStream.slice(0, anthropic.anthropicStream.indexOf('event: message_delta'));
+  const streams: Array<[string, string, string]> = [
+    ['chat with usage', chat.chatStreamWithUsage, CHAT],
+    ['chat tool calls', chat.chatStreamToolCalls, CHAT],
+    ['chat without usage', chat.chatStreamWithoutUsage, CHAT],
+    ['completions', other.completionStream, '/v1/completions'],
+    ['responses', other.responsesStream, '/v1/responses'],
+    ['anthropic', anthropic.anthropicStream, '/v1/messages'],
+    ['anthropic cut before message_delta', cutAnthropic, '/v1/messages'],
+  ];
+
+  it('gives exactly what parsing every event gives, also when the kept text overflows mid-stream', () => {
+    for (const [name, body, path] of streams) {
+      const base = { contentType: SSE_TYPE, request: path === CHAT ? chatFacts : null, path };
+      const eager = observeSplit(body, { ...base, maxDeferredBytes: 0 }, []);
+      expect(observeEverySplit(body, base), name).toEqual(eager);
+      for (const cap of [1, 150, 400]) expect(observeSplit(body, { ...base, maxDeferredBytes: cap }, [7, 300]), `${name}, cap ${cap}`).toEqual(eager);
+    }
+  });
+
+  it('parses only the events with the model, tool calls or usage when usage comes', () => {
+    const deltas = Array.from({ length: 40 }, (_, i) => ({
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      model: 'gpt-4o',
+      choices: [{ index: 0, delta: { content: ` w${i}` }, finish_reason: null }],
+      usage: null,
+    }));
+    const final = { id: 'c1', object: 'chat.completion.chunk', model: 'gpt-4o', choices: [], usage: { prompt_tokens: 3, completion_tokens: 40, total_tokens: 43 } };
+    const parse = vi.spyOn(JSON, 'parse');
+    const got = observeSplit(sseData([...deltas, final]), { contentType: SSE_TYPE, request: chatFacts, path: CHAT }, []);
+    expect(got).toEqual(usage('gpt-4o', 3, 40, 43));
+    expect(parse).toHaveBeenCalledTimes(2); // the first event (model) and the usage chunk
+    parse.mockClear();
+    const estimated = observeSplit(sseData(deltas), { contentType: SSE_TYPE, request: chatFacts, path: CHAT }, []);
+    expect(estimated.estimated).toBe(true);
+    expect(estimated.completionTokens).toBe(countTextTokens(deltas.map((d) => d.choices[0]!.delta.content).join('')));
+    expect(parse).toHaveBeenCalledTimes(40);
   });
 });
 

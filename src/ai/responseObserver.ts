@@ -25,9 +25,16 @@ export interface ResponseObserverOptions {
   contentEncoding?: string | null;
   /** Cap for a buffered JSON body and for one SSE event (default 8 MiB); beyond it, given up. */
   maxBodyBytes?: number;
+  /**
+   * Stream events that carry only generated text are kept unparsed, up to this many bytes
+   * (default 1 MiB), and parsed only if the stream ends without usage; beyond it, from then on,
+   * every event is parsed as it comes. 0 parses every event at once.
+   */
+  maxDeferredBytes?: number;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MAX_DEFERRED_BYTES = 1024 * 1024;
 
 type BodyReader = (acc: UsageAccumulator, body: JsonRecord) => void;
 
@@ -50,9 +57,55 @@ const STREAM_EVENT_READERS: Record<Exclude<AiApi, 'mcp'>, BodyReader> = {
 };
 
 /**
+ * Tells, without parsing, that a stream event's data carries nothing but generated text (which
+ * only the estimate needs), given what is known so far. False whenever unsure: then it is parsed.
+ */
+type TextOnlyTest = (data: string, found: UsageAccumulator) => boolean;
+
+/** Chat and completions chunks: text only once the model is known, unless usage or tool calls show. */
+const openAiChunkIsTextOnly: TextOnlyTest = (data, found) =>
+  found.model !== null && !data.includes('tool_calls') && !data.includes('function_call') && !carriesUsage(data);
+
+const TEXT_ONLY_TESTS: Partial<Record<AiApi, TextOnlyTest>> = {
+  'openai-chat': openAiChunkIsTextOnly,
+  'openai-completions': openAiChunkIsTextOnly,
+  'openai-responses': (data) =>
+    (data.includes('"type":"response.output_text.delta"') || data.includes('"type":"response.function_call_arguments.delta"')) &&
+    !data.includes('"response"') &&
+    !data.includes('"item"'),
+  'anthropic-messages': (data) => data.includes('"type":"content_block_delta"') && !data.includes('"message"') && !carriesUsage(data),
+};
+
+/** True when some `"usage"` key has a value other than null (OpenAI sends `"usage":null` on every chunk). */
+function carriesUsage(data: string): boolean {
+  for (let i = data.indexOf('"usage"'); i !== -1; i = data.indexOf('"usage"', i + 7)) {
+    let j = skipSpace(data, i + 7);
+    if (data.charCodeAt(j) !== 0x3a) continue; // a string value "usage", not a key
+    j = skipSpace(data, j + 1);
+    if (!data.startsWith('null', j)) return true;
+  }
+  return false;
+}
+
+function skipSpace(s: string, i: number): number {
+  for (let c = s.charCodeAt(i); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = s.charCodeAt(++i));
+  return i;
+}
+
+function parseRecord(data: string): JsonRecord | null {
+  try {
+    const value: unknown = JSON.parse(data);
+    return isRecord(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Reads an upstream response as it streams through the proxy and, at the end, tells what it
  * used: model, token usage (reported, or estimated with the tokenizer), tools. `write()` is fed
- * every body chunk (cheap: JSON is buffered up to a cap, SSE is parsed event by event);
+ * every body chunk (cheap: JSON is buffered up to a cap, SSE is split into events, and events
+ * that carry only generated text are kept unparsed: they are needed only when no usage comes);
  * `finish()` gives the result. Neither ever throws: garbage gives what could be known.
  */
 export class ResponseObserver {
@@ -61,9 +114,17 @@ export class ResponseObserver {
   private readonly status: number | null;
   private readonly headerTools: string[];
   private readonly reader: BodyReader | null;
-  private readonly acc = new UsageAccumulator();
+  private acc = new UsageAccumulator();
   private readonly maxBodyBytes: number;
   private readonly sse: SseParser | null = null;
+  private readonly textOnly: TextOnlyTest | null = null;
+  /**
+   * The stream's events so far, in order (text-only ones as raw data, the others parsed), while
+   * deferring; replayed into a fresh accumulator when the text is needed after all.
+   */
+  private sequence: Array<string | JsonRecord> | null = null;
+  private sequenceBytes = 0;
+  private readonly maxDeferredBytes: number;
   private jsonChunks: Buffer[] = [];
   private jsonBytes = 0;
   private gaveUp = false;
@@ -75,12 +136,15 @@ export class ResponseObserver {
     this.status = options.status ?? null;
     this.headerTools = parseToolsHeader(options.toolsHeader);
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.maxDeferredBytes = options.maxDeferredBytes ?? DEFAULT_MAX_DEFERRED_BYTES;
     const streamed = (options.contentType ?? '').toLowerCase().includes('text/event-stream');
     if (this.api === null || this.api === 'mcp' || !isIdentityEncoding(options.contentEncoding)) {
       this.reader = null;
     } else if (streamed) {
       this.reader = STREAM_EVENT_READERS[this.api];
       this.sse = new SseParser((event) => this.onEvent(event), this.maxBodyBytes);
+      this.textOnly = TEXT_ONLY_TESTS[this.api] ?? null;
+      if (this.textOnly !== null && this.maxDeferredBytes > 0) this.sequence = [];
     } else {
       this.reader = JSON_BODY_READERS[this.api];
     }
@@ -125,6 +189,8 @@ export class ResponseObserver {
     try {
       if (this.sse !== null) {
         this.sse.end();
+        // Usage incomplete: the estimate needs the text of the events kept unparsed.
+        if (this.sequence !== null && (this.acc.promptTokens === null || this.acc.completionTokens === null)) this.replay();
       } else if (this.jsonBytes > 0) {
         const body: unknown = JSON.parse(Buffer.concat(this.jsonChunks).toString('utf8'));
         this.jsonChunks = [];
@@ -136,14 +202,36 @@ export class ResponseObserver {
   }
 
   private onEvent(event: SseEvent): void {
-    if (this.reader === null || event.data === '[DONE]') return;
-    let data: unknown;
-    try {
-      data = JSON.parse(event.data);
-    } catch {
+    const data = event.data;
+    if (this.reader === null || data === '[DONE]') return;
+    const sequence = this.sequence;
+    if (sequence === null) {
+      const record = parseRecord(data);
+      if (record !== null) this.reader(this.acc, record);
       return;
     }
-    if (isRecord(data)) this.reader(this.acc, data);
+    let item: string | JsonRecord = data;
+    if (!this.textOnly!(data, this.acc)) {
+      const record = parseRecord(data);
+      if (record === null) return;
+      this.reader(this.acc, record);
+      item = record;
+    }
+    sequence.push(item);
+    this.sequenceBytes += data.length;
+    if (this.sequenceBytes > this.maxDeferredBytes) this.replay();
+  }
+
+  /** Reads the whole stream so far, in order, into a fresh accumulator; every later event is parsed as it comes. */
+  private replay(): void {
+    const sequence = this.sequence!;
+    this.sequence = null;
+    const acc = new UsageAccumulator();
+    for (const item of sequence) {
+      const record = typeof item === 'string' ? parseRecord(item) : item;
+      if (record !== null) this.reader!(acc, record);
+    }
+    this.acc = acc;
   }
 }
 
