@@ -104,15 +104,19 @@ export class AuditFile {
     if (tail && !tail.endsWithNewline && tail.size > 0) this.queue.unshift('\n');
   }
 
-  /** Serializes (and chains) the record, queues it; returns the line written (no newline). */
-  append(record: object): string {
+  /**
+   * Serializes (and chains) the record, queues it; returns the line written (no newline).
+   * `plainLine`: the record as `JSON.stringify` writes it, when the caller has it already
+   * (not used when tamper-evident: that line is canonical JSON with the chain fields).
+   */
+  append(record: object, plainLine?: string): string {
     let line: string;
     if (this.opts.tamperEvident) {
       const sealed = sealRecord(record, this.head ?? '0'.repeat(64));
       this.head = sealed.hash;
       line = sealed.line;
     } else {
-      line = JSON.stringify(record);
+      line = plainLine ?? JSON.stringify(record);
     }
     this.queue.push(`${line}\n`);
     this.queuedBytes += line.length + 1;

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { definePlugin, type PluginConfigIssue } from '../../core/plugin.js';
 import type { TollgateConfig } from '../../config/schema.js';
 import { auditLogSchema, type AuditLogConfig } from './schema.js';
-import { buildRecord } from './record.js';
+import { buildRecord, serializeRecord } from './record.js';
 import { acquireFile, acquireHttp, acquireStdout, releaseSinks } from './sinks.js';
 
 /** Every audit-log entry of the file (global, service and route scopes). */
@@ -68,7 +68,8 @@ export default definePlugin<AuditLogConfig>({
     return {
       log(ctx) {
         const record = buildRecord(ctx);
-        const line = file ? file.append(record) : JSON.stringify(record);
+        const plain = serializeRecord(record);
+        const line = file ? file.append(record, plain) : plain;
         stdout?.append(line);
         http?.append(line);
       },

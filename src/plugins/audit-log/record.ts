@@ -65,6 +65,48 @@ export const AUDIT_FIELDS: readonly (keyof AuditRecord)[] = [
   'error',
 ];
 
+/** Characters a JSON string may hold unescaped (printable ASCII but `"` and `\`). */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function str(v: string | null): string {
+  if (v === null) return 'null';
+  return PLAIN.test(v) ? `"${v}"` : JSON.stringify(v);
+}
+
+function num(v: number | null): string {
+  return v === null || !Number.isFinite(v) ? 'null' : String(v);
+}
+
+/**
+ * The record's line: exactly `JSON.stringify(record)` (tests hold it to that), written for the
+ * record's fixed shape, about twice as fast as the generic walk.
+ */
+export function serializeRecord(r: AuditRecord): string {
+  return (
+    `{"timestamp":${str(r.timestamp)},"request_id":${str(r.request_id)},"user_id":${str(r.user_id)},"workspace_id":${str(r.workspace_id)}` +
+    `,"method":${str(r.method)},"path":${str(r.path)},"status_code":${num(r.status_code)},"latency_ms":${num(r.latency_ms)}` +
+    `,"tokens_used":${num(r.tokens_used)},"model_name":${str(r.model_name)},"tools_used":${r.tools_used.length === 0 ? '[]' : JSON.stringify(r.tools_used)}` +
+    `,"ip_address":${str(r.ip_address)},"user_agent":${str(r.user_agent)},"service":${str(r.service)},"route":${str(r.route)}` +
+    `,"consumer":${str(r.consumer)},"client_id":${str(r.client_id)},"auth_method":${str(r.auth_method)}` +
+    `,"upstream_latency_ms":${num(r.upstream_latency_ms)},"gateway_latency_ms":${num(r.gateway_latency_ms)}` +
+    `,"prompt_tokens":${num(r.prompt_tokens)},"completion_tokens":${num(r.completion_tokens)}` +
+    `,"tokens_estimated":${r.tokens_estimated === null ? 'null' : String(r.tokens_estimated)},"rate_limited":${str(r.rate_limited)}` +
+    `,"bytes_in":${num(r.bytes_in)},"bytes_out":${num(r.bytes_out)},"error":${str(r.error)}}`
+  );
+}
+
+/** The last timestamp formatted (requests of one millisecond share it). */
+let lastStartedAt = -1;
+let lastTimestamp = '';
+
+function timestampOf(ms: number): string {
+  if (ms !== lastStartedAt) {
+    lastTimestamp = new Date(ms).toISOString();
+    lastStartedAt = ms;
+  }
+  return lastTimestamp;
+}
+
 /** Milliseconds rounded to the microsecond (3 decimals): exact enough, short on the line. */
 function roundMs(ms: number | null): number | null {
   return ms === null ? null : Math.round(ms * 1000) / 1000;
@@ -87,7 +129,7 @@ export function buildRecord(ctx: RequestContext): AuditRecord {
   const ai = ctx.ai;
   const hasTokens = ai !== null && ai.totalTokens !== null;
   return {
-    timestamp: new Date(ctx.startedAt).toISOString(),
+    timestamp: timestampOf(ctx.startedAt),
     request_id: ctx.id,
     user_id: id ? (id.userId ?? id.authenticatedUserid) : null,
     workspace_id: ctx.workspaceId,

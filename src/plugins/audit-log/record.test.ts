@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { AUDIT_FIELDS, serializeRecord, type AuditRecord } from './record.js';
+import { seededRandom } from '../../ai/__fixtures__/feed.js';
+
+const typical: AuditRecord = {
+  timestamp: '2026-11-23T18:26:44.623Z',
+  request_id: 'e94810da-3f65-4600-95e3-aa32c8b38ada',
+  user_id: 'bench-user',
+  workspace_id: 'bench',
+  method: 'POST',
+  path: '/v1/chat/completions',
+  status_code: 200,
+  latency_ms: 46.258,
+  tokens_used: 14,
+  model_name: 'bench-model',
+  tools_used: [],
+  ip_address: '127.0.0.1',
+  user_agent: 'node',
+  service: 'llm-gateway',
+  route: 'chat',
+  consumer: 'bench',
+  client_id: null,
+  auth_method: 'jwt',
+  upstream_latency_ms: 20.069,
+  gateway_latency_ms: 26.189,
+  prompt_tokens: 12,
+  completion_tokens: 2,
+  tokens_estimated: false,
+  rate_limited: null,
+  bytes_in: 88,
+  bytes_out: 234,
+  error: null,
+};
+
+const STRING_FIELDS = ['timestamp', 'request_id', 'user_id', 'workspace_id', 'method', 'path', 'model_name', 'ip_address', 'user_agent', 'service', 'route', 'consumer', 'client_id', 'auth_method', 'rate_limited', 'error'] as const;
+
+describe('serializeRecord', () => {
+  it('writes exactly what JSON.stringify writes, field order included', () => {
+    expect(serializeRecord(typical)).toBe(JSON.stringify(typical));
+    expect(Object.keys(JSON.parse(serializeRecord(typical)) as object)).toEqual(AUDIT_FIELDS);
+    const nulls = { ...typical, user_id: null, workspace_id: null, latency_ms: null, tokens_used: null, model_name: null, user_agent: null, service: null, route: null, consumer: null, auth_method: null, upstream_latency_ms: null, gateway_latency_ms: null, prompt_tokens: null, completion_tokens: null, tokens_estimated: null };
+    expect(serializeRecord(nulls)).toBe(JSON.stringify(nulls));
+    const odd = { ...typical, latency_ms: Number.NaN, upstream_latency_ms: Number.POSITIVE_INFINITY, gateway_latency_ms: -0, bytes_out: 1e21, tokens_estimated: true, tools_used: ['get_weather', 'say "hi"', 'ü'] };
+    expect(serializeRecord(odd)).toBe(JSON.stringify(odd));
+  });
+
+  it('escapes every string field as JSON.stringify does (quotes, backslashes, controls, unicode, lone surrogates)', () => {
+    const tricky = ['"', '\\', 'a\nb', '\u0000\u001f\u007f', 'tab\there', 'ünïcödé', '😀', '\ud800', '\udc00x', '\u2028\u2029', '</script>', ''];
+    for (const field of STRING_FIELDS) {
+      for (const value of tricky) {
+        const record = { ...typical, [field]: value };
+        expect(serializeRecord(record), `${field} = ${JSON.stringify(value)}`).toBe(JSON.stringify(record));
+      }
+    }
+    const random = seededRandom(42);
+    for (let n = 0; n < 500; n++) {
+      const value = String.fromCharCode(...Array.from({ length: 1 + Math.floor(random() * 12) }, () => Math.floor(random() * (random() < 0.8 ? 128 : 0x10000))));
+      const record = { ...typical, user_agent: value, error: value };
+      expect(serializeRecord(record)).toBe(JSON.stringify(record));
+    }
+  });
+});
