@@ -136,6 +136,29 @@ describe('Redis counters', () => {
     await server.stop();
   });
 
+  it('admissions of one event-loop turn go to Redis in one call per 64, decided in call order', async () => {
+    const server = await startRedis();
+    const store = createCounterStore({ redisUrl: server.url, keyPrefix: prefix });
+    expect(await store.waitReady(5000)).toBe(true);
+    const own = new Redis(server.url);
+    const evalshaCalls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await own.info('commandstats'))?.[1] ?? 0);
+    await store.admit([windowClaim('turn:warm', 1)]); // loads the script (EVAL, then EVALSHA)
+    const before = await evalshaCalls();
+    const window = windowClaim('turn:w', 50, { windowMs: 3_600_000 });
+    const results = await Promise.all(Array.from({ length: 70 }, (_, n) => store.admit([window, budgetClaim('turn:b', 100_000, 10, `t${n}`)])));
+    expect((await evalshaCalls()) - before).toBe(2);
+    results.forEach((r, n) => {
+      expect(r.admitted).toBe(n < 50); // the first 50 in call order, as 70 separate calls would
+      expect(r.states[0]!.remaining).toBe(Math.max(0, 50 - n - 1));
+      // All-or-nothing per request: the refused ones reserved nothing.
+      expect(r.states[1]).toMatchObject({ used: 0, reserved: 10 * Math.min(n + (n < 50 ? 1 : 0), 50) });
+    });
+    expect(await store.budgetUsage('turn:b', 'redis')).toEqual({ used: 0, reserved: 500 });
+    await store.close();
+    own.disconnect();
+    await server.stop();
+  });
+
   it('keeps keys under the prefix, each with an expiry', async () => {
     const store = await connected();
     await store.admit([windowClaim('layout:w', 10, { windowMs: 10_000 }), budgetClaim('layout:b', 10, 1, 'rid')]);

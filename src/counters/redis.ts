@@ -10,7 +10,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LuaScript, type RedisArg } from './luaScript.js';
-import { budgetExpiryKey, budgetKey, claimsArgv, decodeAdmission, decodeUsage, decodeUsages, type RedisAdmission } from './redisCodec.js';
+import { admitArgv, budgetExpiryKey, budgetKey, claimsArgv, decodeAdmissions, decodeUsage, decodeUsages, type AdmissionGroup, type RedisAdmission } from './redisCodec.js';
 import { CountersUnavailableError, type BudgetClaim, type BudgetUsage, type Claim } from './types.js';
 
 export interface RedisCountersOptions {
@@ -33,8 +33,17 @@ interface PendingSettle {
   reject(err: unknown): void;
 }
 
+/** An admission waiting for the end of the event-loop turn (see `admit`). */
+interface PendingAdmit extends AdmissionGroup {
+  resolve(admission: RedisAdmission): void;
+  reject(err: unknown): void;
+}
+
 /** Settlements per settle.lua call at most (the rest go in the next call of the same flush). */
 const SETTLE_BATCH = 128;
+
+/** Admissions (requests) per admit.lua call at most: bounds how long one script holds Redis. */
+const ADMIT_BATCH = 64;
 
 /** Reconnect delay: 100 ms, 200 ms, … capped at 1 s. */
 const retryStrategy = (times: number): number => Math.min(times * 100, 1000);
@@ -65,6 +74,7 @@ export class RedisCounters {
   #closing = false;
   #lastReplyErrorLog = 0;
   #settles: PendingSettle[] = [];
+  #admits: PendingAdmit[] = [];
   /** Settlement flushes scheduled or running (close() waits for them). */
   readonly #flushes = new Set<Promise<void>>();
 
@@ -93,10 +103,34 @@ export class RedisCounters {
     return this.#health === 'up' && this.#client.status === 'ready';
   }
 
-  /** Admits all claims or none (`commit` false: only checks). Throws CountersUnavailableError. */
-  async admit(claims: readonly Claim[], commit: boolean): Promise<RedisAdmission> {
-    const reply = await this.#run(this.#admit, claimsArgv(this.#prefix, claims, commit ? 1 : 0));
-    return decodeAdmission(reply, claims);
+  /**
+   * Admits all claims or none (`commit` false: only checks). Throws CountersUnavailableError.
+   * The admissions of requests that arrive in the same event-loop turn go to Redis in one
+   * admit.lua call (after the turn, by setImmediate), decided one after the other exactly as
+   * separate calls would be: one command per turn instead of one per request.
+   */
+  admit(claims: readonly Claim[], commit: boolean): Promise<RedisAdmission> {
+    if (!this.available) return Promise.reject(new CountersUnavailableError());
+    return new Promise((resolve, reject) => {
+      if (this.#admits.push({ claims, commit, resolve, reject }) === 1) setImmediate(this.#flushAdmits);
+    });
+  }
+
+  readonly #flushAdmits = (): void => {
+    const all = this.#admits;
+    this.#admits = [];
+    for (let from = 0; from < all.length; from += ADMIT_BATCH) void this.#admitBatch(from === 0 && all.length <= ADMIT_BATCH ? all : all.slice(from, from + ADMIT_BATCH));
+  };
+
+  async #admitBatch(batch: PendingAdmit[]): Promise<void> {
+    let admissions: RedisAdmission[];
+    try {
+      admissions = decodeAdmissions(await this.#run(this.#admit, admitArgv(this.#prefix, batch)), batch);
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(admissions[i]!);
   }
 
   /** Undoes an admission (see lua/rollback.lua); `nowMs` as returned by `admit`. */

@@ -30,13 +30,70 @@ export function budgetExpiryKey(prefix: string, key: string): string {
   return `${prefix}budget-exp:${key}`;
 }
 
+/** One request's admission in a batched admit.lua call. */
+export interface AdmissionGroup {
+  claims: readonly Claim[];
+  /** False: only check whether the claims would fit. */
+  commit: boolean;
+}
+
+function putClaim(prefix: string, argv: RedisArg[], k: number, a: number, c: Claim): number {
+  argv[a + 1] = c.limit;
+  if (c.kind === 'window') {
+    argv[k++] = windowKey(prefix, c.key);
+    argv[a] = 'w';
+    argv[a + 2] = c.windowMs;
+    argv[a + 3] = c.type === 'sliding' ? 1 : 0;
+    argv[a + 4] = c.cost;
+    argv[a + 5] = '';
+  } else {
+    argv[k++] = budgetKey(prefix, c.key);
+    argv[k++] = budgetExpiryKey(prefix, c.key);
+    argv[a] = 'b';
+    argv[a + 2] = c.amount;
+    argv[a + 3] = c.periodEndMs;
+    argv[a + 4] = c.reservationTtlMs;
+    argv[a + 5] = c.reservationId;
+  }
+  return k;
+}
+
+function keyCountOf(claims: readonly Claim[]): number {
+  let n = 0;
+  for (const c of claims) n += c.kind === 'window' ? 1 : 2;
+  return n;
+}
+
 /**
- * `[<sha slot>, numkeys, ...keys, first, ...6 values per claim]`; `first` is the commit flag
- * (admit.lua) or the admission time (rollback.lua).
+ * admit.lua's `[<sha slot>, numkeys, ...keys, then per group: commit, claim count, ...6 values
+ * per claim]`: the admissions of several requests in one call.
  */
-export function claimsArgv(prefix: string, claims: readonly Claim[], first: number): RedisArg[] {
+export function admitArgv(prefix: string, groups: readonly AdmissionGroup[]): RedisArg[] {
   let keyCount = 0;
-  for (const c of claims) keyCount += c.kind === 'window' ? 1 : 2;
+  let values = 0;
+  for (const g of groups) {
+    keyCount += keyCountOf(g.claims);
+    values += 2 + g.claims.length * STRIDE;
+  }
+  const argv = new Array<RedisArg>(2 + keyCount + values);
+  argv[0] = '';
+  argv[1] = keyCount;
+  let k = 2;
+  let a = 2 + keyCount;
+  for (const g of groups) {
+    argv[a++] = g.commit ? 1 : 0;
+    argv[a++] = g.claims.length;
+    for (const c of g.claims) {
+      k = putClaim(prefix, argv, k, a, c);
+      a += STRIDE;
+    }
+  }
+  return argv;
+}
+
+/** rollback.lua's `[<sha slot>, numkeys, ...keys, nowMs, ...6 values per claim]`. */
+export function claimsArgv(prefix: string, claims: readonly Claim[], first: number): RedisArg[] {
+  const keyCount = keyCountOf(claims);
   const argv = new Array<RedisArg>(3 + keyCount + claims.length * STRIDE);
   argv[0] = '';
   argv[1] = keyCount;
@@ -44,23 +101,7 @@ export function claimsArgv(prefix: string, claims: readonly Claim[], first: numb
   let a = 2 + keyCount;
   argv[a++] = first;
   for (const c of claims) {
-    argv[a + 1] = c.limit;
-    if (c.kind === 'window') {
-      argv[k++] = windowKey(prefix, c.key);
-      argv[a] = 'w';
-      argv[a + 2] = c.windowMs;
-      argv[a + 3] = c.type === 'sliding' ? 1 : 0;
-      argv[a + 4] = c.cost;
-      argv[a + 5] = '';
-    } else {
-      argv[k++] = budgetKey(prefix, c.key);
-      argv[k++] = budgetExpiryKey(prefix, c.key);
-      argv[a] = 'b';
-      argv[a + 2] = c.amount;
-      argv[a + 3] = c.periodEndMs;
-      argv[a + 4] = c.reservationTtlMs;
-      argv[a + 5] = c.reservationId;
-    }
+    k = putClaim(prefix, argv, k, a, c);
     a += STRIDE;
   }
   return argv;
@@ -72,19 +113,31 @@ function isNumberArray(reply: unknown, minLength: number): reply is number[] {
   return true;
 }
 
-/** Decodes admit.lua's `{admitted, refusedIndex, nowMs, (remaining, resetMs, used, reserved)…}`. */
-export function decodeAdmission(reply: unknown, claims: readonly Claim[]): RedisAdmission {
-  if (!isNumberArray(reply, 3 + claims.length * 4)) throw new Error(`admit.lua returned an unexpected reply: ${String(reply)}`);
-  const states = new Array<ClaimState>(claims.length);
-  for (let n = 0; n < claims.length; n++) {
-    const c = claims[n];
-    const j = 3 + n * 4;
-    states[n] =
-      c.kind === 'window'
-        ? { limit: c.limit, remaining: reply[j], resetMs: reply[j + 1] }
-        : { limit: c.limit, remaining: reply[j], resetMs: reply[j + 1], used: reply[j + 2], reserved: reply[j + 3] };
+/**
+ * Decodes admit.lua's reply, group after group: `{admitted, refusedIndex, nowMs, (remaining,
+ * resetMs, used, reserved) per claim}`.
+ */
+export function decodeAdmissions(reply: unknown, groups: readonly AdmissionGroup[]): RedisAdmission[] {
+  let expected = 0;
+  for (const g of groups) expected += 3 + g.claims.length * 4;
+  if (!isNumberArray(reply, expected)) throw new Error(`admit.lua returned an unexpected reply: ${String(reply)}`);
+  const out = new Array<RedisAdmission>(groups.length);
+  let at = 0;
+  for (let g = 0; g < groups.length; g++) {
+    const claims = groups[g]!.claims;
+    const states = new Array<ClaimState>(claims.length);
+    for (let n = 0; n < claims.length; n++) {
+      const c = claims[n]!;
+      const j = at + 3 + n * 4;
+      states[n] =
+        c.kind === 'window'
+          ? { limit: c.limit, remaining: reply[j]!, resetMs: reply[j + 1]! }
+          : { limit: c.limit, remaining: reply[j]!, resetMs: reply[j + 1]!, used: reply[j + 2]!, reserved: reply[j + 3]! };
+    }
+    out[g] = { admitted: reply[at] === 1, refusedIndex: reply[at + 1]!, states, degraded: false, nowMs: reply[at + 2]! };
+    at += 3 + claims.length * 4;
   }
-  return { admitted: reply[0] === 1, refusedIndex: reply[1], states, degraded: false, nowMs: reply[2] };
+  return out;
 }
 
 /** Decodes `{used, reserved}` (settle.lua, release.lua, usage.lua). */

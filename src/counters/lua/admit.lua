@@ -1,23 +1,23 @@
--- admit.lua: checks every claim of one request and commits them only if all fit (all-or-nothing).
+-- admit.lua: admissions of several requests (groups), one after the other, in one call: each
+-- group checks every claim of one request and commits them only if all fit (all-or-nothing),
+-- exactly as if each group were its own call, in order.
 -- Runs atomically inside Redis; time is Redis server time, so replicas with skewed clocks agree.
 -- Window arithmetic mirrors src/counters/windowMath.ts operation for operation.
 --
--- KEYS, in claim order: a window claim uses 1 key (<prefix>rl:<key>, hash i/c/p);
---   a budget claim uses 2 keys (<prefix>budget:<key>, hash used/reserved/r:<id>;
+-- KEYS, group after group, in claim order: a window claim uses 1 key (<prefix>rl:<key>, hash
+--   i/c/p); a budget claim uses 2 keys (<prefix>budget:<key>, hash used/reserved/r:<id>;
 --   <prefix>budget:<key>:exp, zset reservation id -> expiry ms).
--- ARGV[1]: 1 = commit when all fit, 0 = check only.
--- ARGV[2..]: 6 values per claim:
+-- ARGV, group after group: commit (1 = commit when all fit, 0 = check only), claim count, then
+--   6 values per claim:
 --   window: 'w', limit, windowMs, sliding (1|0), cost, ''
 --   budget: 'b', limit, amount, periodEndMs, reservationTtlMs, reservationId
--- Returns { admitted (1|0), refusedIndex (0-based, -1), nowMs,
---           then per claim: remaining, resetMs, used, reserved }.
+-- Returns, group after group: admitted (1|0), refusedIndex (0-based, -1), nowMs,
+--   then per claim: remaining, resetMs, used, reserved.
 if redis.replicate_commands then redis.replicate_commands() end
 
 local MARGIN = 3600000 -- budget keys outlive their period by 1 h (windowMath.ts BUDGET_KEY_MARGIN_MS)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local commit = ARGV[1] == '1'
-local n = (#ARGV - 1) / 6
 
 local function read_window(s, key, a)
   local w = tonumber(ARGV[a + 2])
@@ -72,49 +72,63 @@ local function write_budget(s, hkey, zkey)
   redis.call('PEXPIREAT', zkey, key_expires)
 end
 
--- Pass 1: read every claim (their states are reported either way); note the first refusal.
-local states, keyat = {}, {}
-local refused = -1
-local k = 1
-for c = 1, n do
-  local a = 2 + (c - 1) * 6
-  local s = { limit = tonumber(ARGV[a + 1]) }
-  local fits
-  keyat[c] = k
-  if ARGV[a] == 'w' then
-    fits = read_window(s, KEYS[k], a)
-    k = k + 1
-  else
-    fits = read_budget(s, KEYS[k], KEYS[k + 1], a)
-    k = k + 2
+-- One group (request): ARGV from `a0` (its commit flag), KEYS from `k0`; appends its answer to
+-- `out`; returns where the next group's ARGV and KEYS start.
+local function admit_group(out, a0, k0)
+  local commit = ARGV[a0] == '1'
+  local n = tonumber(ARGV[a0 + 1])
+  -- Pass 1: read every claim (their states are reported either way); note the first refusal.
+  local states, keyat = {}, {}
+  local refused = -1
+  local k = k0
+  for c = 1, n do
+    local a = a0 + 2 + (c - 1) * 6
+    local s = { limit = tonumber(ARGV[a + 1]) }
+    local fits
+    keyat[c] = k
+    if ARGV[a] == 'w' then
+      fits = read_window(s, KEYS[k], a)
+      k = k + 1
+    else
+      fits = read_budget(s, KEYS[k], KEYS[k + 1], a)
+      k = k + 2
+    end
+    if not fits and refused < 0 then refused = c - 1 end
+    states[c] = s
   end
-  if not fits and refused < 0 then refused = c - 1 end
-  states[c] = s
+
+  -- Pass 2: commit all (only when every claim fits), then report.
+  local write = commit and refused < 0
+  local o = #out
+  out[o + 1], out[o + 2], out[o + 3] = 0, refused, now
+  if refused < 0 then out[o + 1] = 1 end
+  for c = 1, n do
+    local s, kk = states[c], keyat[c]
+    local j = o + 4 + (c - 1) * 4
+    if s.w then
+      if write then write_window(s, KEYS[kk]) end
+      if s.sliding then
+        local est = s.prev * ((s.w - s.elapsed) / s.w) + s.cur
+        out[j] = math.max(0, math.floor(s.limit - est))
+        out[j + 1] = sliding_reset(s)
+      else
+        out[j] = math.max(0, s.limit - s.cur)
+        out[j + 1] = s.w - s.elapsed
+      end
+      out[j + 2], out[j + 3] = 0, 0
+    else
+      if write then write_budget(s, KEYS[kk], KEYS[kk + 1]) end
+      out[j] = math.max(0, s.limit - s.used - s.reserved)
+      out[j + 1] = math.max(0, s.period_end - now)
+      out[j + 2], out[j + 3] = s.used, s.reserved
+    end
+  end
+  return a0 + 2 + n * 6, k
 end
 
--- Pass 2: commit all (only when every claim fits), then report.
-local write = commit and refused < 0
-local out = { 0, refused, now }
-if refused < 0 then out[1] = 1 end
-for c = 1, n do
-  local s, kk = states[c], keyat[c]
-  local j = 4 + (c - 1) * 4
-  if s.w then
-    if write then write_window(s, KEYS[kk]) end
-    if s.sliding then
-      local est = s.prev * ((s.w - s.elapsed) / s.w) + s.cur
-      out[j] = math.max(0, math.floor(s.limit - est))
-      out[j + 1] = sliding_reset(s)
-    else
-      out[j] = math.max(0, s.limit - s.cur)
-      out[j + 1] = s.w - s.elapsed
-    end
-    out[j + 2], out[j + 3] = 0, 0
-  else
-    if write then write_budget(s, KEYS[kk], KEYS[kk + 1]) end
-    out[j] = math.max(0, s.limit - s.used - s.reserved)
-    out[j + 1] = math.max(0, s.period_end - now)
-    out[j + 2], out[j + 3] = s.used, s.reserved
-  end
+local out = {}
+local a, k = 1, 1
+while a <= #ARGV do
+  a, k = admit_group(out, a, k)
 end
 return out
