@@ -63,7 +63,6 @@ function isPromise<T>(v: unknown): v is Promise<T> {
 const enum Stage {
   Correlation,
   Authorization,
-  LimiterAccess,
 }
 
 /**
