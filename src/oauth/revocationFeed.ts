@@ -26,6 +26,8 @@ const OVERLAP_MS = 60_000;
 const POLL_LIVE_MS = 10_000;
 const POLL_DOWN_MS = 1_000;
 const PURGE_EVERY_MS = 10 * 60_000;
+/** How long an announcement waits to hear its own message back from Redis (see announce). */
+const ECHO_WAIT_MS = 250;
 
 export interface RevocationFeedOptions {
   store: Store;
@@ -74,6 +76,8 @@ export class RevocationFeed {
   #closed = false;
   #pollTimer: NodeJS.Timeout | null = null;
   readonly #purgeTimer: NodeJS.Timeout;
+  /** Announcements waiting to hear their own message back, by message. */
+  readonly #echoes = new Map<string, Array<() => void>>();
 
   constructor(opts: RevocationFeedOptions) {
     this.#store = opts.store;
@@ -90,7 +94,12 @@ export class RevocationFeed {
 
   #wire(sub: Redis): void {
     sub.on('message', (channel: string, message: string) => {
-      if (channel === CHANNEL) this.list.add(decode(message));
+      if (channel !== CHANNEL) return;
+      this.list.add(decode(message));
+      const waiting = this.#echoes.get(message);
+      if (waiting === undefined) return;
+      this.#echoes.delete(message);
+      for (const heard of waiting) heard();
     });
     sub.on('ready', () => {
       sub.subscribe(CHANNEL).then(
@@ -146,19 +155,47 @@ export class RevocationFeed {
   }
 
   /**
-   * Tokens just revoked in the store: refused here at once, and on every replica once the
-   * publish resolves (callers await it before answering, so "revoked" means revoked
-   * everywhere). Never rejects.
+   * Tokens just revoked in the store: refused here at once, and on every replica by the time
+   * this resolves (callers await it before answering, so "revoked" means revoked everywhere).
+   * PUBLISH answering is not enough for that: Redis may write the publisher's reply before the
+   * subscribers' copies. So this also waits (up to 250 ms) until this replica's own subscription
+   * hears the message: Redis has then handed it to every subscriber's socket, and a request sent
+   * after our answer reaches another replica after it. Never rejects.
    */
   async announce(tokens: readonly RevokedToken[]): Promise<void> {
     if (tokens.length === 0) return;
     this.list.add(tokens);
     if (this.#pub === null) return;
+    const message = encode(tokens);
+    const echoed = this.#live ? this.#hear(message) : null;
     try {
-      await this.#pub.publish(CHANNEL, encode(tokens));
+      await this.#pub.publish(CHANNEL, message);
     } catch (err) {
       this.#logger.warn({ err, count: tokens.length }, 'oauth2: could not publish revocations on Redis; other replicas will read them from the store');
+      return;
     }
+    if (echoed !== null) await echoed;
+  }
+
+  /** Resolves when the subscription hears `message`, or after ECHO_WAIT_MS. */
+  #hear(message: string): Promise<void> {
+    return new Promise((resolve) => {
+      const heard = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const waiting = this.#echoes.get(message);
+        const rest = waiting?.filter((w) => w !== heard) ?? [];
+        if (rest.length > 0) this.#echoes.set(message, rest);
+        else this.#echoes.delete(message);
+        resolve();
+      }, ECHO_WAIT_MS);
+      timer.unref();
+      const waiting = this.#echoes.get(message);
+      if (waiting === undefined) this.#echoes.set(message, [heard]);
+      else waiting.push(heard);
+    });
   }
 
   async close(): Promise<void> {

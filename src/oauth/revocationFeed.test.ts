@@ -1,0 +1,45 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from '../../test/helpers/redis.js';
+import { waitFor } from '../../test/helpers/ports.js';
+import { RevocationFeed } from './revocationFeed.js';
+import type { Store } from '../store/types.js';
+
+/** A store that has no revocations of its own: everything here travels through Redis. */
+const store = { oauth2Tokens: { revokedSince: async () => [], purgeExpired: async () => {} } } as unknown as Store;
+const logger = pino({ level: 'silent' });
+
+describe('RevocationFeed on Redis', () => {
+  let redis: RedisServer;
+  const feeds: RevocationFeed[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+
+  afterAll(async () => {
+    await Promise.all(feeds.map((f) => f.close()));
+    await redis.stop();
+  });
+
+  it('a revocation announced on one replica is known on the others when the announcement resolves', async () => {
+    const [a, b, c] = [0, 1, 2].map(() => {
+      const feed = new RevocationFeed({ store, redisUrl: redis.url, logger });
+      feeds.push(feed);
+      return feed;
+    });
+    // All three subscribed: a probe announced by a reaches b and c.
+    await waitFor(async () => {
+      await a!.announce([{ jti: 'probe', expires_at: Date.now() + 60_000 }]);
+      return b!.list.has('probe') && c!.list.has('probe');
+    }, 'all three feeds subscribed', 5000);
+    for (let n = 0; n < 100; n++) {
+      const jti = `jti-${n}`;
+      await a!.announce([{ jti, expires_at: Date.now() + 60_000 }]);
+      // The caller answers "revoked" now; the client's next request may go to any replica,
+      // whose event loop reads it after what its subscription already has: one turn here.
+      await new Promise((r) => setImmediate(r));
+      expect([a!.list.has(jti), b!.list.has(jti), c!.list.has(jti)]).toEqual([true, true, true]);
+    }
+  });
+});
