@@ -159,6 +159,16 @@ describe('Redis counters', () => {
     await server.stop();
   });
 
+  it('close() still sends admissions waiting for the end of the turn', async () => {
+    const store = createCounterStore({ redisUrl: sharedRedisUrl(), keyPrefix: prefix });
+    expect(await store.waitReady(5000)).toBe(true);
+    const pending = store.admit([windowClaim('close:w', 5, { faultTolerant: false })]);
+    const closing = store.close();
+    expect(await pending).toMatchObject({ admitted: true, degraded: false });
+    await closing;
+    expect(await admin.hget(`${prefix}rl:close:w`, 'c')).toBe('1');
+  });
+
   it('keeps keys under the prefix, each with an expiry', async () => {
     const store = await connected();
     await store.admit([windowClaim('layout:w', 10, { windowMs: 10_000 }), budgetClaim('layout:b', 10, 1, 'rid')]);

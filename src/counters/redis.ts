@@ -75,7 +75,7 @@ export class RedisCounters {
   #lastReplyErrorLog = 0;
   #settles: PendingSettle[] = [];
   #admits: PendingAdmit[] = [];
-  /** Settlement flushes scheduled or running (close() waits for them). */
+  /** Admission calls and settlement flushes scheduled or running (close() waits for them). */
   readonly #flushes = new Set<Promise<void>>();
 
   constructor(opts: RedisCountersOptions) {
@@ -119,7 +119,10 @@ export class RedisCounters {
   readonly #flushAdmits = (): void => {
     const all = this.#admits;
     this.#admits = [];
-    for (let from = 0; from < all.length; from += ADMIT_BATCH) void this.#admitBatch(from === 0 && all.length <= ADMIT_BATCH ? all : all.slice(from, from + ADMIT_BATCH));
+    for (let from = 0; from < all.length; from += ADMIT_BATCH) {
+      const call: Promise<void> = this.#admitBatch(all.length <= ADMIT_BATCH ? all : all.slice(from, from + ADMIT_BATCH)).finally(() => this.#flushes.delete(call));
+      this.#flushes.add(call);
+    }
   };
 
   async #admitBatch(batch: PendingAdmit[]): Promise<void> {
@@ -235,7 +238,8 @@ export class RedisCounters {
   }
 
   async close(): Promise<void> {
-    // Settlements still waiting for their turn go out first.
+    // Admissions and settlements still waiting for their turn go out first.
+    if (this.#admits.length > 0) this.#flushAdmits();
     await Promise.all(this.#flushes);
     this.#closing = true;
     try {
