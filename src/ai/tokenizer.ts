@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { LruMap } from '../core/lruMap.js';
 import type * as O200kEncoding from 'gpt-tokenizer/encoding/o200k_base';
 
 /**
@@ -36,23 +37,18 @@ export function preloadTokenizer(): void {
  * are counted once, not on every request. Tokenizing runs at ~40 MB/s here, hashing at
  * ~700 MB/s, so a miss costs a few percent more and a hit ~95 % less.
  */
-const countCache = new Map<string, number>();
+export const CACHE_MAX_ENTRIES = 4096;
+const countCache = new LruMap<string, number>(CACHE_MAX_ENTRIES);
 /** Texts shorter than this are tokenized directly (cheaper than hashing and looking up). */
 export const CACHE_MIN_CHARS = 256;
-export const CACHE_MAX_ENTRIES = 4096;
 
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
   if (text.length < CACHE_MIN_CHARS) return loadEncoding().countTokens(text, PLAIN_TEXT);
   const key = hash('sha256', text, 'base64url');
   const known = countCache.get(key);
-  if (known !== undefined) {
-    countCache.delete(key); // most recently used last: eviction takes the oldest
-    countCache.set(key, known);
-    return known;
-  }
+  if (known !== undefined) return known;
   const count = loadEncoding().countTokens(text, PLAIN_TEXT);
-  if (countCache.size >= CACHE_MAX_ENTRIES) countCache.delete(countCache.keys().next().value!);
   countCache.set(key, count);
   return count;
 }

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { LruMap } from '../../core/lruMap.js';
 
 /**
  * A bounded LRU of verified tokens, keyed by the SHA-256 of the token (the token itself is
@@ -8,9 +9,11 @@ import { hash } from 'node:crypto';
  * outlives a revocation or a deleted credential.
  */
 export class VerifiedTokenCache<V extends { expiresAt: number }> {
-  private readonly entries = new Map<string, V>();
+  private readonly entries: LruMap<string, V>;
 
-  constructor(private readonly max = 10_000) {}
+  constructor(max = 10_000) {
+    this.entries = new LruMap(max);
+  }
 
   static keyOf(token: string): string {
     return hash('sha256', token, 'base64url');
@@ -19,19 +22,12 @@ export class VerifiedTokenCache<V extends { expiresAt: number }> {
   /** The entry when present and not past its deadline (refreshing its LRU position). */
   get(key: string, nowMs: number): V | undefined {
     const v = this.entries.get(key);
-    if (v === undefined) return undefined;
+    if (v === undefined || nowMs < v.expiresAt) return v;
     this.entries.delete(key);
-    if (nowMs >= v.expiresAt) return undefined;
-    this.entries.set(key, v);
-    return v;
+    return undefined;
   }
 
   set(key: string, value: V): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.max) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
     this.entries.set(key, value);
   }
 
