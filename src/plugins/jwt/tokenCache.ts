@@ -8,11 +8,9 @@ import { LruMap } from '../../core/lruMap.js';
  * re-validated by its authority (credential still the same, not revoked), so the cache never
  * outlives a revocation or a deleted credential.
  */
-export class VerifiedTokenCache<V extends { expiresAt: number }> {
-  private readonly entries: LruMap<string, V>;
-
+export class VerifiedTokenCache<V extends { expiresAt: number }> extends LruMap<string, V> {
   constructor(max = 10_000) {
-    this.entries = new LruMap(max);
+    super(max);
   }
 
   static keyOf(token: string): string {
@@ -20,26 +18,10 @@ export class VerifiedTokenCache<V extends { expiresAt: number }> {
   }
 
   /** The entry when present and not past its deadline (refreshing its LRU position). */
-  get(key: string, nowMs: number): V | undefined {
-    const v = this.entries.get(key);
+  override get(key: string, nowMs = Date.now()): V | undefined {
+    const v = super.get(key);
     if (v === undefined || nowMs < v.expiresAt) return v;
-    this.entries.delete(key);
+    this.delete(key);
     return undefined;
-  }
-
-  set(key: string, value: V): void {
-    this.entries.set(key, value);
-  }
-
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-
-  get size(): number {
-    return this.entries.size;
   }
 }
