@@ -48,7 +48,6 @@ interface ListQuery {
   offset?: string;
 }
 
-
 export function consumerView(c: Consumer): Record<string, unknown> {
   return { id: c.id, username: c.username, custom_id: c.custom_id, tags: c.tags, source: c.source, created_at: seconds(c.created_at) };
 }

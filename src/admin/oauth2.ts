@@ -44,7 +44,6 @@ interface ClientParams extends ConsumerParams {
   client: string;
 }
 
-
 function clientView(c: OAuth2Credential): Record<string, unknown> {
   return {
     id: c.id,

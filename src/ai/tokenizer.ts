@@ -31,13 +31,13 @@ export function preloadTokenizer(): void {
   loadEncoding();
 }
 
+export const CACHE_MAX_ENTRIES = 4096;
 /**
  * Counts of long texts, by the SHA-256 of the text (the text itself is not kept). A chat client
  * resends the whole conversation on every turn: the system prompt and the earlier messages
  * are counted once, not on every request. Tokenizing runs at ~40 MB/s here, hashing at
  * ~700 MB/s, so a miss costs a few percent more and a hit ~95 % less.
  */
-export const CACHE_MAX_ENTRIES = 4096;
 const countCache = new LruMap<string, number>(CACHE_MAX_ENTRIES);
 /** Texts shorter than this are tokenized directly (cheaper than hashing and looking up). */
 export const CACHE_MIN_CHARS = 256;

@@ -10,7 +10,8 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LuaScript, type RedisArg } from './luaScript.js';
-import { admitArgv, budgetExpiryKey, budgetKey, claimsArgv, decodeAdmissions, decodeUsage, decodeUsages, type AdmissionGroup, type RedisAdmission } from './redisCodec.js';
+import { admitArgv, budgetExpiryKey, budgetKey, claimsArgv, decodeAdmissions, decodeUsage, decodeUsages, settleArgv, type AdmissionGroup, type RedisAdmission, type Settlement } from './redisCodec.js';
+import { TurnBatch } from './turnBatch.js';
 import { CountersUnavailableError, type BudgetClaim, type BudgetUsage, type Claim } from './types.js';
 
 export interface RedisCountersOptions {
@@ -24,20 +25,6 @@ export interface RedisCountersOptions {
 }
 
 type Health = 'connecting' | 'up' | 'down';
-
-/** A settlement waiting for the end of the event-loop turn (see `settle`). */
-interface PendingSettle {
-  claim: BudgetClaim;
-  actual: number;
-  resolve(usage: BudgetUsage): void;
-  reject(err: unknown): void;
-}
-
-/** An admission waiting for the end of the event-loop turn (see `admit`). */
-interface PendingAdmit extends AdmissionGroup {
-  resolve(admission: RedisAdmission): void;
-  reject(err: unknown): void;
-}
 
 /** Settlements per settle.lua call at most (the rest go in the next call of the same flush). */
 const SETTLE_BATCH = 128;
@@ -73,10 +60,14 @@ export class RedisCounters {
   #health: Health = 'connecting';
   #closing = false;
   #lastReplyErrorLog = 0;
-  #settles: PendingSettle[] = [];
-  #admits: PendingAdmit[] = [];
-  /** Admission calls and settlement flushes scheduled or running (close() waits for them). */
-  readonly #flushes = new Set<Promise<void>>();
+  /** Admissions of one event-loop turn, sent in one admit.lua call (see `admit`). */
+  readonly #admits = new TurnBatch<AdmissionGroup, RedisAdmission>(ADMIT_BATCH, async (groups) =>
+    decodeAdmissions(await this.#run(this.#admit, admitArgv(this.#prefix, groups)), groups),
+  );
+  /** Settlements of one event-loop turn, sent in one settle.lua call (see `settle`). */
+  readonly #settles = new TurnBatch<Settlement, BudgetUsage>(SETTLE_BATCH, async (batch) =>
+    decodeUsages(await this.#run(this.#settle, settleArgv(this.#prefix, batch)), batch.length, 'settle'),
+  );
 
   constructor(opts: RedisCountersOptions) {
     this.#prefix = opts.keyPrefix;
@@ -111,29 +102,7 @@ export class RedisCounters {
    */
   admit(claims: readonly Claim[], commit: boolean): Promise<RedisAdmission> {
     if (!this.available) return Promise.reject(new CountersUnavailableError());
-    return new Promise((resolve, reject) => {
-      if (this.#admits.push({ claims, commit, resolve, reject }) === 1) setImmediate(this.#flushAdmits);
-    });
-  }
-
-  readonly #flushAdmits = (): void => {
-    const all = this.#admits;
-    this.#admits = [];
-    for (let from = 0; from < all.length; from += ADMIT_BATCH) {
-      const call: Promise<void> = this.#admitBatch(all.length <= ADMIT_BATCH ? all : all.slice(from, from + ADMIT_BATCH)).finally(() => this.#flushes.delete(call));
-      this.#flushes.add(call);
-    }
-  };
-
-  async #admitBatch(batch: PendingAdmit[]): Promise<void> {
-    let admissions: RedisAdmission[];
-    try {
-      admissions = decodeAdmissions(await this.#run(this.#admit, admitArgv(this.#prefix, batch)), batch);
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-      return;
-    }
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(admissions[i]!);
+    return this.#admits.add({ claims, commit });
   }
 
   /** Undoes an admission (see lua/rollback.lua); `nowMs` as returned by `admit`. */
@@ -150,47 +119,7 @@ export class RedisCounters {
    */
   settle(claim: BudgetClaim, actual: number): Promise<BudgetUsage> {
     if (!this.available) return Promise.reject(new CountersUnavailableError());
-    return new Promise((resolve, reject) => {
-      if (this.#settles.push({ claim, actual, resolve, reject }) === 1) {
-        const flush: Promise<void> = new Promise((turnOver) => setImmediate(turnOver))
-          .then(() => this.#flushSettles())
-          .finally(() => this.#flushes.delete(flush));
-        this.#flushes.add(flush);
-      }
-    });
-  }
-
-  async #flushSettles(): Promise<void> {
-    const all = this.#settles;
-    this.#settles = [];
-    const calls: Promise<void>[] = [];
-    for (let from = 0; from < all.length; from += SETTLE_BATCH) calls.push(this.#settleBatch(all.slice(from, from + SETTLE_BATCH)));
-    await Promise.all(calls);
-  }
-
-  async #settleBatch(batch: PendingSettle[]): Promise<void> {
-    const n = batch.length;
-    const argv = new Array<RedisArg>(2 + 6 * n);
-    argv[0] = '';
-    argv[1] = 2 * n;
-    for (let i = 0; i < n; i++) {
-      const { claim, actual } = batch[i]!;
-      argv[2 + 2 * i] = budgetKey(this.#prefix, claim.key);
-      argv[3 + 2 * i] = budgetExpiryKey(this.#prefix, claim.key);
-      const a = 2 + 2 * n + 4 * i;
-      argv[a] = claim.reservationId;
-      argv[a + 1] = actual;
-      argv[a + 2] = claim.periodEndMs;
-      argv[a + 3] = claim.reservationTtlMs;
-    }
-    let usages: BudgetUsage[];
-    try {
-      usages = decodeUsages(await this.#run(this.#settle, argv), n, 'settle');
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-      return;
-    }
-    for (let i = 0; i < n; i++) batch[i]!.resolve(usages[i]!);
+    return this.#settles.add({ claim, actual });
   }
 
   async release(claim: BudgetClaim): Promise<BudgetUsage> {
@@ -239,8 +168,7 @@ export class RedisCounters {
 
   async close(): Promise<void> {
     // Admissions and settlements still waiting for their turn go out first.
-    if (this.#admits.length > 0) this.#flushAdmits();
-    await Promise.all(this.#flushes);
+    await Promise.all([this.#admits.drain(), this.#settles.drain()]);
     this.#closing = true;
     try {
       await this.#client.quit();

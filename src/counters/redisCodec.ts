@@ -7,7 +7,7 @@
  *   <prefix>budget:<key>          hash  used, reserved, r:<reservationId> (amount)
  *   <prefix>budget-exp:<key>      zset  reservationId → expiry (ms, Redis time)
  */
-import type { AdmitResult, BudgetUsage, Claim, ClaimState } from './types.js';
+import type { AdmitResult, BudgetClaim, BudgetUsage, Claim, ClaimState } from './types.js';
 import type { RedisArg } from './luaScript.js';
 
 /** Values per claim in ARGV (see the header of lua/admit.lua). */
@@ -87,6 +87,34 @@ export function admitArgv(prefix: string, groups: readonly AdmissionGroup[]): Re
       k = putClaim(prefix, argv, k, a, c);
       a += STRIDE;
     }
+  }
+  return argv;
+}
+
+/** One request's settlement in a batched settle.lua call. */
+export interface Settlement {
+  claim: BudgetClaim;
+  actual: number;
+}
+
+/**
+ * settle.lua's `[<sha slot>, numkeys, per settlement its budget and expiry keys, then per
+ * settlement: reservationId, actual, periodEndMs, reservationTtlMs]`.
+ */
+export function settleArgv(prefix: string, batch: readonly Settlement[]): RedisArg[] {
+  const n = batch.length;
+  const argv = new Array<RedisArg>(2 + 6 * n);
+  argv[0] = '';
+  argv[1] = 2 * n;
+  for (let i = 0; i < n; i++) {
+    const { claim, actual } = batch[i]!;
+    argv[2 + 2 * i] = budgetKey(prefix, claim.key);
+    argv[3 + 2 * i] = budgetExpiryKey(prefix, claim.key);
+    const a = 2 + 2 * n + 4 * i;
+    argv[a] = claim.reservationId;
+    argv[a + 1] = actual;
+    argv[a + 2] = claim.periodEndMs;
+    argv[a + 3] = claim.reservationTtlMs;
   }
   return argv;
 }

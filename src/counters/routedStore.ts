@@ -63,18 +63,21 @@ export class RoutedCounterStore implements CounterStore {
   }
 
   admitNow(claims: Claim[]): AdmitResult | null {
-    if (this.#redis !== null) {
-      for (const c of claims) if (c.policy === 'redis') return null;
-    }
+    for (const c of claims) if (!this.#inProcessOnly(c)) return null;
     return this.memory.admitSync(claims);
   }
 
   settleNow(claim: BudgetClaim, actual: number): BudgetUsage | null {
-    return claim.policy === 'local' || this.#redis === null ? this.memory.settleSync(claim, actual) : null;
+    return this.#inProcessOnly(claim) ? this.memory.settleSync(claim, actual) : null;
   }
 
   releaseNow(claim: BudgetClaim): BudgetUsage | null {
-    return claim.policy === 'local' || this.#redis === null ? this.memory.releaseSync(claim) : null;
+    return this.#inProcessOnly(claim) ? this.memory.releaseSync(claim) : null;
+  }
+
+  /** A `local` claim, or any claim without Redis configured: served in-process, no I/O. */
+  #inProcessOnly(claim: Claim): boolean {
+    return claim.policy === 'local' || this.#redis === null;
   }
 
   async admit(claims: Claim[]): Promise<AdmitResult> {
@@ -98,8 +101,9 @@ export class RoutedCounterStore implements CounterStore {
   }
 
   async settle(claim: BudgetClaim, actual: number): Promise<BudgetUsage> {
-    const redis = this.#redis;
-    if (claim.policy === 'local' || redis === null) return this.memory.settleSync(claim, actual);
+    const now = this.settleNow(claim, actual);
+    if (now !== null) return now;
+    const redis = this.#redis!;
     try {
       const usage = await redis.settle(claim, actual);
       // Admitted in-process during an outage that has since ended: drop that reservation too.
@@ -112,8 +116,9 @@ export class RoutedCounterStore implements CounterStore {
   }
 
   async release(claim: BudgetClaim): Promise<BudgetUsage> {
-    const redis = this.#redis;
-    if (claim.policy === 'local' || redis === null) return this.memory.releaseSync(claim);
+    const now = this.releaseNow(claim);
+    if (now !== null) return now;
+    const redis = this.#redis!;
     const local = this.memory.releaseSync(claim);
     try {
       return await redis.release(claim);

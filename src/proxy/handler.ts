@@ -92,7 +92,6 @@ export class ProxyHandler implements ForwardHost {
     });
   }
 
-  /** Matches the route and checks what can be checked before any plugin runs. */
   /** The normalised path (what routing and the upstream see), or 400. */
   normalizedPath(ctx: RequestContext): string {
     const path = ctx.path.startsWith('/') ? normalizePath(ctx.path) : null;
@@ -100,6 +99,7 @@ export class ProxyHandler implements ForwardHost {
     return path;
   }
 
+  /** Matches the route and checks what can be checked before any plugin runs. */
   resolveRoute(ctx: RequestContext, rt: Runtime, path = this.normalizedPath(ctx)): RouteTarget {
     const hostHeader = ctx.req.headers.host ?? '';
     const host = hostHeader.replace(/:\d+$/, '').toLowerCase();
@@ -136,20 +136,13 @@ export class ProxyHandler implements ForwardHost {
   private async processAsync(ctx: RequestContext, target: RouteTarget, withBody: boolean, readsBody: boolean, small: boolean, limit: number): Promise<void> {
     const { route, path, stripLength } = target;
     const chain = route.chain;
-    if (small) {
+    if (small || readsBody) {
       // A small body has usually arrived with the headers: sending it as one buffer lets undici
       // write the request in one syscall instead of streaming it chunk by chunk.
-      ctx.body = await readBody(ctx.req, limit);
-      ctx.bytesIn = ctx.body.length;
-    } else if (readsBody) {
-      ctx.body = await readBody(ctx.req, limit);
-      ctx.bytesIn = ctx.body.length;
-      try {
-        ctx.json = JSON.parse(ctx.body.toString('utf8'));
-      } catch {
-        ctx.json = undefined;
-      }
-      if (chain.observesAi) ctx.aiRequest = inspectRequest(path, ctx.json);
+      const body = await readBody(ctx.req, limit);
+      ctx.body = body;
+      ctx.bytesIn = body.length;
+      if (readsBody) parseJsonBody(ctx, body, chain.observesAi ? path : null);
     }
     if (chain.hasAccess) {
       const pending = runAccessPhases(chain, ctx, this.deps.counters);
@@ -168,12 +161,13 @@ export class ProxyHandler implements ForwardHost {
 
   buildUpstreamHeaders(ctx: RequestContext, rt: Runtime, route: CompiledRoute): Record<string, string | string[]> {
     const req = ctx.req;
-    const peer = req.socket.remoteAddress ?? '';
+    const remote = req.socket.remoteAddress ?? '';
+    const peer = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
     const hostHeader = req.headers.host ?? '';
     const headers = upstreamRequestHeaders(req.headers, {
       clientIp: ctx.clientIp,
-      peerIp: peer.startsWith('::ffff:') ? peer.slice(7) : peer,
-      peerTrusted: rt.clientIp.isTrusted(peer.startsWith('::ffff:') ? peer.slice(7) : peer),
+      peerIp: peer,
+      peerTrusted: rt.clientIp.isTrusted(peer),
       proto: ctx.tls ? 'https' : 'http',
       port: req.socket.localPort ?? 0,
       host: hostHeader.replace(/:\d+$/, ''),
@@ -272,4 +266,14 @@ export class ProxyHandler implements ForwardHost {
     if (pending === undefined) finish();
     else pending.then(finish, finish);
   }
+}
+
+/** The body as JSON for the plugins (undefined when it is not); with `aiPath`, the AI facts too. */
+function parseJsonBody(ctx: RequestContext, body: Buffer, aiPath: string | null): void {
+  try {
+    ctx.json = JSON.parse(body.toString('utf8'));
+  } catch {
+    ctx.json = undefined;
+  }
+  if (aiPath !== null) ctx.aiRequest = inspectRequest(aiPath, ctx.json);
 }

@@ -37,9 +37,9 @@ export const IDENTITY_HEADERS = [
 
 const STRIPPED_UPSTREAM = new Set<string>([...HOP_BY_HOP, ...IDENTITY_HEADERS, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-request-id', 'forwarded', 'host']);
 
-/** Names listed in a Connection header are hop-by-hop for this message too. */
 const NONE: string[] = [];
 
+/** Names listed in a Connection header are hop-by-hop for this message too. */
 function connectionTokens(value: string | string[] | undefined): string[] {
   if (value === undefined || value === 'keep-alive' || value === 'close') return NONE;
   return (Array.isArray(value) ? value.join(',') : value)
