@@ -89,9 +89,18 @@ async function halfLoad(name: string, peakOf: string, start: () => Promise<{ sto
   try {
     const url = `http://127.0.0.1:${PROXY_PORT}${CHAT}`;
     await wrk(url, { duration: 2, connections, script: paced });
+    const ticks0 = cpuTicks();
     const load = await wrk(url, { duration: ctx.duration, connections, script: paced });
+    const steal = stealPercent(ticks0, cpuTicks());
     const added = load.p99 - direct.p99;
-    return { name, load, direct, added_p99_ms: added, extra: `~${Math.round(load.rps)} req/s (half of ${Math.round(peak)}): p99 ${load.p99.toFixed(2)} ms vs direct ${direct.p99.toFixed(2)} ms, added ${added.toFixed(2)} ms` };
+    return {
+      name,
+      load,
+      direct,
+      added_p99_ms: added,
+      steal_percent: steal,
+      extra: `~${Math.round(load.rps)} req/s (half of ${Math.round(peak)}): p99 ${load.p99.toFixed(2)} ms vs direct ${direct.p99.toFixed(2)} ms, added ${added.toFixed(2)} ms, steal ${steal.toFixed(0)} %`,
+    };
   } finally {
     await proc.stop();
   }
@@ -165,6 +174,15 @@ export const SCENARIOS: Scenario[] = [
     name: 'tollgate-full-half-load',
     async run(ctx) {
       return halfLoad('tollgate-full-half-load', 'tollgate-full-memory', () => tollgate(ctx.policy.config(ctx.upstreamPort), PROXY_PORT), ctx);
+    },
+  },
+  {
+    // The reference proxy at the same pace as tollgate-full-half-load: what any proxy on this
+    // machine adds to the p99 at that load (on a shared VM, mostly the proxy core waking up).
+    name: 'nginx-proxy-full-pace',
+    async run(ctx) {
+      if (!nginxAvailable()) return { name: 'nginx-proxy-full-pace', skipped: 'nginx not installed' };
+      return halfLoad('nginx-proxy-full-pace', 'tollgate-full-memory', () => nginxProxy(PROXY_PORT, ctx.upstreamPort), ctx);
     },
   },
   {
