@@ -36,7 +36,7 @@ export default definePlugin<CustomJwtAuthConfig>({
     return {
       authenticate(ctx) {
         const token = bearerToken(ctx.req.headers.authorization);
-        return token === null ? null : authenticator.authenticate(token);
+        return token === null ? null : authenticator.authenticate(token, ctx.req.socket);
       },
     };
   },

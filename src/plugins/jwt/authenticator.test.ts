@@ -36,6 +36,26 @@ describe('JwtAuthenticator (the verified-token cache)', () => {
     expect(state.verifications).toBe(2);
   });
 
+  it('a connection that changes its token gets the new token\'s identity, never the last one\'s', async () => {
+    const { authority, state } = countingAuthority();
+    const auth = new JwtAuthenticator(() => authority);
+    const connection = {};
+    expect((await auth.authenticate(token('a'), connection)).userId).toBe('a');
+    expect((await auth.authenticate(token('a'), connection)).userId).toBe('a');
+    expect(state.verifications).toBe(1);
+    expect((await auth.authenticate(token('b'), connection)).userId).toBe('b');
+    expect((await auth.authenticate(token('a'), connection)).userId).toBe('a'); // from the shared cache
+    expect(state.verifications).toBe(2);
+    // Another connection, and no connection at all, share the same cache entries.
+    expect((await auth.authenticate(token('b'), {})).userId).toBe('b');
+    expect((await auth.authenticate(token('a'))).userId).toBe('a');
+    expect(state.verifications).toBe(2);
+    // A token that differs in its last character is a different token.
+    const forged = `${token('a').slice(0, -1)}x`;
+    await auth.authenticate(forged, connection);
+    expect(state.verifications).toBe(3);
+  });
+
   it('hands out copies, so a request cannot alter the cached identity', async () => {
     const { authority } = countingAuthority();
     const auth = new JwtAuthenticator(() => authority);

@@ -24,10 +24,10 @@ export class JwtAuthenticator {
     this.cache = new VerifiedTokenCache<Acceptance>(cacheSize);
   }
 
-  /** The identity of a valid token; throws 401 (`invalid_token`) or 503. */
-  authenticate(token: string): Identity | Promise<Identity> {
+  /** The identity of a valid token; throws 401 (`invalid_token`) or 503. `connection`: see VerifiedTokenCache.keyOf. */
+  authenticate(token: string, connection?: object): Identity | Promise<Identity> {
     const nowMs = Date.now();
-    const key = VerifiedTokenCache.keyOf(token);
+    const key = VerifiedTokenCache.keyOf(token, connection);
     const hit = this.cache.get(key, nowMs);
     if (hit !== undefined) {
       const ok = hit.authority.stillValid(hit, nowMs);

@@ -51,7 +51,7 @@ export default definePlugin<JwtConfig>({
       authenticate(ctx) {
         if (skipPreflight && ctx.method === 'OPTIONS') return emptyIdentity('jwt');
         const token = findToken(ctx.req.headers, ctx.query, places);
-        return token === null ? null : authenticator.authenticate(token);
+        return token === null ? null : authenticator.authenticate(token, ctx.req.socket);
       },
       entitiesChanged() {
         credentials.clear();

@@ -1,9 +1,16 @@
 import { hash } from 'node:crypto';
 import { LruMap } from '../../core/lruMap.js';
 
+/** The last token a connection sent, with its cache key. */
+interface LastToken {
+  token: string;
+  key: string;
+}
+const LAST_TOKEN = Symbol('tollgate.lastToken');
+
 /**
  * A bounded LRU of verified tokens, keyed by the SHA-256 of the token (the token itself is
- * never kept), so a repeated token costs no signature verification. Entries carry their own
+ * never kept here), so a repeated token costs no signature verification. Entries carry their own
  * deadline (the token's `exp`); `clear()` runs when stored entities change, and each hit is
  * re-validated by its authority (credential still the same, not revoked), so the cache never
  * outlives a revocation or a deleted credential.
@@ -13,8 +20,24 @@ export class VerifiedTokenCache<V extends { expiresAt: number }> extends LruMap<
     super(max);
   }
 
-  static keyOf(token: string): string {
-    return hash('sha256', token, 'base64url');
+  /**
+   * The cache key of a token. With `connection` (the client socket), the last token it sent and
+   * that token's key are remembered on it: a keep-alive client that repeats its token is
+   * recognised by string equality, without hashing. The token is then held by its own
+   * connection until that connection sends another or closes, never in the shared cache.
+   */
+  static keyOf(token: string, connection?: object): string {
+    if (connection === undefined) return hash('sha256', token, 'base64url');
+    const holder = connection as { [LAST_TOKEN]?: LastToken };
+    const last = holder[LAST_TOKEN];
+    if (last !== undefined && last.token === token) return last.key;
+    const key = hash('sha256', token, 'base64url');
+    if (last === undefined) holder[LAST_TOKEN] = { token, key };
+    else {
+      last.token = token;
+      last.key = key;
+    }
+    return key;
   }
 
   /** The entry when present and not past its deadline (refreshing its LRU position). */
