@@ -31,12 +31,8 @@ export class VerifiedTokenCache<V extends { expiresAt: number }> extends LruMap<
     const holder = connection as { [LAST_TOKEN]?: LastToken };
     const last = holder[LAST_TOKEN];
     if (last !== undefined && last.token === token) return last.key;
-    const key = hash('sha256', token, 'base64url');
-    if (last === undefined) holder[LAST_TOKEN] = { token, key };
-    else {
-      last.token = token;
-      last.key = key;
-    }
+    const key = VerifiedTokenCache.keyOf(token);
+    holder[LAST_TOKEN] = { token, key };
     return key;
   }
 

@@ -58,7 +58,7 @@ export default definePlugin<OAuth2Config>({
       async authenticate(ctx) {
         const token = bearer(ctx.req.headers.authorization);
         if (token === null) return null;
-        const identity = await authenticator.authenticate(token);
+        const identity = await authenticator.authenticate(token, ctx.req.socket);
         if (config.hide_credentials) delete ctx.upstreamHeaders.authorization;
         return identity;
       },
