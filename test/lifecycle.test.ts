@@ -47,6 +47,14 @@ describe('reload', () => {
     expect(codes.every((c) => c === 200)).toBe(true);
   });
 
+  it('refuses an empty file (a file caught half-written) and keeps every route', async () => {
+    writeFileSync(gw.configFile, '');
+    gw.signal('SIGHUP');
+    await waitFor(() => gw.stderr().includes(`${gw.configFile}: the file is empty`), 'empty-file error line', 10_000);
+    expect(await status(`${gw.url}/a/x`)).toBe(200);
+    expect(await status(`${gw.url}/b/x`)).toBe(200);
+  });
+
   it('refuses an invalid file on SIGHUP, says why in one line per problem, and keeps serving', async () => {
     writeFileSync(gw.configFile, 'services:\n  - name: echo\n    url: not a url\n');
     gw.signal('SIGHUP');

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { TollgateConfig } from '../config/schema.js';
-import { loadConfigFile, validateConfig } from '../config/load.js';
+import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
 import type { PluginRegistry } from '../core/registry.js';
 
 /**
@@ -33,9 +33,16 @@ export class ConfigSource {
     return src;
   }
 
-  /** Loads and validates; throws ConfigError. */
-  async load(): Promise<TollgateConfig> {
+  /**
+   * Loads and validates; throws ConfigError. On a reload an empty file is refused: it is what
+   * a poll sees between the truncate and the write of a file being rewritten in place, and
+   * applying it would drop every service (and the config's consumers from the store).
+   */
+  async load(reload = false): Promise<TollgateConfig> {
     if (this.file === null) return validateConfig(this.label, this.document, this.registry, this.env);
+    if (reload && (await readFile(this.file, 'utf8').catch(() => null))?.trim() === '') {
+      throw new ConfigError(this.file, [{ path: '', message: 'the file is empty (still being written?); not applied. To remove every service, write `services: []`' }]);
+    }
     const config = await loadConfigFile(this.file, this.registry, this.env);
     this.hash = await this.fileHash();
     return config;

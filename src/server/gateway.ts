@@ -237,7 +237,7 @@ export class Gateway {
     this.reloading = this.reloading.then(async () => {
       let next: TollgateConfig;
       try {
-        next = await this.opts.source.load();
+        next = await this.opts.source.load(true);
       } catch (err) {
         this.lastReloadError = (err as Error).message;
         for (const line of (err as Error).message.split('\n')) process.stderr.write(`${line}\n`);
