@@ -23,23 +23,31 @@ describe('RevocationFeed on Redis', () => {
   });
 
   it('a revocation announced on one replica is known on the others when the announcement resolves', async () => {
-    const [a, b, c] = [0, 1, 2].map(() => {
-      const feed = new RevocationFeed({ store, redisUrl: redis.url, logger });
-      feeds.push(feed);
-      return feed;
-    });
+    const feed = () => {
+      const f = new RevocationFeed({ store, redisUrl: redis.url, logger });
+      feeds.push(f);
+      return f;
+    };
+    // The announcer subscribes last: Redis writes a message's copies in reverse order of
+    // subscription, so a's own copy goes out before b's and c's (its echo alone proves nothing).
+    const [b, c] = [feed(), feed()];
+    await waitFor(async () => {
+      await b!.announce([{ jti: 'probe-bc', expires_at: Date.now() + 60_000 }]);
+      return c!.list.has('probe-bc');
+    }, 'b and c subscribed', 5000);
+    const a = feed();
     // All three subscribed: a probe announced by a reaches b and c.
     await waitFor(async () => {
-      await a!.announce([{ jti: 'probe', expires_at: Date.now() + 60_000 }]);
+      await a.announce([{ jti: 'probe', expires_at: Date.now() + 60_000 }]);
       return b!.list.has('probe') && c!.list.has('probe');
     }, 'all three feeds subscribed', 5000);
     for (let n = 0; n < 100; n++) {
       const jti = `jti-${n}`;
-      await a!.announce([{ jti, expires_at: Date.now() + 60_000 }]);
+      await a.announce([{ jti, expires_at: Date.now() + 60_000 }]);
       // The caller answers "revoked" now; the client's next request may go to any replica,
       // whose event loop reads it after what its subscription already has: one turn here.
       await new Promise((r) => setImmediate(r));
-      expect([a!.list.has(jti), b!.list.has(jti), c!.list.has(jti)]).toEqual([true, true, true]);
+      expect([a.list.has(jti), b!.list.has(jti), c!.list.has(jti)]).toEqual([true, true, true]);
     }
   });
 });

@@ -157,10 +157,13 @@ export class RevocationFeed {
   /**
    * Tokens just revoked in the store: refused here at once, and on every replica by the time
    * this resolves (callers await it before answering, so "revoked" means revoked everywhere).
-   * PUBLISH answering is not enough for that: Redis may write the publisher's reply before the
-   * subscribers' copies. So this also waits (up to 250 ms) until this replica's own subscription
-   * hears the message: Redis has then handed it to every subscriber's socket, and a request sent
-   * after our answer reaches another replica after it. Never rejects.
+   * PUBLISH answering is not enough for that: Redis writes the publisher's reply before the
+   * subscribers' copies. So this also sends a PING after it and waits for the answer: Redis
+   * writes every copy of the message in the event-loop turn that ran PUBLISH, and the PING's
+   * reply in a later one, so every subscriber's socket has the message first whatever order
+   * they subscribed in. It also waits (up to 250 ms) until this replica's own subscription hears
+   * the message. A request sent after our answer reaches another replica after the message.
+   * Never rejects.
    */
   async announce(tokens: readonly RevokedToken[]): Promise<void> {
     if (tokens.length === 0) return;
@@ -170,6 +173,7 @@ export class RevocationFeed {
     const echoed = this.#live ? this.#hear(message) : null;
     try {
       await this.#pub.publish(CHANNEL, message);
+      await this.#pub.ping();
     } catch (err) {
       this.#logger.warn({ err, count: tokens.length }, 'oauth2: could not publish revocations on Redis; other replicas will read them from the store');
       return;
