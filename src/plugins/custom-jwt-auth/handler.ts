@@ -35,7 +35,7 @@ export default definePlugin<CustomJwtAuthConfig>({
 
     return {
       authenticate(ctx) {
-        const token = bearerToken(ctx.req.headers.authorization);
+        const token = bearerToken(ctx.req.headers.authorization, ctx.req.socket);
         return token === null ? null : authenticator.authenticate(token, ctx.req.socket);
       },
     };

@@ -50,7 +50,7 @@ export default definePlugin<JwtConfig>({
     return {
       authenticate(ctx) {
         if (skipPreflight && ctx.method === 'OPTIONS') return emptyIdentity('jwt');
-        const token = findToken(ctx.req.headers, ctx.query, places);
+        const token = findToken(ctx.req.headers, ctx.query, places, ctx.req.socket);
         return token === null ? null : authenticator.authenticate(token, ctx.req.socket);
       },
       entitiesChanged() {

@@ -10,10 +10,33 @@ export interface TokenPlaces {
 
 const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
 
-/** The token of a `Bearer <token>` header value, or null. */
-export function bearerToken(value: string | string[] | undefined): string | null {
+/** The last `Authorization`-style header value a connection sent, with its token. */
+interface LastBearer {
+  value: string;
+  token: string | null;
+}
+const LAST_BEARER = Symbol('tollgate.lastBearer');
+
+/**
+ * The token of a `Bearer <token>` header value, or null. With `connection` (the client socket),
+ * the last value it sent and its token are remembered on it: a keep-alive client repeating its
+ * header is recognised by string equality instead of a regular-expression scan of the whole
+ * token, and gets the very same token string back, so VerifiedTokenCache.keyOf's own
+ * per-connection memo matches by identity. The value is held by its own connection only.
+ */
+export function bearerToken(value: string | string[] | undefined, connection?: object): string | null {
   const v = Array.isArray(value) ? value[0] : value;
   if (v === undefined) return null;
+  if (connection === undefined) return parseBearer(v);
+  const holder = connection as { [LAST_BEARER]?: LastBearer };
+  const last = holder[LAST_BEARER];
+  if (last !== undefined && last.value === v) return last.token;
+  const token = parseBearer(v);
+  holder[LAST_BEARER] = { value: v, token };
+  return token;
+}
+
+function parseBearer(v: string): string | null {
   const m = BEARER.exec(v);
   return m ? m[1]! : null;
 }
@@ -38,9 +61,9 @@ function merge(found: string | null, token: string | null): string | null {
 
 /**
  * The one token the request carries, or null. Several different tokens (say one in a cookie,
- * another in the header) are refused, as Kong does.
+ * another in the header) are refused, as Kong does. `connection`: see bearerToken.
  */
-export function findToken(headers: IncomingHttpHeaders, query: string, places: TokenPlaces): string | null {
+export function findToken(headers: IncomingHttpHeaders, query: string, places: TokenPlaces, connection?: object): string | null {
   let found: string | null = null;
   if (places.uriParamNames.length > 0 && query.length > 1) {
     const params = new URLSearchParams(query.slice(1));
@@ -50,6 +73,6 @@ export function findToken(headers: IncomingHttpHeaders, query: string, places: T
   if (places.cookieNames.length > 0 && cookie !== undefined) {
     for (const name of places.cookieNames) found = merge(found, cookieValue(cookie, name));
   }
-  for (const name of places.headerNames) found = merge(found, bearerToken(headers[name]));
+  for (const name of places.headerNames) found = merge(found, bearerToken(headers[name], connection));
   return found;
 }
