@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AUDIT_FIELDS, serializeRecord, type AuditRecord } from './record.js';
+import { AUDIT_FIELDS, serializeRecord, timestampOf, type AuditRecord } from './record.js';
 import { seededRandom } from '../../ai/__fixtures__/feed.js';
 
 const typical: AuditRecord = {
@@ -58,5 +58,21 @@ describe('serializeRecord', () => {
       const record = { ...typical, user_agent: value, error: value };
       expect(serializeRecord(record)).toBe(JSON.stringify(record));
     }
+  });
+});
+
+describe('timestampOf', () => {
+  it('writes what toISOString writes, across milliseconds, seconds, days, years and back in time', () => {
+    const random = seededRandom(7);
+    const starts = [Date.UTC(2026, 11, 31, 23, 59, 59, 990), Date.UTC(2024, 1, 29, 0, 0, 0, 0), 0, Date.UTC(9999, 11, 31, 23, 59, 59, 995), Date.now()];
+    for (const start of starts) {
+      for (let ms = start; ms < start + 30; ms++) expect(timestampOf(ms)).toBe(new Date(ms).toISOString());
+    }
+    for (let i = 0; i < 2000; i++) {
+      const ms = Math.floor(random() * Date.UTC(9999, 0, 1));
+      expect(timestampOf(ms)).toBe(new Date(ms).toISOString());
+    }
+    // past year 9999 the prefix is not fixed-width: still toISOString's text
+    expect(timestampOf(Date.UTC(10000, 0, 1, 0, 0, 0, 7))).toBe(new Date(Date.UTC(10000, 0, 1, 0, 0, 0, 7)).toISOString());
   });
 });
