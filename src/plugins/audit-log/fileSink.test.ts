@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { AuditFile, type FileSinkOptions } from './fileSink.js';
 import { GENESIS_HASH, checkLine } from './hashChain.js';
@@ -15,6 +15,11 @@ const opts = (over: Partial<FileSinkOptions> = {}): FileSinkOptions => ({
   logger: pino({ level: 'silent' }),
   ...over,
 });
+
+const mkdirOf = (file: string): string => {
+  mkdirSync(dirname(file), { recursive: true });
+  return dirname(file);
+};
 
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
 
@@ -141,5 +146,23 @@ describe('AuditFile (in process, with a fake clock for the calendar only)', () =
     f.append({ n: 3 });
     f.flushSync();
     expect(lines(path)).toEqual(['{"n":1}', '{"n":2}', '{"n":3}']);
+  });
+
+  it('writes every line byte-exact and in order: multi-byte text, batches larger than the batch buffer, the overflow path, a crash-cut tail', async () => {
+    writeFileSync(join(mkdirOf(path), 'audit.log'), '{"cut":');
+    const f = new AuditFile(path, opts({ tamperEvident: false, bufferSize: 50 }));
+    f.users = 1;
+    await f.open();
+    const expected: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      // 1-, 2-, 3- and 4-byte UTF-8, and every 500th line alone larger than a 128 KiB batch
+      const text = i % 500 === 7 ? 'ü€😀'.repeat(40_000) : `line ${i} ü€😀 ${'x'.repeat(i % 300)}`;
+      f.append({ i, text });
+      expected.push(JSON.stringify({ i, text }));
+      if (i % 400 === 0) await f.flush(5000);
+    }
+    f.users = 0;
+    await f.close(5000);
+    expect(readFileSync(path, 'utf8')).toBe(`{"cut":\n${expected.join('\n')}\n`);
   });
 });

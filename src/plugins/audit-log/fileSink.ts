@@ -25,6 +25,74 @@ interface Pending {
   pos: number;
 }
 
+/** Size of a batch buffer; larger batches grow their own (COALESCE_BYTES usually sends first). */
+const BATCH_BYTES = 128 * 1024;
+
+/**
+ * The queued lines, encoded as they come into one buffer (no per-line string, no join, no copy
+ * when the batch leaves). `take()` hands the bytes out and starts on another buffer; `recycle()`
+ * gives a written batch's buffer back, so two buffers per file take turns.
+ */
+class LineBatch {
+  private buf: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
+  private spare: Buffer | null = null;
+  /** Bytes queued. */
+  length = 0;
+  /** Lines queued. */
+  lines = 0;
+
+  push(line: string): void {
+    const room = line.length * 3 + 1; // UTF-8 needs at most 3 bytes per UTF-16 unit
+    if (this.length + room > this.buf.length) this.grow(this.length + room);
+    this.length += this.buf.write(line, this.length);
+    this.buf[this.length++] = 0x0a;
+    this.lines++;
+  }
+
+  /** Puts a newline before everything queued (a line cut by a crash ends the file). */
+  prependNewline(): void {
+    if (this.length + 1 > this.buf.length) this.grow(this.length + 1);
+    this.buf.copyWithin(1, 0, this.length);
+    this.buf[0] = 0x0a;
+    this.length++;
+    this.lines++;
+  }
+
+  /** The queued bytes, now owned by the caller until it recycles them; the batch starts empty. */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.length);
+    this.buf = this.spare ?? Buffer.allocUnsafe(BATCH_BYTES);
+    this.spare = null;
+    this.length = 0;
+    this.lines = 0;
+    return out;
+  }
+
+  /** The queued bytes, still the batch's own (valid until the next push or clear). */
+  peek(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+
+  /** Drops what is queued (it was written from `peek()`). */
+  clear(): void {
+    this.length = 0;
+    this.lines = 0;
+  }
+
+  /** A taken batch is written: its buffer may hold the next batch after the current one. */
+  recycle(taken: Buffer): void {
+    if (this.spare === null && taken.buffer.byteLength === BATCH_BYTES && taken.buffer !== this.buf.buffer) {
+      this.spare = Buffer.from(taken.buffer, taken.byteOffset, BATCH_BYTES);
+    }
+  }
+
+  private grow(needed: number): void {
+    const next = Buffer.allocUnsafe(Math.max(needed, this.buf.length * 2));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+}
+
 const FLAGS = constants.O_WRONLY | constants.O_CREAT;
 /** How long queued lines wait for company before they are written (one write for all). */
 const COALESCE_MS = 10;
@@ -60,12 +128,11 @@ export class AuditFile {
   private offset = 0;
   private day = utcDay();
   private head: string | null = null;
-  private queue: string[] = [];
+  private queue = new LineBatch();
   private inflight: Pending | null = null;
   private busy = false;
   private scheduled: 'timer' | 'immediate' | null = null;
   private coalesceTimer: NodeJS.Timeout | null = null;
-  private queuedBytes = 0;
   private forceRotate = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private lastErrorLog = 0;
@@ -101,7 +168,7 @@ export class AuditFile {
     this.day = tail && tail.size > 0 ? utcDay(tail.mtimeMs) : utcDay();
     this.handle = handle;
     // A line cut by a crash stays (verify reports it); the next line starts on its own.
-    if (tail && !tail.endsWithNewline && tail.size > 0) this.queue.unshift('\n');
+    if (tail && !tail.endsWithNewline && tail.size > 0) this.queue.prependNewline();
   }
 
   /**
@@ -118,9 +185,8 @@ export class AuditFile {
     } else {
       line = plainLine ?? JSON.stringify(record);
     }
-    this.queue.push(`${line}\n`);
-    this.queuedBytes += line.length + 1;
-    if (this.queue.length >= this.opts.bufferSize) this.writeQueuedSync();
+    this.queue.push(line);
+    if (this.queue.lines >= this.opts.bufferSize) this.writeQueuedSync();
     else this.schedule();
     return line;
   }
@@ -155,12 +221,12 @@ export class AuditFile {
         this.writeFdSync(this.handle.fd);
       }
     } catch (err) {
-      this.opts.logger.error({ err, path: this.path, lines: this.queue.length }, 'audit file: could not write records at exit');
+      this.opts.logger.error({ err, path: this.path, lines: this.queue.lines }, 'audit file: could not write records at exit');
     }
   }
 
   private idleNow(): boolean {
-    return this.queue.length === 0 && this.inflight === null && !this.busy;
+    return this.queue.lines === 0 && this.inflight === null && !this.busy;
   }
 
   /**
@@ -179,7 +245,7 @@ export class AuditFile {
       this.coalesceTimer = null;
       this.pump();
     };
-    if (urgent || this.queuedBytes >= COALESCE_BYTES) {
+    if (urgent || this.queue.length >= COALESCE_BYTES) {
       this.scheduled = 'immediate';
       setImmediate(run);
     } else {
@@ -190,14 +256,12 @@ export class AuditFile {
 
   private pump(): void {
     if (this.busy || this.retryTimer) return;
-    if (this.inflight === null && this.queue.length === 0) return this.idle();
+    if (this.inflight === null && this.queue.lines === 0) return this.idle();
     if (this.closing) return this.step(this.closing);
     if (!this.handle) return this.step(this.open());
     if (this.inflight === null && this.rotationDue()) return this.step(this.rotate());
     if (this.inflight === null) {
-      const buf = Buffer.from(this.queue.join(''));
-      this.queue = [];
-      this.queuedBytes = 0;
+      const buf = this.queue.take();
       this.inflight = { buf, pos: this.offset };
       this.offset += buf.length;
     }
@@ -205,7 +269,7 @@ export class AuditFile {
     if (Date.now() >= this.asyncUntil) return this.writeBatchSync(this.handle, pending);
     this.step(
       writeAll(this.handle, pending).then(() => {
-        if (this.inflight === pending) this.inflight = null;
+        this.written(pending);
       }),
       this.afterWrite,
     );
@@ -218,7 +282,7 @@ export class AuditFile {
     } catch (err) {
       return this.failed(err); // the batch stays in flight: rewritten, same bytes, same place
     }
-    if (this.inflight === pending) this.inflight = null;
+    this.written(pending);
     const ms = performance.now() - started;
     if (ms > (this.opts.slowWriteMs ?? SLOW_WRITE_MS)) {
       this.asyncUntil = Date.now() + ASYNC_AFTER_SLOW_MS;
@@ -227,13 +291,20 @@ export class AuditFile {
     this.afterWrite();
   }
 
+  /** A batch is on disk (unless it was rewritten and is still the one in flight). */
+  private written(pending: Pending): void {
+    if (this.inflight !== pending) return;
+    this.inflight = null;
+    this.queue.recycle(pending.buf);
+  }
+
   /**
    * A batch is on disk. What queued meanwhile waits for company again (COALESCE_MS) rather than
    * going out at once: under load, back-to-back writes would each carry a handful of lines, and
    * every asynchronous write costs the main thread tens of µs (a thread-pool round trip).
    */
   private readonly afterWrite = (): void => {
-    if (this.queue.length === 0 || this.waiters.length > 0 || this.closing !== null) this.pump();
+    if (this.queue.lines === 0 || this.waiters.length > 0 || this.closing !== null) this.pump();
     else this.schedule();
   };
 
@@ -256,7 +327,7 @@ export class AuditFile {
     const now = Date.now();
     if (now - this.lastErrorLog > 10_000) {
       this.lastErrorLog = now;
-      this.opts.logger.error({ err, path: this.path, queued: this.queue.length }, 'audit file write failed; records are kept and retried every second');
+      this.opts.logger.error({ err, path: this.path, queued: this.queue.lines }, 'audit file write failed; records are kept and retried every second');
     }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -329,19 +400,18 @@ export class AuditFile {
 
   private writeFdSync(fd: number): void {
     if (this.inflight) writeAllSync(fd, this.inflight);
-    if (this.queue.length === 0) return;
-    const pending = { buf: Buffer.from(this.queue.join('')), pos: this.offset };
-    writeAllSync(fd, pending);
+    if (this.queue.lines === 0) return;
+    const pending = { buf: this.queue.peek(), pos: this.offset };
+    writeAllSync(fd, pending); // throws: the lines stay queued, for the next write
     this.offset += pending.buf.length;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.queue.clear();
   }
 
   private failedSync(err: unknown): void {
     const now = Date.now();
     if (now - this.lastErrorLog > 10_000) {
       this.lastErrorLog = now;
-      this.opts.logger.error({ err, path: this.path, queued: this.queue.length }, 'audit file write failed; records are kept and retried');
+      this.opts.logger.error({ err, path: this.path, queued: this.queue.lines }, 'audit file write failed; records are kept and retried');
     }
   }
 }
