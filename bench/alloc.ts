@@ -68,13 +68,17 @@ try {
       let bytes = 0;
       let pauseMs = 0;
       let gcs = 0;
-      for (const m of gcLines.matchAll(/pause=([\d.]+) .*? allocated=(\d+)/g)) {
+      let maxPauseMs = 0;
+      let majors = 0;
+      for (const m of gcLines.matchAll(/pause=([\d.]+) .*?gc=(\w+) .*? allocated=(\d+)/g)) {
         pauseMs += Number(m[1]);
-        bytes += Number(m[2]);
+        maxPauseMs = Math.max(maxPauseMs, Number(m[1]));
+        if (m[2] !== 's') majors++;
+        bytes += Number(m[3]);
         gcs++;
       }
       if (!sites) process.stdout.write(
-        `${variant.padEnd(28)} ${(bytes / load.requests / 1024).toFixed(2)} KB/req allocated, GC pause ${((pauseMs * 1000) / load.requests).toFixed(2)} µs/req (${gcs} GCs, ${load.requests} requests)\n`,
+        `${variant.padEnd(28)} ${(bytes / load.requests / 1024).toFixed(2)} KB/req allocated, GC pause ${((pauseMs * 1000) / load.requests).toFixed(2)} µs/req (${gcs} GCs, ${majors} not scavenges, longest pause ${maxPauseMs.toFixed(1)} ms, ${load.requests} requests)\n`,
       );
       if (sites) {
         process.stdout.write(`${variant}: allocation sites, bytes per request\n`);
