@@ -73,15 +73,19 @@ class LineBatch {
     return this.buf.subarray(0, this.length);
   }
 
-  /** Drops what is queued (it was written from `peek()`). */
+  /** Drops what is queued (it was written from `peek()`); a buffer grown by a burst is let go. */
   clear(): void {
     this.length = 0;
     this.lines = 0;
+    if (this.buf.length > BATCH_BYTES) {
+      this.buf = this.spare ?? Buffer.allocUnsafe(BATCH_BYTES);
+      this.spare = null;
+    }
   }
 
   /** A taken batch is written: its buffer may hold the next batch after the current one. */
   recycle(taken: Buffer): void {
-    if (this.spare === null && taken.buffer.byteLength === BATCH_BYTES && taken.buffer !== this.buf.buffer) {
+    if (this.spare === null && taken.buffer.byteLength === BATCH_BYTES) {
       this.spare = Buffer.from(taken.buffer, taken.byteOffset, BATCH_BYTES);
     }
   }

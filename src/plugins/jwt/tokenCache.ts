@@ -1,12 +1,9 @@
 import { hash } from 'node:crypto';
 import { LruMap } from '../../core/lruMap.js';
+import { memoOnConnection } from '../../core/connectionMemo.js';
 
-/** The last token a connection sent, with its cache key. */
-interface LastToken {
-  token: string;
-  key: string;
-}
 const LAST_TOKEN = Symbol('tollgate.lastToken');
+const hashToken = (token: string): string => hash('sha256', token, 'base64url');
 
 /**
  * A bounded LRU of verified tokens, keyed by the SHA-256 of the token (the token itself is
@@ -27,13 +24,7 @@ export class VerifiedTokenCache<V extends { expiresAt: number }> extends LruMap<
    * connection until that connection sends another or closes, never in the shared cache.
    */
   static keyOf(token: string, connection?: object): string {
-    if (connection === undefined) return hash('sha256', token, 'base64url');
-    const holder = connection as { [LAST_TOKEN]?: LastToken };
-    const last = holder[LAST_TOKEN];
-    if (last !== undefined && last.token === token) return last.key;
-    const key = VerifiedTokenCache.keyOf(token);
-    holder[LAST_TOKEN] = { token, key };
-    return key;
+    return connection === undefined ? hashToken(token) : memoOnConnection(connection, LAST_TOKEN, token, hashToken);
   }
 
   /** The entry when present and not past its deadline (refreshing its LRU position). */

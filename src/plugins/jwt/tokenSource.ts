@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { memoOnConnection } from '../../core/connectionMemo.js';
 import { invalidToken } from './parse.js';
 
 /** Where the `jwt` plugin looks for a token (Kong's `header_names`, `cookie_names`, `uri_param_names`). */
@@ -10,11 +11,6 @@ export interface TokenPlaces {
 
 const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
 
-/** The last `Authorization`-style header value a connection sent, with its token. */
-interface LastBearer {
-  value: string;
-  token: string | null;
-}
 const LAST_BEARER = Symbol('tollgate.lastBearer');
 
 /**
@@ -27,13 +23,7 @@ const LAST_BEARER = Symbol('tollgate.lastBearer');
 export function bearerToken(value: string | string[] | undefined, connection?: object): string | null {
   const v = Array.isArray(value) ? value[0] : value;
   if (v === undefined) return null;
-  if (connection === undefined) return parseBearer(v);
-  const holder = connection as { [LAST_BEARER]?: LastBearer };
-  const last = holder[LAST_BEARER];
-  if (last !== undefined && last.value === v) return last.token;
-  const token = parseBearer(v);
-  holder[LAST_BEARER] = { value: v, token };
-  return token;
+  return connection === undefined ? parseBearer(v) : memoOnConnection(connection, LAST_BEARER, v, parseBearer);
 }
 
 function parseBearer(v: string): string | null {
