@@ -5,6 +5,7 @@
  * run count (not start-up or warm-up), divided by the requests served. Prints µs per request
  * by function (self time) and by module, side by side for the variants, so a change shows as a
  * difference in one row instead of a difference of two noisy totals.
+ * A variant prefixed `redis:` (e.g. `redis:full`) counts on a private redis-server instead.
  * Env: BENCH_DURATION (s, default 6), PROFILE_TOP (rows, default 40).
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { policyFixture } from './lib/policy.js';
 import { tollgate } from './lib/tollgate.js';
 import { wrk } from './lib/wrk.js';
 import { variantConfig } from './lib/variants.js';
+import { benchRedis } from './lib/redis.js';
 
 const UPSTREAM_PORT = 19_080;
 const PROXY_PORT = 19_081;
@@ -57,12 +59,18 @@ function summarise(profile: CpuProfile, fromUs: number, toUs: number): { fns: Ma
 
 const upstream = await nginxUpstream('load', UPSTREAM_PORT);
 const policy = await policyFixture();
-const full = policy.config(UPSTREAM_PORT) as { plugins: Array<{ name: string; instance_name?: string }> };
+const redis = variants.some((v) => v.startsWith('redis:')) ? await benchRedis() : null;
+if (variants.some((v) => v.startsWith('redis:')) && redis === null) throw new Error('redis: variants need redis-server');
+type FullConfig = { plugins: Array<{ name: string; instance_name?: string }> };
+const configOf = (variant: string) =>
+  variant.startsWith('redis:')
+    ? variantConfig(variant.slice(6), policy.config(UPSTREAM_PORT, redis!.url) as FullConfig)
+    : variantConfig(variant, policy.config(UPSTREAM_PORT) as FullConfig);
 const results: Array<{ variant: string; requests: number; fns: Map<string, number>; modules: Map<string, number> }> = [];
 try {
   for (const variant of variants) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-profile-'));
-    const proc = await tollgate(variantConfig(variant, full), PROXY_PORT, {}, undefined, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+    const proc = await tollgate(configOf(variant), PROXY_PORT, {}, undefined, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
     await wrk(URL_UNDER_TEST, { duration: 2, connections: 50, script: policy.script });
     const from = Number(process.hrtime.bigint() / 1000n);
     const load = await wrk(URL_UNDER_TEST, { duration, connections: 50, script: policy.script });
@@ -75,6 +83,7 @@ try {
   }
 } finally {
   await upstream.stop();
+  await redis?.stop();
 }
 
 function table(title: string, pick: (r: (typeof results)[number]) => Map<string, number>): void {

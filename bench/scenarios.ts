@@ -112,6 +112,11 @@ function pacedScript(script: string, delayMs: number): string {
   return out;
 }
 
+/** bench/bareProxy.ts on the proxy core, in front of the upstream on `upstreamPort`. */
+function bareProxy(upstreamPort: number) {
+  return launch('proxy', [process.execPath, '--import', TSX, resolve(import.meta.dirname, 'bareProxy.ts'), String(PROXY_PORT), `http://127.0.0.1:${upstreamPort}`], /ready/);
+}
+
 export const passthroughConfig = (upstreamPort: number) => ({
   services: [{ name: 'bench', url: `http://127.0.0.1:${upstreamPort}`, routes: [{ name: 'bench', paths: ['/'], strip_path: false }] }],
 });
@@ -134,8 +139,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'node-bare-proxy',
     async run(ctx) {
-      const script = resolve(import.meta.dirname, 'bareProxy.ts');
-      return measure('node-bare-proxy', () => launch('proxy', [process.execPath, '--import', TSX, script, String(PROXY_PORT), `http://127.0.0.1:${ctx.upstreamPort}`], /ready/), ctx);
+      return measure('node-bare-proxy', () => bareProxy(ctx.upstreamPort), ctx);
     },
   },
   {
@@ -160,8 +164,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'node-bare-proxy-half-load',
     async run(ctx) {
-      const script = resolve(import.meta.dirname, 'bareProxy.ts');
-      return halfLoad('node-bare-proxy-half-load', 'node-bare-proxy', () => launch('proxy', [process.execPath, '--import', TSX, script, String(PROXY_PORT), `http://127.0.0.1:${ctx.upstreamPort}`], /ready/), ctx);
+      return halfLoad('node-bare-proxy-half-load', 'node-bare-proxy', () => bareProxy(ctx.upstreamPort), ctx);
     },
   },
   {
@@ -186,14 +189,21 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // The runtime's own tail at that pace: the bare Node.js proxy paced like
+    // tollgate-full-half-load. What tollgate's full set adds beyond it is tollgate's.
+    name: 'node-bare-proxy-full-pace',
+    async run(ctx) {
+      return halfLoad('node-bare-proxy-full-pace', 'tollgate-full-memory', () => bareProxy(ctx.upstreamPort), ctx);
+    },
+  },
+  {
     name: 'sse-first-byte',
     async run() {
       const ssePort = 19_082;
       const server = await sseUpstream(ssePort);
       try {
         const direct = await timeToFirstByte(`http://127.0.0.1:${ssePort}/v1/chat/completions`, 300);
-        const script = resolve(import.meta.dirname, 'bareProxy.ts');
-        const bareProc = await launch('proxy', [process.execPath, '--import', TSX, script, String(PROXY_PORT), `http://127.0.0.1:${ssePort}`], /ready/);
+        const bareProc = await bareProxy(ssePort);
         const bare = await timeToFirstByte(`http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`, 300).finally(() => bareProc.stop());
         const gw = await tollgate(passthroughConfig(ssePort), PROXY_PORT);
         try {
