@@ -81,7 +81,8 @@ export class RedisCounters {
       autoResendUnfulfilledCommands: false,
       retryStrategy,
       connectionName: 'tollgate-counters',
-      // Commands issued in the same tick (concurrent requests) share one write and one read.
+      // The scripts' calls are batched per event-loop turn (TurnBatch) and sent pre-encoded
+      // (luaScript.ts); auto-pipelining still groups the rare other commands of one tick.
       enableAutoPipelining: true,
     });
     this.#client.on('ready', () => this.#up());
