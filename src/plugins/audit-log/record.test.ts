@@ -61,6 +61,23 @@ describe('serializeRecord', () => {
   });
 });
 
+describe('serializeRecord numbers', () => {
+  it('writes milliseconds exactly as JSON.stringify does: every thousandth, large, tiny, and unrounded values', () => {
+    const check = (v: number) => {
+      const record = { ...typical, latency_ms: v, upstream_latency_ms: -v, gateway_latency_ms: v / 7 };
+      expect(serializeRecord(record)).toBe(JSON.stringify(record));
+    };
+    for (let n = 1; n <= 200_000; n++) check(n / 1000);
+    const random = seededRandom(11);
+    for (let i = 0; i < 20_000; i++) {
+      check(Math.round(random() * 1e15) / 1000);
+      check(Math.round(random() * 1e9) / 1000);
+      check(random() * 1000);
+    }
+    for (const v of [0.001, 0.1, 0.5, 999.999, 1e12 - 0.001, 1e12 + 0.5, 2 ** 53 / 1000, 5e-7, 1e-300, Number.MIN_VALUE, Number.MAX_VALUE, 0.1 + 0.2]) check(v);
+  });
+});
+
 describe('timestampOf', () => {
   it('writes what toISOString writes, across milliseconds, seconds, days, years and back in time', () => {
     const random = seededRandom(7);
