@@ -54,6 +54,25 @@ describe('prometheus plugin options and reloads', () => {
     expect(text).not.toContain('ws-c');
   });
 
+  it('counts interleaved codes and workspaces of one route each in its own series', async () => {
+    const series = (text: string, code: number, workspace: string) =>
+      Number(new RegExp(`^tollgate_http_requests_total\\{service="echo",route="main",code="${code}",source="service",consumer="svc-user",workspace="${workspace}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const before = await metrics();
+    const sequence: Array<[string, string, number]> = [
+      ['/main/status/201', 'ws-a', 201],
+      ['/main/status/201', 'ws-a', 201],
+      ['/main/status/503', 'ws-a', 503],
+      ['/main/status/201', 'ws-a', 201],
+      ['/main/status/201', 'ws-b', 201],
+      ['/main/status/503', 'ws-b', 503],
+      ['/main/status/201', 'ws-a', 201],
+    ];
+    for (const [path, ws, code] of sequence) expect(await call(path, ws)).toBe(code);
+    const after = await metrics();
+    const added = (code: number, ws: string) => series(after, code, ws) - series(before, code, ws);
+    expect([added(201, 'ws-a'), added(503, 'ws-a'), added(201, 'ws-b'), added(503, 'ws-b')]).toEqual([4, 1, 1, 1]);
+  });
+
   it('keeps counting across a config reload (new handlers, same metrics)', async () => {
     const before = requests(await metrics(), 'main', 'ws-a');
     gw.writeConfig(config(['/main', '/extra']));
