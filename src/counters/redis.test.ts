@@ -175,8 +175,67 @@ describe('Redis counters', () => {
     const keys = (await admin.keys(`${prefix}*layout*`)).sort();
     expect(keys).toEqual([`${prefix}budget-exp:layout:b`, `${prefix}budget:layout:b`, `${prefix}rl:layout:w`]);
     for (const key of keys) expect(await admin.pttl(key)).toBeGreaterThan(0);
-    expect(await admin.hgetall(`${prefix}budget:layout:b`)).toEqual({ reserved: '1', 'r:rid': '1' });
+    const hash = await admin.hgetall(`${prefix}budget:layout:b`);
+    expect(hash).toEqual({ reserved: '1', 'r:rid': '1', x: expect.stringMatching(/^\d+$/) });
+    // x is the expiry the hash was given: the period's end plus the hour of margin.
+    expect(Math.abs(Number(hash.x) - (Date.now() + (await admin.pttl(`${prefix}budget:layout:b`))))).toBeLessThan(2000);
     expect(await admin.hgetall(`${prefix}rl:layout:w`)).toMatchObject({ c: '1', p: '0' });
+  });
+
+  it('sets a window key\'s expiry when its window starts, not on every admission', async () => {
+    const store = await connected();
+    const key = `${prefix}rl:expiry:w`;
+    const sliding = windowClaim('expiry:w', 100, { windowMs: 2000, type: 'sliding' });
+    await intoNextWindow(2000, 100);
+    await store.admit([sliding]);
+    // A sliding window's key lives to the end of the next window (its count is `p` there).
+    const first = await admin.pttl(key);
+    expect(first).toBeGreaterThan(3500);
+    expect(first).toBeLessThanOrEqual(3900);
+    const at = Number(await admin.call('PEXPIRETIME', key));
+    // Later admissions in the same window leave it: PERSIST shows whether one set it again.
+    await admin.persist(key);
+    await store.admit([sliding]);
+    expect(await admin.pttl(key)).toBe(-1);
+    await admin.pexpireat(key, at);
+    // The next window sets it again, for that window.
+    await intoNextWindow(2000, 100);
+    await store.admit([sliding]);
+    expect(Number(await admin.call('PEXPIRETIME', key))).toBe(at + 2000);
+    expect(await admin.hgetall(key)).toMatchObject({ c: '1', p: '2' });
+    // A fixed window's key ends with its window.
+    await store.admit([windowClaim('expiry:f', 100, { windowMs: 2000 })]);
+    expect(Number(await admin.call('PEXPIRETIME', `${prefix}rl:expiry:f`))).toBe(at);
+  });
+
+  it('gives a budget\'s zset an expiry each time it comes back, and moves the hash\'s only when it must', async () => {
+    const store = await connected();
+    const hkey = `${prefix}budget:expiry:b`;
+    const zkey = `${prefix}budget-exp:expiry:b`;
+    const periodEndMs = Date.now() + 3_600_000;
+    const claim = (id: string, over = {}) => budgetClaim('expiry:b', 1000, 10, id, { periodEndMs, ...over });
+    for (let round = 0; round < 3; round++) {
+      // Admit then settle: the settlement empties the zset, which Redis then deletes.
+      expect((await store.admit([claim(`r${round}`)])).admitted).toBe(true);
+      const zttl = await admin.pttl(zkey);
+      expect(zttl).toBeGreaterThan(2 * 3_600_000 - 5000);
+      await store.settle(claim(`r${round}`), 3);
+      expect(await admin.exists(zkey)).toBe(0);
+    }
+    const hashTtl = await admin.pttl(hkey);
+    expect(hashTtl).toBeGreaterThan(2 * 3_600_000 - 5000);
+    // With the hash's expiry already far enough, an admission leaves it as it is...
+    await admin.persist(hkey);
+    await store.admit([claim('same')]);
+    expect(await admin.pttl(hkey)).toBe(-1);
+    // ...and one that needs a later expiry (its reservation outlives the period) moves it,
+    // the zset's with it.
+    await store.admit([claim('later', { reservationTtlMs: 4 * 3_600_000 })]);
+    expect(await admin.pttl(hkey)).toBeGreaterThan(5 * 3_600_000 - 5000);
+    expect(await admin.pttl(zkey)).toBeGreaterThan(5 * 3_600_000 - 5000);
+    await store.settle(claim('same'), 1);
+    await store.settle(claim('later', { reservationTtlMs: 4 * 3_600_000 }), 1);
+    expect(await store.budgetUsage('expiry:b', 'redis')).toEqual({ used: 11, reserved: 0 });
   });
 
   it('mixed policies: a local refusal consumes nothing in Redis, even when it loses a race', async () => {

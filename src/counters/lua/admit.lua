@@ -5,8 +5,12 @@
 -- Window arithmetic mirrors src/counters/windowMath.ts operation for operation.
 --
 -- KEYS, group after group, in claim order: a window claim uses 1 key (<prefix>rl:<key>, hash
---   i/c/p); a budget claim uses 2 keys (<prefix>budget:<key>, hash used/reserved/r:<id>;
+--   i/c/p); a budget claim uses 2 keys (<prefix>budget:<key>, hash used/reserved/r:<id>/x;
 --   <prefix>budget:<key>:exp, zset reservation id -> expiry ms).
+-- Expiry is set only when it moves: a window key's when its window starts (every later write
+--   in that window would set the same instant); a budget hash's when the instant it needs
+--   passes the one it holds (field x). The zset's is set on every ZADD (an emptied zset is
+--   deleted and comes back without one), never below x.
 -- ARGV, group after group: commit (1 = commit when all fit, 0 = check only), claim count, then
 --   6 values per claim:
 --   window: 'w', limit, windowMs, sliding (1|0), cost, ''
@@ -25,8 +29,8 @@ local function read_window(s, key, a)
   local h = redis.call('HMGET', key, 'i', 'c', 'p')
   local i, c, p = tonumber(h[1]) or -1, tonumber(h[2]) or 0, tonumber(h[3]) or 0
   if i >= idx then s.cur, s.prev, s.idx = c, p, i -- i > idx: clock went back, keep the newest
-  elseif i == idx - 1 then s.cur, s.prev, s.idx = 0, c, idx
-  else s.cur, s.prev, s.idx = 0, 0, idx end
+  elseif i == idx - 1 then s.cur, s.prev, s.idx, s.fresh = 0, c, idx, true
+  else s.cur, s.prev, s.idx, s.fresh = 0, 0, idx, true end
   s.w, s.elapsed, s.sliding, s.cost = w, now - idx * w, ARGV[a + 3] == '1', tonumber(ARGV[a + 4])
   local count = s.cur
   if s.sliding then count = s.prev * ((w - s.elapsed) / w) + s.cur end
@@ -36,8 +40,8 @@ end
 local function read_budget(s, hkey, zkey, a)
   purge_expired(hkey, zkey, now)
   s.id = ARGV[a + 5]
-  local h = redis.call('HMGET', hkey, 'used', 'reserved', 'r:' .. s.id)
-  s.used, s.reserved, s.old = tonumber(h[1]) or 0, tonumber(h[2]) or 0, tonumber(h[3]) or 0
+  local h = redis.call('HMGET', hkey, 'used', 'reserved', 'r:' .. s.id, 'x')
+  s.used, s.reserved, s.old, s.x = tonumber(h[1]) or 0, tonumber(h[2]) or 0, tonumber(h[3]) or 0, tonumber(h[4]) or 0
   s.amount, s.period_end, s.ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   return s.used + s.reserved - s.old + s.amount <= s.limit
 end
@@ -57,6 +61,7 @@ end
 local function write_window(s, key)
   s.cur = s.cur + s.cost
   redis.call('HSET', key, 'i', s.idx, 'c', s.cur, 'p', s.prev)
+  if not s.fresh then return end -- written in this window before: its expiry is set
   local ttl = s.w - s.elapsed
   if s.sliding then ttl = ttl + s.w end
   redis.call('PEXPIRE', key, ttl)
@@ -64,12 +69,17 @@ end
 
 local function write_budget(s, hkey, zkey)
   local expires = now + s.ttl
-  redis.call('HSET', hkey, 'r:' .. s.id, s.amount)
+  local key_expires = math.max(s.period_end, expires) + MARGIN
+  if key_expires > s.x then
+    redis.call('HSET', hkey, 'r:' .. s.id, s.amount, 'x', key_expires)
+    redis.call('PEXPIREAT', hkey, key_expires)
+    s.x = key_expires
+  else
+    redis.call('HSET', hkey, 'r:' .. s.id, s.amount)
+  end
   s.reserved = redis.call('HINCRBY', hkey, 'reserved', s.amount - s.old)
   redis.call('ZADD', zkey, expires, s.id)
-  local key_expires = math.max(s.period_end, expires) + MARGIN
-  redis.call('PEXPIREAT', hkey, key_expires)
-  redis.call('PEXPIREAT', zkey, key_expires)
+  redis.call('PEXPIREAT', zkey, s.x)
 end
 
 -- One group (request): ARGV from `a0` (its commit flag), KEYS from `k0`; appends its answer to

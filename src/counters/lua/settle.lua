@@ -1,6 +1,6 @@
 -- settle.lua: replaces reservations by the real usage, atomically; several settlements (of
 -- requests that ended in the same event-loop turn) in one call.
--- For settlement i (1-based): KEYS[2i-1] <prefix>budget:<key> (hash used/reserved/r:<id>),
+-- For settlement i (1-based): KEYS[2i-1] <prefix>budget:<key> (hash used/reserved/r:<id>/x),
 -- KEYS[2i] <prefix>budget-exp:<key> (zset); ARGV[4i-3..4i]: reservationId, actual,
 -- periodEndMs, reservationTtlMs.
 -- `actual` is counted in full, even above the reservation or after the reservation lapsed.
@@ -17,9 +17,15 @@ for i = 1, #KEYS / 2 do
   drop_reservation(hkey, zkey, ARGV[a + 1])
   local used = redis.call('HINCRBY', hkey, 'used', tonumber(ARGV[a + 2]))
   local key_expires = math.max(tonumber(ARGV[a + 3]), now + tonumber(ARGV[a + 4])) + MARGIN
-  redis.call('PEXPIREAT', hkey, key_expires)
-  redis.call('PEXPIREAT', zkey, key_expires)
+  local h = redis.call('HMGET', hkey, 'reserved', 'x')
+  -- Expiry moves only when this needs a later one than the hash holds (x; see admit.lua);
+  -- the zset, while it exists, holds at least x.
+  if key_expires > (tonumber(h[2]) or 0) then
+    redis.call('HSET', hkey, 'x', key_expires)
+    redis.call('PEXPIREAT', hkey, key_expires)
+    redis.call('PEXPIREAT', zkey, key_expires)
+  end
   out[2 * i - 1] = used
-  out[2 * i] = tonumber(redis.call('HGET', hkey, 'reserved')) or 0
+  out[2 * i] = tonumber(h[1]) or 0
 end
 return out
