@@ -4,7 +4,7 @@
  *
  * Key layout (prefix default `tollgate:`):
  *   <prefix>rl:<key>              hash  i (window index), c (its count), p (previous window's count)
- *   <prefix>budget:<key>          hash  used, reserved, r:<reservationId> (amount)
+ *   <prefix>budget:<key>          hash  used, reserved, r:<reservationId> (amount), x (its expiry)
  *   <prefix>budget-exp:<key>      zset  reservationId → expiry (ms, Redis time)
  */
 import type { AdmitResult, BudgetClaim, BudgetUsage, Claim, ClaimState } from './types.js';
