@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Command, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedRedisUrl } from '../../test/helpers/redis.js';
@@ -57,5 +58,18 @@ describe('LuaScript frames against a real Redis', () => {
     Object.assign(echo, { name: 'echo', source: 'return {KEYS[1], ARGV[1], ARGV[2], tostring(#ARGV[3])}', sha: '0'.repeat(40) });
     const reply = await echo.run(redis, ['', 1, 'ключ:😀', 'wert-ü', 12345, 'x'.repeat(70_000)]);
     expect(reply).toEqual(['ключ:😀', 'wert-ü', '12345', '70000']);
+  });
+
+  it('falls back to EVAL when the server does not know the script, then EVALSHA works', async () => {
+    const { LuaScript } = await import('./luaScript.js');
+    const source = "return {'sum', tonumber(ARGV[1]) + tonumber(ARGV[2])}";
+    const script = Object.create(LuaScript.prototype) as InstanceType<typeof LuaScript>;
+    Object.assign(script, { name: 'sum', source, sha: createHash('sha1').update(source).digest('hex') });
+    await redis.script('FLUSH');
+    expect(await redis.script('EXISTS', script.sha)).toEqual([0]);
+    expect(await script.run(redis, ['', 0, 40, 2])).toEqual(['sum', 42]);
+    // EVAL cached it: the next call is an EVALSHA that the server answers.
+    expect(await redis.script('EXISTS', script.sha)).toEqual([1]);
+    expect(await script.run(redis, ['', 0, 1, 2])).toEqual(['sum', 3]);
   });
 });
