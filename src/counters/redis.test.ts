@@ -109,6 +109,18 @@ describe('Redis counters', () => {
     expect((await store.admit([claim('e')])).states[0]).toMatchObject({ used: 0, reserved: 100, remaining: 200 });
   });
 
+  it('budgets: lapsed reservations are purged before the first admission of a batch, and the batch\'s others see it', async () => {
+    const store = await connected();
+    const claim = (id: string, ttl = 60_000) => budgetClaim('ws-ttl-batch', 500, 100, id, { reservationTtlMs: ttl });
+    expect(count(await Promise.all(['a', 'b', 'c'].map((id) => store.admit([claim(id, 200)]))))).toBe(3);
+    await new Promise((r) => setTimeout(r, 400));
+    // One turn: one admit.lua call with six groups on the same budget (the sixth does not fit).
+    const results = await Promise.all(['d', 'e', 'f', 'g', 'h', 'i'].map((id) => store.admit([claim(id)])));
+    expect(results.map((r) => r.admitted)).toEqual([true, true, true, true, true, false]);
+    expect(results.map((r) => r.states[0]!.reserved)).toEqual([100, 200, 300, 400, 500, 500]);
+    expect(await store.budgetUsage('ws-ttl-batch', 'redis')).toEqual({ used: 0, reserved: 500 });
+  });
+
   it('settlements of one event-loop turn go to Redis in one call, each answered with the totals after it', async () => {
     // A private Redis: other test files share the common one, and their commands would count.
     const server = await startRedis();

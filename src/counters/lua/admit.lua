@@ -37,8 +37,15 @@ local function read_window(s, key, a)
   return count + s.cost <= s.limit
 end
 
+-- Budgets already purged in this call: `now` does not move within it, and the reservations it
+-- adds expire later, so a second purge of the same budget would find nothing.
+local purged = {}
+
 local function read_budget(s, hkey, zkey, a)
-  purge_expired(hkey, zkey, now)
+  if not purged[hkey] then
+    purge_expired(hkey, zkey, now)
+    purged[hkey] = true
+  end
   s.id = ARGV[a + 5]
   local h = redis.call('HMGET', hkey, 'used', 'reserved', 'r:' .. s.id, 'x')
   s.used, s.reserved, s.old, s.x = tonumber(h[1]) or 0, tonumber(h[2]) or 0, tonumber(h[3]) or 0, tonumber(h[4]) or 0
