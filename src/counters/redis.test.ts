@@ -203,7 +203,7 @@ describe('Redis counters', () => {
     // A sliding window's key lives to the end of the next window (its count is `p` there).
     const first = await admin.pttl(key);
     expect(first).toBeGreaterThan(3500);
-    expect(first).toBeLessThanOrEqual(3900);
+    expect(first).toBeLessThanOrEqual(3950); // timers may fire a millisecond early
     const at = Number(await admin.call('PEXPIRETIME', key));
     // Later admissions in the same window leave it: PERSIST shows whether one set it again.
     await admin.persist(key);
