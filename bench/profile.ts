@@ -59,8 +59,9 @@ function summarise(profile: CpuProfile, fromUs: number, toUs: number): { fns: Ma
 
 const upstream = await nginxUpstream('load', UPSTREAM_PORT);
 const policy = await policyFixture();
-const redis = variants.some((v) => v.startsWith('redis:')) ? await benchRedis() : null;
-if (variants.some((v) => v.startsWith('redis:')) && redis === null) throw new Error('redis: variants need redis-server');
+const wantsRedis = variants.some((v) => v.startsWith('redis:'));
+const redis = wantsRedis ? await benchRedis() : null;
+if (wantsRedis && redis === null) throw new Error('redis: variants need redis-server on the PATH (apt-get install redis-server)');
 type FullConfig = { plugins: Array<{ name: string; instance_name?: string }> };
 const configOf = (variant: string) =>
   variant.startsWith('redis:')

@@ -1,10 +1,10 @@
-import { resolve } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { wrk, type LoadResult } from './lib/wrk.js';
-import { cpuTicks, launch, stealPercent, type Running } from './lib/processes.js';
+import { cpuTicks, stealPercent, type Running } from './lib/processes.js';
 import { loadWithCpu } from './lib/cpuLoad.js';
 import { nginxAvailable, nginxProxy } from './lib/nginx.js';
 import { tollgate } from './lib/tollgate.js';
+import { startBareProxy } from './lib/bareProxy.js';
 import { sseUpstream, timeToFirstByte, holdConnections } from './lib/sse.js';
 import type { PolicyFixture } from './lib/policy.js';
 
@@ -36,7 +36,6 @@ export interface Scenario {
 }
 
 const PROXY_PORT = 19_081;
-const TSX = resolve(import.meta.dirname, '../node_modules/tsx/dist/loader.mjs');
 
 /** Runs wrk against a started proxy, then stops it; notes its RSS after the run. */
 const CHAT = '/v1/chat/completions';
@@ -112,10 +111,7 @@ function pacedScript(script: string, delayMs: number): string {
   return out;
 }
 
-/** bench/bareProxy.ts on the proxy core, in front of the upstream on `upstreamPort`. */
-function bareProxy(upstreamPort: number) {
-  return launch('proxy', [process.execPath, '--import', TSX, resolve(import.meta.dirname, 'bareProxy.ts'), String(PROXY_PORT), `http://127.0.0.1:${upstreamPort}`], /ready/);
-}
+const bareProxy = (upstreamPort: number) => startBareProxy(PROXY_PORT, upstreamPort);
 
 export const passthroughConfig = (upstreamPort: number) => ({
   services: [{ name: 'bench', url: `http://127.0.0.1:${upstreamPort}`, routes: [{ name: 'bench', paths: ['/'], strip_path: false }] }],

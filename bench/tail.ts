@@ -11,12 +11,13 @@
  * Env: TAIL_DELAY_MS (default 2), TAIL_CONNECTIONS (default 10), BENCH_DURATION (s, default 6),
  * TAIL_NODE_ARGS (extra node flags for the proxy, e.g. '--max-semi-space-size=4').
  */
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { nginxUpstream } from './lib/nginx.js';
 import { policyFixture } from './lib/policy.js';
-import { launch, type Running } from './lib/processes.js';
+import { type Running } from './lib/processes.js';
+import { startBareProxy } from './lib/bareProxy.js';
 import { tollgate } from './lib/tollgate.js';
 import { variantConfig } from './lib/variants.js';
 import { wrk } from './lib/wrk.js';
@@ -25,7 +26,6 @@ const UPSTREAM_PORT = 19_080;
 const PROXY_PORT = 19_081;
 const URL_UNDER_TEST = `http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`;
 const PROBE = resolve(import.meta.dirname, 'lib/stallProbe.mjs');
-const TSX = resolve(import.meta.dirname, '../node_modules/tsx/dist/loader.mjs');
 const delayMs = Number(process.env.TAIL_DELAY_MS ?? 2);
 const connections = Number(process.env.TAIL_CONNECTIONS ?? 10);
 const duration = Number(process.env.BENCH_DURATION ?? 6);
@@ -35,20 +35,6 @@ const variants = process.argv.length > 2 ? process.argv.slice(2) : ['bare', 'non
 interface Probe {
   gcs: Array<{ at: number; ms: number }>;
   gaps: Array<{ at: number; ms: number; cpuMs: number }>;
-}
-
-/** CPU time (ms) of the main thread and of all other threads of a process. */
-function threadCpu(pid: number): { main: number; other: number } {
-  const out = { main: 0, other: 0 };
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      out[tid === String(pid) ? 'main' : 'other'] += (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
 }
 
 const upstream = await nginxUpstream('load', UPSTREAM_PORT);
@@ -61,17 +47,17 @@ writeFileSync(paced, `${readFileSync(policy.script, 'utf8')}\nfunction delay() r
 try {
   for (const variant of variants) {
     const out = join(dir, `${variant}.json`);
-    const env = { ...process.env, STALL_OUT: out, STALL_MS: String(Math.max(1, duration - 1) * 1000) };
+    const env = { STALL_OUT: out, STALL_MS: String(Math.max(1, duration - 1) * 1000) };
     const proc: Running =
       variant === 'bare'
-        ? await launch('proxy', [process.execPath, ...nodeArgs, '--import', TSX, '--import', PROBE, resolve(import.meta.dirname, 'bareProxy.ts'), String(PROXY_PORT), `http://127.0.0.1:${UPSTREAM_PORT}`], /ready/, env)
-        : await tollgate(variantConfig(variant, full), PROXY_PORT, { STALL_OUT: out, STALL_MS: env.STALL_MS }, undefined, [...nodeArgs, '--import', PROBE]);
+        ? await startBareProxy(PROXY_PORT, UPSTREAM_PORT, { nodeArgs: [...nodeArgs, '--import', PROBE], env })
+        : await tollgate(variantConfig(variant, full), PROXY_PORT, env, undefined, [...nodeArgs, '--import', PROBE]);
     try {
       await wrk(URL_UNDER_TEST, { duration: 2, connections, script: paced });
-      const cpu0 = threadCpu(proc.child.pid!);
+      const cpu0 = proc.threadCpuMs();
       setTimeout(() => proc.child.kill('SIGUSR2'), 500);
       const load = await wrk(URL_UNDER_TEST, { duration, connections, script: paced });
-      const cpu1 = threadCpu(proc.child.pid!);
+      const cpu1 = proc.threadCpuMs();
       const deadline = Date.now() + 5000;
       while (!proc.output().includes('stall-probe-written') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const probe = JSON.parse(readFileSync(out, 'utf8')) as Probe;

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { pinned } from './pin.js';
 
 const CLOCK_TICKS = (() => {
@@ -23,6 +23,14 @@ export interface Running {
   rssMb(): number;
   /** CPU time (user + system) the process has used, in ms (10 ms resolution). */
   cpuMs(): number;
+  /** The same, split into the main thread and all other threads (V8's helpers, libuv's pool). */
+  threadCpuMs(): { main: number; other: number };
+}
+
+/** User + system CPU time (ms) from a /proc/<pid>[/task/<tid>]/stat line. */
+function statCpuMs(stat: string): number {
+  const fields = stat.split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
 /** Spawns a pinned process and waits until its output contains `ready` (string or regex). */
@@ -53,9 +61,17 @@ export async function launch(role: 'proxy' | 'load', argv: string[], ready: RegE
   return {
     child,
     output: () => out,
-    cpuMs: () => {
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    cpuMs: () => statCpuMs(readFileSync(`/proc/${child.pid}/stat`, 'utf8')),
+    threadCpuMs: () => {
+      const out = { main: 0, other: 0 };
+      for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
+        try {
+          out[tid === String(child.pid) ? 'main' : 'other'] += statCpuMs(readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8'));
+        } catch {
+          // the thread ended meanwhile
+        }
+      }
+      return out;
     },
     rssMb: () => {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
