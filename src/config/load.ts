@@ -113,17 +113,25 @@ export function validateConfig(
   return parsed.data;
 }
 
-/** Reads, parses and validates a config file. Throws ConfigError (→ exit 2). */
-export async function loadConfigFile(file: string, registry: PluginRegistry, env: NodeJS.ProcessEnv = process.env): Promise<TollgateConfig> {
-  let text: string;
+/** Reads a config file's bytes. Throws ConfigError (→ exit 2) naming why it cannot be read. */
+export async function readConfigFile(file: string): Promise<Buffer> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
     throw new ConfigError(file, [{ path: '', message: `cannot read config: ${why}` }]);
   }
+}
+
+/** Parses and validates a config file's text (`file` names it in errors). Throws ConfigError. */
+export function configFromText(file: string, text: string, registry: PluginRegistry, env: NodeJS.ProcessEnv = process.env): TollgateConfig {
   const { value, issues } = parseText(file, text, env);
   if (issues.length > 0) throw new ConfigError(file, issues);
   return validateConfig(file, value, registry, env);
+}
+
+/** Reads, parses and validates a config file. Throws ConfigError (→ exit 2). */
+export async function loadConfigFile(file: string, registry: PluginRegistry, env: NodeJS.ProcessEnv = process.env): Promise<TollgateConfig> {
+  return configFromText(file, (await readConfigFile(file)).toString('utf8'), registry, env);
 }

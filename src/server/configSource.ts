@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { TollgateConfig } from '../config/schema.js';
-import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
+import { ConfigError, configFromText, readConfigFile, validateConfig } from '../config/load.js';
 import type { PluginRegistry } from '../core/registry.js';
 
 /**
@@ -29,28 +29,33 @@ export class ConfigSource {
 
   static fromDocument(name: string, document: unknown, registry: PluginRegistry, env: NodeJS.ProcessEnv = process.env): ConfigSource {
     const src = new ConfigSource(null, registry, env, document, name);
-    src.hash = createHash('sha256').update(JSON.stringify(document)).digest('hex').slice(0, 16);
+    src.hash = contentHash(JSON.stringify(document));
     return src;
   }
 
   /**
-   * Loads and validates; throws ConfigError. On a reload an empty file is refused: it is what
-   * a poll sees between the truncate and the write of a file being rewritten in place, and
-   * applying it would drop every service (and the config's consumers from the store).
+   * Loads and validates; throws ConfigError. The file is read once: the config applied and the
+   * hash the poll compares against come from the same bytes (were they read separately, an edit
+   * landing in between would be recorded as seen and never applied). On a reload an empty file
+   * is refused: it is what a poll sees between the truncate and the write of a file being
+   * rewritten in place, and applying it would drop every service (and the config's consumers
+   * from the store).
    */
   async load(reload = false): Promise<TollgateConfig> {
     if (this.file === null) return validateConfig(this.label, this.document, this.registry, this.env);
-    if (reload && (await readFile(this.file, 'utf8').catch(() => null))?.trim() === '') {
+    const bytes = await readConfigFile(this.file);
+    const text = bytes.toString('utf8');
+    if (reload && text.trim() === '') {
       throw new ConfigError(this.file, [{ path: '', message: 'the file is empty (still being written?); not applied. To remove every service, write `services: []`' }]);
     }
-    const config = await loadConfigFile(this.file, this.registry, this.env);
-    this.hash = await this.fileHash();
+    const config = configFromText(this.file, text, this.registry, this.env);
+    this.hash = contentHash(bytes);
     return config;
   }
 
   private async fileHash(): Promise<string> {
     if (this.file === null) return this.hash;
-    return createHash('sha256').update(await readFile(this.file)).digest('hex').slice(0, 16);
+    return contentHash(await readFile(this.file));
   }
 
   /** Calls `onChange` when the file's content hash changes (checked every `pollMs`). */
@@ -74,4 +79,8 @@ export class ConfigSource {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
+}
+
+function contentHash(content: Buffer | string): string {
+  return createHash('sha256').update(content).digest('hex').slice(0, 16);
 }
