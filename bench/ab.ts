@@ -12,12 +12,10 @@ import { benchRedis } from './lib/redis.js';
 import { tollgate } from './lib/tollgate.js';
 import { measuredRun } from './lib/cpuLoad.js';
 import { passthroughConfig } from './scenarios.js';
+import { PROXY_PORT, UPSTREAM_PORT, URL_UNDER_TEST } from './lib/ports.js';
 
 const other = process.argv[2];
 if (!other) throw new Error('usage: bench/ab.ts <path to the other build’s dist/cli/main.js>');
-const UPSTREAM_PORT = 19_080;
-const PROXY_PORT = 19_081;
-const URL_UNDER_TEST = `http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`;
 const duration = Number(process.env.BENCH_DURATION ?? 4);
 const rounds = Number(process.env.AB_ROUNDS ?? 5);
 const scenario = process.env.AB_SCENARIO ?? 'full-memory';

@@ -6,29 +6,27 @@
  * variant's difference to `none`).
  */
 import { nginxUpstream } from './lib/nginx.js';
-import { policyFixture } from './lib/policy.js';
+import { policyFixture, type BenchConfig } from './lib/policy.js';
 import { tollgate } from './lib/tollgate.js';
 import { measuredRun } from './lib/cpuLoad.js';
+import { PROXY_PORT, UPSTREAM_PORT, URL_UNDER_TEST } from './lib/ports.js';
 
-const UPSTREAM_PORT = 19_080;
-const PROXY_PORT = 19_081;
-const URL_UNDER_TEST = `http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`;
 const duration = Number(process.env.BENCH_DURATION ?? 4);
 const rounds = Number(process.env.ABLATE_ROUNDS ?? 3);
 const upstream = await nginxUpstream('load', UPSTREAM_PORT);
 const policy = await policyFixture();
-const full = policy.config(UPSTREAM_PORT) as { plugins: Array<{ name: string; instance_name?: string }> };
+const full = policy.config(UPSTREAM_PORT);
 // Built up one plugin at a time, in the seed's order: each step's difference is what adding
 // that plugin costs (leaving one out instead changes what the others do: no jwt, no user).
 const alone = process.env.ABLATE_MODE === 'alone';
-const variants: Array<[string, object]> = [['none', { ...full, plugins: [] }]];
+const variants: Array<[string, BenchConfig]> = [['none', { ...full, plugins: [] }]];
 full.plugins.forEach((p, i) => variants.push([`+${p.instance_name ?? p.name}`, { ...full, plugins: alone ? [p] : full.plugins.slice(0, i + 1) }]));
 const best = new Map<string, number>();
 const errors = new Map<string, number>();
 try {
   for (let round = 0; round < rounds; round++) {
     for (const [label, config] of variants) {
-      const r = await measuredRun(() => tollgate(config as Record<string, unknown>, PROXY_PORT), URL_UNDER_TEST, { duration, connections: 50, script: policy.script });
+      const r = await measuredRun(() => tollgate(config, PROXY_PORT), URL_UNDER_TEST, { duration, connections: 50, script: policy.script });
       best.set(label, Math.min(best.get(label) ?? Infinity, r.cpuUs));
       errors.set(label, (errors.get(label) ?? 0) + r.errors);
     }

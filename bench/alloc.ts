@@ -15,10 +15,8 @@ import { policyFixture } from './lib/policy.js';
 import { tollgate } from './lib/tollgate.js';
 import { wrk } from './lib/wrk.js';
 import { variantConfig } from './lib/variants.js';
+import { PROXY_PORT, UPSTREAM_PORT, URL_UNDER_TEST } from './lib/ports.js';
 
-const UPSTREAM_PORT = 19_080;
-const PROXY_PORT = 19_081;
-const URL_UNDER_TEST = `http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`;
 const SAMPLE_MS = 3000;
 const sites = process.env.ALLOC_SITES === '1';
 const top = Number(process.env.PROFILE_TOP ?? 30);
@@ -51,7 +49,7 @@ function allocationSites(file: string): Map<string, number> {
 
 const upstream = await nginxUpstream('load', UPSTREAM_PORT);
 const policy = await policyFixture();
-const full = policy.config(UPSTREAM_PORT) as { plugins: Array<{ name: string; instance_name?: string }> };
+const full = policy.config(UPSTREAM_PORT);
 try {
   for (const variant of variants) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-alloc-'));

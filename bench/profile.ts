@@ -6,7 +6,8 @@
  * by function (self time) and by module, side by side for the variants, so a change shows as a
  * difference in one row instead of a difference of two noisy totals.
  * A variant prefixed `redis:` (e.g. `redis:full`) counts on a private redis-server instead.
- * Env: BENCH_DURATION (s, default 6), PROFILE_TOP (rows, default 40).
+ * Env: BENCH_DURATION (s, default 6), PROFILE_TOP (rows, default 40), PROFILE_INTERVAL_US (the
+ * sampling interval, default V8's 1000 µs; 100 resolves rows below a microsecond per request).
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,12 +18,11 @@ import { tollgate } from './lib/tollgate.js';
 import { wrk } from './lib/wrk.js';
 import { variantConfig } from './lib/variants.js';
 import { benchRedis } from './lib/redis.js';
+import { PROXY_PORT, UPSTREAM_PORT, URL_UNDER_TEST } from './lib/ports.js';
 
-const UPSTREAM_PORT = 19_080;
-const PROXY_PORT = 19_081;
-const URL_UNDER_TEST = `http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`;
 const duration = Number(process.env.BENCH_DURATION ?? 6);
 const top = Number(process.env.PROFILE_TOP ?? 40);
+const interval = process.env.PROFILE_INTERVAL_US ? [`--cpu-prof-interval=${Number(process.env.PROFILE_INTERVAL_US)}`] : [];
 const variants = process.argv.length > 2 ? process.argv.slice(2) : ['none', 'full'];
 
 interface ProfileNode {
@@ -62,16 +62,15 @@ const policy = await policyFixture();
 const wantsRedis = variants.some((v) => v.startsWith('redis:'));
 const redis = wantsRedis ? await benchRedis() : null;
 if (wantsRedis && redis === null) throw new Error('redis: variants need redis-server on the PATH (apt-get install redis-server)');
-type FullConfig = { plugins: Array<{ name: string; instance_name?: string }> };
 const configOf = (variant: string) =>
   variant.startsWith('redis:')
-    ? variantConfig(variant.slice(6), policy.config(UPSTREAM_PORT, redis!.url) as FullConfig)
-    : variantConfig(variant, policy.config(UPSTREAM_PORT) as FullConfig);
+    ? variantConfig(variant.slice(6), policy.config(UPSTREAM_PORT, redis!.url))
+    : variantConfig(variant, policy.config(UPSTREAM_PORT));
 const results: Array<{ variant: string; requests: number; fns: Map<string, number>; modules: Map<string, number> }> = [];
 try {
   for (const variant of variants) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-profile-'));
-    const proc = await tollgate(configOf(variant), PROXY_PORT, {}, undefined, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+    const proc = await tollgate(configOf(variant), PROXY_PORT, {}, undefined, ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...interval]);
     await wrk(URL_UNDER_TEST, { duration: 2, connections: 50, script: policy.script });
     const from = Number(process.hrtime.bigint() / 1000n);
     const load = await wrk(URL_UNDER_TEST, { duration, connections: 50, script: policy.script });

@@ -11,11 +11,11 @@ import { PINNING } from './lib/pin.js';
 import { nginxUpstream } from './lib/nginx.js';
 import { policyFixture } from './lib/policy.js';
 import { benchRedis } from './lib/redis.js';
+import { UPSTREAM_PORT } from './lib/ports.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
-const UPSTREAM_PORT = 19_080;
 
 const upstream = await nginxUpstream('load', UPSTREAM_PORT);
 const redis = await benchRedis();

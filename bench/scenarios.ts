@@ -7,6 +7,7 @@ import { tollgate } from './lib/tollgate.js';
 import { startBareProxy } from './lib/bareProxy.js';
 import { sseUpstream, timeToFirstByte, holdConnections } from './lib/sse.js';
 import type { PolicyFixture } from './lib/policy.js';
+import { CHAT_PATH, PROXY_PORT, URL_UNDER_TEST } from './lib/ports.js';
 
 export interface ScenarioContext {
   upstreamPort: number;
@@ -35,17 +36,13 @@ export interface Scenario {
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 
-const PROXY_PORT = 19_081;
-
-/** Runs wrk against a started proxy, then stops it; notes its RSS after the run. */
-const CHAT = '/v1/chat/completions';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 /** Runs wrk (the chat POST) against a started proxy, then stops it; notes its RSS after the run. */
 async function measure(name: string, start: () => Promise<Running>, ctx: ScenarioContext): Promise<ScenarioResult> {
   const proc = await start();
   try {
-    const url = `http://127.0.0.1:${PROXY_PORT}${CHAT}`;
+    const url = URL_UNDER_TEST;
     await wrk(url, { duration: 2, connections: ctx.connections, script: ctx.policy.script }); // warm-up (JIT, pools)
     // Best of three runs: on a shared VM, neighbours only ever make a run slower. CPU per
     // request is steadier than req/s: it ignores time stolen by them.
@@ -83,10 +80,10 @@ async function halfLoad(name: string, peakOf: string, start: () => Promise<{ sto
   const connections = 10;
   const delayMs = Math.max(1, Math.round((1000 * connections) / (peak / 2)));
   const paced = pacedScript(ctx.policy.script, delayMs);
-  const direct = await wrk(`http://127.0.0.1:${ctx.upstreamPort}${CHAT}`, { duration: ctx.duration, connections, script: paced });
+  const direct = await wrk(`http://127.0.0.1:${ctx.upstreamPort}${CHAT_PATH}`, { duration: ctx.duration, connections, script: paced });
   const proc = await start();
   try {
-    const url = `http://127.0.0.1:${PROXY_PORT}${CHAT}`;
+    const url = URL_UNDER_TEST;
     await wrk(url, { duration: 2, connections, script: paced });
     const ticks0 = cpuTicks();
     const load = await wrk(url, { duration: ctx.duration, connections, script: paced });
@@ -121,7 +118,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'upstream-direct',
     async run(ctx) {
-      const load = await wrk(`http://127.0.0.1:${ctx.upstreamPort}${CHAT}`, { duration: ctx.duration, connections: ctx.connections, script: ctx.policy.script });
+      const load = await wrk(`http://127.0.0.1:${ctx.upstreamPort}${CHAT_PATH}`, { duration: ctx.duration, connections: ctx.connections, script: ctx.policy.script });
       return { name: 'upstream-direct', load, extra: 'no proxy (load and upstream share a core)' };
     },
   },

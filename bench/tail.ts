@@ -21,10 +21,8 @@ import { startBareProxy } from './lib/bareProxy.js';
 import { tollgate } from './lib/tollgate.js';
 import { variantConfig } from './lib/variants.js';
 import { wrk } from './lib/wrk.js';
+import { PROXY_PORT, UPSTREAM_PORT, URL_UNDER_TEST } from './lib/ports.js';
 
-const UPSTREAM_PORT = 19_080;
-const PROXY_PORT = 19_081;
-const URL_UNDER_TEST = `http://127.0.0.1:${PROXY_PORT}/v1/chat/completions`;
 const PROBE = resolve(import.meta.dirname, 'lib/stallProbe.mjs');
 const delayMs = Number(process.env.TAIL_DELAY_MS ?? 2);
 const connections = Number(process.env.TAIL_CONNECTIONS ?? 10);
@@ -39,7 +37,7 @@ interface Probe {
 
 const upstream = await nginxUpstream('load', UPSTREAM_PORT);
 const policy = await policyFixture();
-const full = policy.config(UPSTREAM_PORT) as { plugins: Array<{ name: string; instance_name?: string }> };
+const full = policy.config(UPSTREAM_PORT);
 const dir = mkdtempSync(join(tmpdir(), 'bench-tail-'));
 const paced = join(dir, 'paced.lua');
 const delay = process.env.TAIL_RANDOM === '1' ? `math.floor(-math.log(1 - math.random()) * ${delayMs} + 0.5)` : String(delayMs);

@@ -9,8 +9,14 @@ import { SignJWT, importPKCS8 } from 'jose';
  * rate limits, a daily token budget, the audit log to a file, Prometheus. Limits are set high
  * so that every request is admitted: the point is the cost of checking them.
  */
+/** A gateway config as the bench writes it; `plugins` typed so that variants can pick from it. */
+export interface BenchConfig {
+  plugins: Array<{ name: string; instance_name?: string; config?: Record<string, unknown> }>;
+  [key: string]: unknown;
+}
+
 export interface PolicyFixture {
-  config(upstreamPort: number, redisUrl?: string): Record<string, unknown>;
+  config(upstreamPort: number, redisUrl?: string): BenchConfig;
   token: string;
   /** wrk Lua script that POSTs a chat completion with the token and workspace. */
   script: string;
