@@ -6,7 +6,8 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { SCENARIOS, type ScenarioResult } from './scenarios.js';
+import { SCENARIOS, measurePeaks, type ScenarioContext, type ScenarioResult } from './scenarios.js';
+import type { Running } from './lib/processes.js';
 import { PINNING } from './lib/pin.js';
 import { nginxUpstream } from './lib/nginx.js';
 import { policyFixture } from './lib/policy.js';
@@ -23,16 +24,38 @@ const policy = await policyFixture();
 const peaks = new Map<string, number>();
 const cpu = new Map<string, number>();
 const results: ScenarioResult[] = [];
+const ctx: ScenarioContext = { upstreamPort: UPSTREAM_PORT, duration, connections, policy, redisUrl: redis?.url ?? null, peaks, cpu };
+const chosen = SCENARIOS.filter((s) => !only || only.test(s.name));
+const failed = (name: string, err: unknown): ScenarioResult => ({ name, skipped: (err as Error).message.split('\n')[0] });
 try {
-  for (const scenario of SCENARIOS) {
-    if (only && !only.test(scenario.name)) continue;
-    process.stderr.write(`running ${scenario.name} …\n`);
+  // The peak rows first, together in interleaved rounds (they are what the ratios divide);
+  // then the scenarios that run on their own (half load uses the peaks), in their order.
+  const peakRows: Array<{ name: string; start: () => Promise<Running> }> = [];
+  const byName = new Map<string, ScenarioResult>();
+  for (const s of chosen) {
+    if (s.start === undefined) continue;
+    const how = s.start(ctx);
+    if (typeof how === 'function') peakRows.push({ name: s.name, start: how });
+    else byName.set(s.name, { name: s.name, skipped: how.skipped });
+  }
+  if (peakRows.length > 0) {
+    process.stderr.write(`running ${peakRows.map((r) => r.name).join(', ')} (interleaved) …\n`);
     try {
-      results.push(await scenario.run({ upstreamPort: UPSTREAM_PORT, duration, connections, policy, redisUrl: redis?.url ?? null, peaks, cpu }));
+      for (const r of await measurePeaks(peakRows, ctx, (l) => process.stderr.write(`${l}\n`))) byName.set(r.name, r);
     } catch (err) {
-      results.push({ name: scenario.name, skipped: (err as Error).message.split('\n')[0] });
+      for (const r of peakRows) byName.set(r.name, failed(r.name, err));
     }
   }
+  for (const s of chosen) {
+    if (s.run === undefined) continue;
+    process.stderr.write(`running ${s.name} …\n`);
+    try {
+      byName.set(s.name, await s.run(ctx));
+    } catch (err) {
+      byName.set(s.name, failed(s.name, err));
+    }
+  }
+  for (const s of chosen) results.push(byName.get(s.name)!);
 } finally {
   await upstream.stop();
   await redis?.stop();

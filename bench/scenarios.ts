@@ -31,42 +31,62 @@ export interface ScenarioResult {
   [key: string]: unknown;
 }
 
-export interface Scenario {
-  name: string;
-  run(ctx: ScenarioContext): Promise<ScenarioResult>;
-}
+/**
+ * A scenario is either a run of its own (`run`) or a peak-throughput row (`start`: how to start
+ * the proxy under test, or why it is skipped). run.ts measures the peak rows together, in
+ * interleaved rounds (`measurePeaks`), so that a host whose speed drifts over minutes moves
+ * every row alike instead of the rows measured last.
+ */
+export type Scenario =
+  | { name: string; run(ctx: ScenarioContext): Promise<ScenarioResult>; start?: undefined }
+  | { name: string; start(ctx: ScenarioContext): (() => Promise<Running>) | { skipped: string }; run?: undefined };
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
-/** Runs wrk (the chat POST) against a started proxy, then stops it; notes its RSS after the run. */
-async function measure(name: string, start: () => Promise<Running>, ctx: ScenarioContext): Promise<ScenarioResult> {
-  const proc = await start();
-  try {
-    const url = URL_UNDER_TEST;
-    await wrk(url, { duration: 2, connections: ctx.connections, script: ctx.policy.script }); // warm-up (JIT, pools)
-    // Best of three runs: on a shared VM, neighbours only ever make a run slower. CPU per
-    // request is steadier than req/s: it ignores time stolen by them.
-    let load: LoadResult | null = null;
-    let cpuUs = Infinity;
-    const ticks0 = cpuTicks();
-    for (let run = 0; run < RUNS; run++) {
-      const r = await loadWithCpu(proc, url, { duration: Math.max(2, Math.round(ctx.duration / RUNS)), connections: ctx.connections, script: ctx.policy.script });
-      cpuUs = Math.min(cpuUs, r.cpuUs);
-      if (load === null || r.rps > load.rps) load = r;
+/**
+ * The peak rows, measured in RUNS interleaved rounds (A B C, then C B A, …): each round starts
+ * every proxy afresh, warms it up (2 s: JIT, pools), measures one run of duration/RUNS and
+ * stops it. A row keeps its best run: on a shared VM, neighbours only ever make a run slower.
+ * CPU per request is steadier than req/s: it ignores time stolen by them.
+ */
+export async function measurePeaks(rows: Array<{ name: string; start: () => Promise<Running> }>, ctx: ScenarioContext, progress: (line: string) => void = () => {}): Promise<ScenarioResult[]> {
+  const best = new Map<string, { load: LoadResult; cpuUs: number; steal: number[]; rssMb: number }>();
+  const duration = Math.max(2, Math.round(ctx.duration / RUNS));
+  for (let round = 0; round < RUNS; round++) {
+    for (const row of round % 2 === 0 ? rows : [...rows].reverse()) {
+      progress(`  round ${round + 1}/${RUNS}: ${row.name}`);
+      const proc = await row.start();
+      try {
+        await wrk(URL_UNDER_TEST, { duration: 2, connections: ctx.connections, script: ctx.policy.script });
+        const ticks0 = cpuTicks();
+        const r = await loadWithCpu(proc, URL_UNDER_TEST, { duration, connections: ctx.connections, script: ctx.policy.script });
+        const steal = stealPercent(ticks0, cpuTicks());
+        const b = best.get(row.name);
+        if (b === undefined) best.set(row.name, { load: r, cpuUs: r.cpuUs, steal: [steal], rssMb: proc.rssMb() });
+        else {
+          if (r.rps > b.load.rps) b.load = r;
+          b.cpuUs = Math.min(b.cpuUs, r.cpuUs);
+          b.steal.push(steal);
+          b.rssMb = Math.max(b.rssMb, proc.rssMb());
+        }
+      } finally {
+        await proc.stop();
+      }
     }
-    const steal = stealPercent(ticks0, cpuTicks());
-    ctx.peaks.set(name, load!.rps);
-    ctx.cpu.set(name, cpuUs);
+  }
+  return rows.map(({ name }) => {
+    const b = best.get(name)!;
+    const steal = b.steal.reduce((a, x) => a + x, 0) / b.steal.length;
+    ctx.peaks.set(name, b.load.rps);
+    ctx.cpu.set(name, b.cpuUs);
     return {
       name,
-      load: load!,
-      cpu_us_per_request: cpuUs,
+      load: b.load,
+      cpu_us_per_request: b.cpuUs,
       steal_percent: steal,
-      extra: `${cpuUs.toFixed(0)} µs CPU/req, rss ${proc.rssMb().toFixed(0)} MB, steal ${steal.toFixed(0)} %`,
+      extra: `${b.cpuUs.toFixed(0)} µs CPU/req, rss ${b.rssMb.toFixed(0)} MB, steal ${steal.toFixed(0)} %`,
     };
-  } finally {
-    await proc.stop();
-  }
+  });
 }
 
 /**
@@ -124,35 +144,23 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'nginx-proxy',
-    async run(ctx) {
-      if (!nginxAvailable()) return { name: 'nginx-proxy', skipped: 'nginx not installed' };
-      return measure('nginx-proxy', () => nginxProxy(PROXY_PORT, ctx.upstreamPort), ctx);
-    },
+    start: (ctx) => (nginxAvailable() ? () => nginxProxy(PROXY_PORT, ctx.upstreamPort) : { skipped: 'nginx not installed' }),
   },
   {
     name: 'node-bare-proxy',
-    async run(ctx) {
-      return measure('node-bare-proxy', () => bareProxy(ctx.upstreamPort), ctx);
-    },
+    start: (ctx) => () => bareProxy(ctx.upstreamPort),
   },
   {
     name: 'tollgate-passthrough',
-    async run(ctx) {
-      return measure('tollgate-passthrough', () => tollgate(passthroughConfig(ctx.upstreamPort), PROXY_PORT), ctx);
-    },
+    start: (ctx) => () => tollgate(passthroughConfig(ctx.upstreamPort), PROXY_PORT),
   },
   {
     name: 'tollgate-full-memory',
-    async run(ctx) {
-      return measure('tollgate-full-memory', () => tollgate(ctx.policy.config(ctx.upstreamPort), PROXY_PORT), ctx);
-    },
+    start: (ctx) => () => tollgate(ctx.policy.config(ctx.upstreamPort), PROXY_PORT),
   },
   {
     name: 'tollgate-full-redis',
-    async run(ctx) {
-      if (!ctx.redisUrl) return { name: 'tollgate-full-redis', skipped: 'redis-server not installed' };
-      return measure('tollgate-full-redis', () => tollgate(ctx.policy.config(ctx.upstreamPort, ctx.redisUrl!), PROXY_PORT), ctx);
-    },
+    start: (ctx) => (ctx.redisUrl ? () => tollgate(ctx.policy.config(ctx.upstreamPort, ctx.redisUrl!), PROXY_PORT) : { skipped: 'redis-server not installed' }),
   },
   {
     name: 'node-bare-proxy-half-load',
