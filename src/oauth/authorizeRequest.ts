@@ -19,6 +19,13 @@ export interface AuthorizationRequest {
   clientId: string;
   credentialId: string;
   redirectUri: string;
+  /**
+   * The client sent `redirect_uri` (else it is the client's only registered one): a token
+   * request for the code must then repeat it when it sends one, and send it when the code has
+   * no PKCE challenge (grants.ts). Absent in login states parked by an earlier version: taken
+   * as not sent.
+   */
+  redirectUriGiven?: boolean;
   scope: string[];
   state: string | null;
   codeChallenge: string | null;
@@ -28,6 +35,8 @@ export interface AuthorizationRequest {
 /** Where errors of this request may be redirected. */
 export interface RedirectTarget {
   redirectUri: string;
+  /** The client sent it (see AuthorizationRequest.redirectUriGiven). */
+  redirectUriGiven?: boolean;
   state: string | null;
 }
 
@@ -50,7 +59,7 @@ export async function resolveClient(as: AuthServer, params: Params): Promise<{ c
     redirectUri = given;
   }
   const state = params.get('state');
-  return { client, target: { redirectUri, state: state !== null && state.length <= MAX_STATE ? state : null } };
+  return { client, target: { redirectUri, redirectUriGiven: given !== null, state: state !== null && state.length <= MAX_STATE ? state : null } };
 }
 
 function pkceOf(as: AuthServer, params: Params, client: ClientInfo): Pick<AuthorizationRequest, 'codeChallenge' | 'codeChallengeMethod'> {
@@ -81,6 +90,7 @@ export function validateRequest(as: AuthServer, params: Params, client: ClientIn
     clientId: client.credential.client_id,
     credentialId: client.credential.id,
     redirectUri: target.redirectUri,
+    redirectUriGiven: target.redirectUriGiven === true,
     scope,
     state,
     ...pkceOf(as, params, client),
@@ -96,7 +106,7 @@ export async function issueCode(as: AuthServer, req: AuthorizationRequest, authe
     grant_id: randomUUID(),
     credential_id: req.credentialId,
     client_id: req.clientId,
-    redirect_uri: req.redirectUri,
+    redirect_uri: req.redirectUriGiven === true ? req.redirectUri : '',
     scope: req.scope,
     authenticated_userid: authenticatedUserid,
     code_challenge: req.codeChallenge,

@@ -42,8 +42,18 @@ export async function authorizationCodeGrant(as: AuthServer, client: ClientInfo,
   if (code.used_at !== null) throw await replay();
   if (code.expires_at <= Date.now()) throw invalidGrant('authorization code expired');
   if (code.client_id !== client.credential.client_id || code.credential_id !== client.credential.id) throw invalidGrant('authorization code was issued to another client');
+  // The code is bound to the redirect URI of its request: a redirect_uri sent here must be that
+  // one. RFC 6749 §4.1.3 also wants it repeated whenever the request sent one; the seed's token
+  // exchange (PKCE) leaves it out, and PKCE binds the code to its client instance already
+  // (OAuth 2.1 §7.5.1), so it is required only for a code issued without PKCE (`pkce: lax`).
   const redirectUri = params.get('redirect_uri');
-  if (redirectUri !== null && redirectUri !== code.redirect_uri) throw invalidGrant('redirect_uri differs from the one of the authorization request');
+  if (redirectUri === null) {
+    if (code.redirect_uri !== '' && code.code_challenge === null) {
+      throw invalidGrant('redirect_uri is required: the authorization request sent one and no code_challenge; send the same value');
+    }
+  } else if (code.redirect_uri === '' ? !client.credential.redirect_uris.includes(redirectUri) : redirectUri !== code.redirect_uri) {
+    throw invalidGrant('redirect_uri differs from the one of the authorization request');
+  }
   checkVerifier(code.code_challenge, params.get('code_verifier'));
 
   const minted = await mintTokens(as, { grantId: code.grant_id, clientId: code.client_id, subject: code.authenticated_userid, scope: code.scope, withRefresh: true });

@@ -16,6 +16,11 @@ export interface OAuth2Code {
   grant_id: string;
   credential_id: string;
   client_id: string;
+  /**
+   * The `redirect_uri` the authorization request sent, which a token request that sends one must
+   * repeat (and one for a code without PKCE must send); '' when it sent none (the client's only
+   * registered URI was used).
+   */
   redirect_uri: string;
   scope: string[];
   authenticated_userid: string;

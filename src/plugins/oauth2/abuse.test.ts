@@ -30,10 +30,12 @@ describe('oauth2 abuse (pkce strict)', () => {
   let client: { client_id: string; client_secret?: string };
   let form: (extra: Record<string, string>) => Record<string, string>;
 
-  /** A code for `client`, with the PKCE pair that goes with it. */
-  async function code(p: { scope?: string; state?: string; clientId?: string } = {}): Promise<{ code: string; verifier: string }> {
+  /** A code for `client`, with the PKCE pair that goes with it (`redirectUri: null`: none sent). */
+  async function code(p: { scope?: string; state?: string; clientId?: string; redirectUri?: string | null } = {}): Promise<{ code: string; verifier: string }> {
     const { verifier, challenge } = await pkce();
-    const res = await provisionAuthorize(og.issuer, {
+    const params: Record<string, string> = {
+      response_type: 'code',
+      redirect_uri: p.redirectUri ?? REDIRECT,
       client_id: p.clientId ?? client.client_id,
       code_challenge: challenge,
       code_challenge_method: 'S256',
@@ -41,7 +43,9 @@ describe('oauth2 abuse (pkce strict)', () => {
       authenticated_userid: 'user-1',
       ...(p.scope ? { scope: p.scope } : {}),
       ...(p.state ? { state: p.state } : {}),
-    });
+    };
+    if (p.redirectUri === null) delete params.redirect_uri;
+    const res = await http(`${og.issuer}/oauth2/authorize`, { form: params });
     return { code: new URL(res.json<{ redirect_uri: string }>().redirect_uri).searchParams.get('code')!, verifier };
   }
   const token = (params: Record<string, string>) => http(`${og.issuer}/oauth2/token`, { form: form(params) });
@@ -87,6 +91,25 @@ describe('oauth2 abuse (pkce strict)', () => {
     const c = await code();
     const res = await token({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: 'https://your-app.com/other' });
     expect(res.json().error).toBe('invalid_grant');
+  });
+
+  it('binds the code to the redirect_uri of its request; with PKCE the token request may leave it out, as the seed exchange does', async () => {
+    const second = 'https://your-app.com/second';
+    const two = await registerClient(og.gw, 'other', { client_secret: 'secret-of-the-second', redirect_uris: [REDIRECT, second] });
+    const asTwo = (extra: Record<string, string>) => http(`${og.issuer}/oauth2/token`, { form: { client_id: two.client_id, client_secret: 'secret-of-the-second', ...extra } });
+    const viaSecond = await code({ clientId: two.client_id, redirectUri: second });
+    const other = await asTwo({ grant_type: 'authorization_code', code: viaSecond.code, code_verifier: viaSecond.verifier, redirect_uri: REDIRECT });
+    expect([other.status, other.json().error]).toEqual([400, 'invalid_grant']);
+    const left = await code({ clientId: two.client_id, redirectUri: second });
+    const leftOut = await asTwo({ grant_type: 'authorization_code', code: left.code, code_verifier: left.verifier });
+    expect([leftOut.status, typeof leftOut.json().access_token]).toEqual([200, 'string']);
+    // Not sent at /authorize (the client's only URI was used): if sent at /token, it must be that URI.
+    const implicit = await code({ redirectUri: null });
+    const wrong = await token({ grant_type: 'authorization_code', code: implicit.code, code_verifier: implicit.verifier, redirect_uri: second });
+    expect(wrong.json().error).toBe('invalid_grant');
+    const implicit2 = await code({ redirectUri: null });
+    const right = await token({ grant_type: 'authorization_code', code: implicit2.code, code_verifier: implicit2.verifier, redirect_uri: REDIRECT });
+    expect(right.status).toBe(200);
   });
 
   it('never redirects to an unregistered redirect URI or for an unknown client', async () => {
