@@ -77,6 +77,7 @@ describe('proxy: routing, headers, errors, streaming', () => {
           ],
         },
         { name: 'based', url: `${up.url}/base`, routes: [{ name: 'based', paths: ['/b'] }] },
+        { name: 'public-part', url: `${up.url}/base/public`, routes: [{ name: 'pub', paths: ['/pub'] }] },
         { name: 'dead', url: `http://127.0.0.1:${deadPort}`, retries: 2, routes: [{ name: 'dead', paths: ['/dead'] }] },
         {
           name: 'resetting',
@@ -194,6 +195,53 @@ describe('proxy: routing, headers, errors, streaming', () => {
     const seen = (await ok.body.json()) as { url: string };
     expect(ok.statusCode).toBe(200);
     expect(seen.url).toBe('/a');
+  });
+
+  it('refuses paths that would step out of a route upstream: dot segments after a stripped prefix, raw backslashes, encoded slashes around dot segments', async () => {
+    const status = async (path: string) => {
+      const raw = await rawRequest(gw.ports.proxy!, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      return { status: Number(raw.slice(9, 12)), body: raw.slice(raw.indexOf('\r\n\r\n') + 4) };
+    };
+    // `/pub` is a prefix of `/pub..`: stripped, `..` would make /base/public/../private upstream.
+    for (const path of ['/pub../private/x', '/pub%2e%2e/private/x', '/pub.', '/echo/..\\x', '/echo\\..\\nowhere', '/echo/..%2Fx', '/echo/..%5cx', '/echo/x%2F..%2F..']) {
+      const r = await status(path);
+      expect([path, r.status]).toEqual([path, 400]);
+      expect(r.body).toContain('"Bad request path"');
+    }
+    // Still served: a name that merely starts with a dot, and an encoded slash inside a segment.
+    const dotted = await request(`${gw.url}/pub.json`);
+    expect(((await dotted.body.json()) as { url: string }).url).toBe('/base/public/.json');
+    const slash = await request(`${gw.url}/echo/org%2Fmodel`);
+    expect(((await slash.body.json()) as { url: string }).url).toBe('/org%2Fmodel');
+  });
+
+  it('drops identity headers spelled with underscores (X_User_ID is HTTP_X_USER_ID to a CGI upstream)', async () => {
+    const raw = await rawRequest(
+      gw.ports.proxy!,
+      'GET /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX_User_ID: admin\r\nX_Roles: ["admin"]\r\nx_forwarded_for: 6.6.6.6\r\nX_Custom_Thing: kept\r\n\r\n',
+    );
+    const split = raw.indexOf('\r\n\r\n');
+    const body = /transfer-encoding: chunked/i.test(raw.slice(0, split)) ? dechunk(raw.slice(split + 4)) : raw.slice(split + 4);
+    const seen = JSON.parse(body) as { headers: Record<string, string> };
+    expect(seen.headers.x_user_id).toBeUndefined();
+    expect(seen.headers.x_roles).toBeUndefined();
+    expect(seen.headers.x_forwarded_for).toBeUndefined();
+    expect(seen.headers.x_custom_thing).toBe('kept');
+  });
+
+  it('answers Expect: 100-continue itself and forwards the body without it', async () => {
+    const body = JSON.stringify({ hello: 'world' });
+    const raw = await rawRequest(
+      gw.ports.proxy!,
+      `POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n${body}`,
+    );
+    expect(raw.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ')).toBe(true);
+    const final = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+    const split = final.indexOf('\r\n\r\n');
+    const text = /transfer-encoding: chunked/i.test(final.slice(0, split)) ? dechunk(final.slice(split + 4)) : final.slice(split + 4);
+    const seen = JSON.parse(text) as { headers: Record<string, string>; body?: string };
+    expect(seen.headers.expect).toBeUndefined();
+    expect(text).toContain('world');
   });
 
   it('answers 426 to plain HTTP on an https-only route and serves it over TLS 1.3', async () => {

@@ -109,7 +109,14 @@ export class ProxyHandler implements ForwardHost {
     ctx.route = route;
     ctx.service = route.service;
     if (ctx.tls ? !route.https : !route.http) throw new UpgradeRequiredError();
-    return { route, path, stripLength: route.config.strip_path ? match.matchedLength : 0 };
+    const stripLength = route.config.strip_path ? match.matchedLength : 0;
+    // A prefix can end inside a segment (`/pub` matches `/pub../private`): what is left after
+    // stripping must not start with a dot segment, or the upstream would resolve it out of
+    // the route's part of the service (`/base/public/../private`).
+    if (stripLength > 0 && path.charCodeAt(stripLength) === 0x2e && startsWithDotSegment(path, stripLength)) {
+      throw new BadRequestError('Bad request path', undefined, 'TG_BAD_PATH');
+    }
+    return { route, path, stripLength };
   }
 
   /**
@@ -269,6 +276,13 @@ export class ProxyHandler implements ForwardHost {
 }
 
 /** The body as JSON for the plugins (undefined when it is not); with `aiPath`, the AI facts too. */
+/** `.` or `..` at `at`, followed by `/` or the end. */
+function startsWithDotSegment(path: string, at: number): boolean {
+  const end = path.indexOf('/', at);
+  const seg = end < 0 ? path.slice(at) : path.slice(at, end);
+  return seg === '.' || seg === '..';
+}
+
 function parseJsonBody(ctx: RequestContext, body: Buffer, aiPath: string | null): void {
   try {
     ctx.json = JSON.parse(body.toString('utf8'));

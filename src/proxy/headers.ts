@@ -35,7 +35,20 @@ export const IDENTITY_HEADERS = [
   'x-anonymous-consumer',
 ] as const;
 
-const STRIPPED_UPSTREAM = new Set<string>([...HOP_BY_HOP, ...IDENTITY_HEADERS, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-request-id', 'forwarded', 'host']);
+/**
+ * Never forwarded upstream: hop-by-hop, identity and forwarding headers (tollgate sets its
+ * own), Host (set per service), and Expect: `100-continue` is answered by tollgate itself
+ * (RFC 9110 §10.1.1), and undici refuses to send it.
+ */
+const STRIPPED_UPSTREAM = new Set<string>([...HOP_BY_HOP, ...IDENTITY_HEADERS, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-request-id', 'forwarded', 'host', 'expect']);
+
+/**
+ * `X_User_ID` is `X-User-ID` to a CGI, WSGI, Rack or PHP upstream (both become HTTP_X_USER_ID):
+ * a name with underscores is dropped when its dashed spelling is one tollgate strips.
+ */
+function strippedUnderscored(name: string): boolean {
+  return name.includes('_') && STRIPPED_UPSTREAM.has(name.replaceAll('_', '-'));
+}
 
 const NONE: string[] = [];
 
@@ -67,7 +80,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, f: Forward
   const out: Record<string, string | string[]> = {};
   const extra = connectionTokens(incoming.connection);
   for (const name in incoming) {
-    if (STRIPPED_UPSTREAM.has(name)) continue;
+    if (STRIPPED_UPSTREAM.has(name) || strippedUnderscored(name)) continue;
     const v = incoming[name];
     if (v === undefined) continue;
     if (extra.length > 0 && extra.includes(name)) continue;
