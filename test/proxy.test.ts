@@ -10,6 +10,7 @@ import { startUpstream, type TestUpstream } from './helpers/upstream.js';
 import { freePort } from './helpers/ports.js';
 
 const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 describe('proxy: routing, headers, errors, streaming', () => {
   let up: TestUpstream;
@@ -22,6 +23,8 @@ describe('proxy: routing, headers, errors, streaming', () => {
   let headGate: Promise<void>;
   let wss: WebSocketServer;
   let wsPort: number;
+  let refuser: Server;
+  let hopper: Server;
 
   beforeAll(async () => {
     sseGate = new Promise((r) => (releaseSse = r));
@@ -50,6 +53,17 @@ describe('proxy: routing, headers, errors, streaming', () => {
       s.destroy();
     });
     await new Promise<void>((r) => resetter.listen(0, '127.0.0.1', r));
+    refuser = createServer((_req, res) => res.end('plain'));
+    refuser.on('upgrade', (_req, socket) => {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nX-Refused: yes\r\n\r\nno upgrade');
+    });
+    await new Promise<void>((r) => refuser.listen(0, '127.0.0.1', r));
+    hopper = createServer();
+    hopper.on('upgrade', (_req, socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade, X-Hop\r\nUpgrade: websocket\r\nX-Hop: secret\r\nX-Kept: yes\r\n\r\n');
+      socket.end();
+    });
+    await new Promise<void>((r) => hopper.listen(0, '127.0.0.1', r));
     wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await new Promise<void>((r) => wss.once('listening', r));
     wsPort = (wss.address() as AddressInfo).port;
@@ -86,7 +100,16 @@ describe('proxy: routing, headers, errors, streaming', () => {
           routes: [{ name: 'resetting', paths: ['/reset'] }],
         },
         { name: 'slow', url: up.url, read_timeout: 300, routes: [{ name: 'slow', paths: ['/slowsvc'] }] },
-        { name: 'ws', url: `http://127.0.0.1:${wsPort}`, routes: [{ name: 'ws', paths: ['/ws'] }] },
+        {
+          name: 'ws',
+          url: `http://127.0.0.1:${wsPort}`,
+          routes: [
+            { name: 'ws', paths: ['/ws'] },
+            { name: 'ws-auth', paths: ['/wsauth'], plugins: [{ name: 'jwt' }] },
+          ],
+        },
+        { name: 'ws-refused', url: `http://127.0.0.1:${(refuser.address() as AddressInfo).port}`, routes: [{ name: 'ws-refused', paths: ['/wsno'] }] },
+        { name: 'ws-hop', url: `http://127.0.0.1:${(hopper.address() as AddressInfo).port}`, routes: [{ name: 'ws-hop', paths: ['/wshop'] }] },
       ],
     });
   });
@@ -96,6 +119,8 @@ describe('proxy: routing, headers, errors, streaming', () => {
     await gw?.stop();
     await up?.close();
     resetter?.close();
+    refuser?.close();
+    hopper?.close();
     wss?.close();
   });
 
@@ -350,6 +375,31 @@ describe('proxy: routing, headers, errors, streaming', () => {
     });
     ws.close();
     expect(messages).toEqual(['hello with-id', 'echo:ping']);
+  });
+
+  // rawRequest resolves when the gateway ends the connection: a hang fails by timeout.
+  it('relays an upstream that refuses the upgrade, then closes the connection', async () => {
+    const raw = await rawRequest(gw.ports.proxy!, `GET /wsno/x HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
+    expect(raw.startsWith('HTTP/1.1 403 ')).toBe(true);
+    expect(raw.toLowerCase()).toContain('x-refused: yes');
+    expect(raw.toLowerCase()).toContain('connection: close');
+    expect(raw.endsWith('no upgrade')).toBe(true);
+  });
+
+  it('answers a refused upgrade (401) with Connection: close and closes the socket', async () => {
+    const raw = await rawRequest(gw.ports.proxy!, `GET /wsauth/x HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
+    expect(raw.startsWith('HTTP/1.1 401 ')).toBe(true);
+    expect(raw.toLowerCase()).toContain('connection: close');
+    expect(raw).toContain('"request_id"');
+  });
+
+  it("drops the headers an upstream's 101 names in Connection", async () => {
+    const raw = await rawRequest(gw.ports.proxy!, `GET /wshop/x HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
+    const head = raw.slice(0, raw.indexOf('\r\n\r\n')).toLowerCase();
+    expect(head.startsWith('http/1.1 101 ')).toBe(true);
+    expect(head).toContain('x-kept: yes');
+    expect(head).toContain('upgrade: websocket');
+    expect(head).not.toContain('x-hop');
   });
 });
 

@@ -122,6 +122,20 @@ export function setIdentityHeaders(h: Record<string, string | string[]>, id: Ide
 }
 
 /** Client response headers from an upstream response: hop-by-hop removed. */
+/**
+ * The headers of an upstream's 101 for the client: those named in its `Connection` header are
+ * hop-by-hop (RFC 9110 §7.6.1) and dropped (`Connection` then says `Upgrade` alone); `Upgrade`
+ * is the switch itself and stays.
+ */
+export function switchingProtocolsHeaders(upstream: Record<string, string | string[]>): Record<string, string | string[]> {
+  const extra = connectionTokens(upstream.connection).filter((t) => t !== 'upgrade');
+  if (extra.length === 0) return upstream;
+  const out: Record<string, string | string[]> = {};
+  for (const name in upstream) if (!extra.includes(name)) out[name] = upstream[name]!;
+  out.connection = 'Upgrade';
+  return out;
+}
+
 export function downstreamResponseHeaders(upstream: Record<string, string | string[]>): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const extra = connectionTokens(upstream.connection);

@@ -6,14 +6,16 @@ import type { ProxyHandler, RuntimeSource } from './handler.js';
 import type { CounterStore } from '../counters/types.js';
 import type { RequestContext } from '../core/context.js';
 import { runAccessPhases, type Chain } from '../core/pipeline.js';
-import { applyIdentity } from './headers.js';
+import { applyIdentity, downstreamResponseHeaders, switchingProtocolsHeaders } from './headers.js';
 import { upstreamPath } from './router.js';
 import { describeUpstreamError, mapUpstreamError } from './forward.js';
 
 /**
  * WebSocket (and other Upgrade) requests: routed and authenticated like any request, then the
  * upstream's 101 is relayed and the two sockets are piped together. Errors before the upgrade
- * get the usual JSON error on the raw socket (through a ServerResponse bound to it).
+ * get the usual JSON error on the raw socket (through a ServerResponse bound to it), and an
+ * upstream that refuses the upgrade has its answer relayed the same way; either way the
+ * connection then closes (`Connection: close`).
  */
 export class UpgradeProxy {
   constructor(
@@ -25,6 +27,10 @@ export class UpgradeProxy {
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
+    // The socket has left the HTTP parser: after any answer other than a 101 (a gateway error,
+    // the upstream's refusal) nothing more can be read from it, so it says so and closes.
+    res.shouldKeepAlive = false;
+    res.once('finish', () => socket.end());
     const { ctx, rt } = this.proxy.begin(req, res);
     this.process(ctx, socket, head, rt).catch((err: unknown) => this.proxy.fail(ctx, ctx.route?.chain ?? rt.globalChain, err));
   };
@@ -61,7 +67,7 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     ctx.upstreamHeadersNs = process.hrtime.bigint();
     this.proxy.runResponseHeaders(ctx, this.chain);
     const lines = [`HTTP/1.1 ${statusCode} Switching Protocols`];
-    for (const [k, v] of Object.entries({ ...headers, ...ctx.responseHeaders, 'x-request-id': ctx.id })) {
+    for (const [k, v] of Object.entries({ ...switchingProtocolsHeaders(headers), ...ctx.responseHeaders, 'x-request-id': ctx.id })) {
       for (const value of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${value}`);
     }
     const client = this.client;
@@ -83,9 +89,30 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     client.on('error', (err) => this.logger.debug({ err }, 'websocket client error'));
   }
 
-  onResponseStart(): void {}
-  onResponseData(): void {}
-  onResponseEnd(): void {}
+  /** The upstream refused the upgrade (any status but 101): its answer is relayed as is. */
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
+    if (statusCode < 200) return;
+    const ctx = this.ctx;
+    ctx.status = statusCode;
+    ctx.upstreamHeadersNs = process.hrtime.bigint();
+    ctx.upstreamResponseHeaders = headers;
+    this.proxy.runResponseHeaders(ctx, this.chain);
+    const out = downstreamResponseHeaders(headers);
+    const extra = ctx.responseHeaders;
+    for (const k in extra) out[k] = extra[k];
+    out['x-request-id'] = ctx.id;
+    if (!ctx.res.destroyed) ctx.res.writeHead(statusCode, out);
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.ctx.bytesOut += chunk.length;
+    if (!this.ctx.res.destroyed) this.ctx.res.write(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.ctx.upstreamEndNs ??= process.hrtime.bigint();
+    if (!this.ctx.res.destroyed) this.ctx.res.end();
+  }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     this.ctx.error = describeUpstreamError(err);
