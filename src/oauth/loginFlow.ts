@@ -33,8 +33,14 @@ function cookieOf(ctx: RequestContext): string | null {
   return null;
 }
 
+/**
+ * The cookie's path is the callback's as the browser sees it: under the issuer's path when it
+ * has one (`https://example.com/auth` → `/auth/oauth2/callback`, the proxy in front stripping
+ * `/auth`), or the browser would not send it back to the callback.
+ */
 function setCookie(as: AuthServer, value: string, maxAgeS: number): string {
-  return `${COOKIE}=${value}; Path=/oauth2/callback; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${as.tlsRequired ? '; Secure' : ''}`;
+  const path = `${new URL(as.base).pathname.replace(/\/+$/, '')}/oauth2/callback`;
+  return `${COOKIE}=${value}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${as.tlsRequired ? '; Secure' : ''}`;
 }
 
 export async function startLogin(as: AuthServer, idp: UpstreamIdp, ctx: RequestContext, req: AuthorizationRequest): Promise<EndpointResponse> {

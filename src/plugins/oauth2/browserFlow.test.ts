@@ -107,3 +107,36 @@ describe('oauth2 browser flow through an upstream OIDC provider', () => {
     expect((await attacker.go(`${og.issuer}/oauth2/callback?state=forged&code=x`)).text).toContain('expired');
   });
 });
+
+describe('oauth2 browser flow with an issuer that has a path', () => {
+  // docs/oauth.md: an issuer such as https://example.com/auth assumes a proxy in front that
+  // strips /auth; the browser then comes back to <issuer>/oauth2/callback, under /auth.
+  let og: OAuthGateway;
+  let idp: TestIdp;
+  let spa: { client_id: string };
+  beforeAll(async () => {
+    const idpPort = await freePort();
+    og = await startOAuthGateway((issuer) => ({
+      gateway: { issuer: `${issuer}/auth`, signing_keys: [{ kid: 'k1', private_key_file: keyFile() }] },
+      plugins: [{ name: 'oauth2', config: { identity_provider: { issuer: `http://127.0.0.1:${idpPort}`, client_id: 'tollgate', client_secret: 'tollgate-secret' } } }],
+      services: [{ name: 'echo', url: 'http://127.0.0.1:9', routes: [{ name: 'api', paths: ['/api'] }] }],
+      consumers: [{ username: 'web' }],
+    }));
+    idp = startIdp(idpPort, { client_id: 'tollgate', client_secret: 'tollgate-secret', redirect_uris: [`${og.issuer}/auth/oauth2/callback`] });
+    spa = await registerClient(og.gw, 'web', { client_type: 'public' });
+  });
+  afterAll(async () => {
+    await og?.gw.stop();
+    await idp?.close();
+  });
+
+  it('sets the login cookie on the callback path the browser comes back to', async () => {
+    const { challenge } = await pkce();
+    const q = new URLSearchParams({ response_type: 'code', client_id: spa.client_id, redirect_uri: REDIRECT, state: 's', code_challenge: challenge, code_challenge_method: 'S256' });
+    const res = await http(`${og.issuer}/oauth2/authorize?${q}`); // what the stripping proxy forwards
+    expect(res.status).toBe(302);
+    const back = new URL(new URL(String(res.headers.location)).searchParams.get('redirect_uri')!);
+    expect(back.pathname).toBe('/auth/oauth2/callback');
+    expect(String(res.headers['set-cookie'])).toMatch(/; Path=\/auth\/oauth2\/callback;/);
+  });
+});
