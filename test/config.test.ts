@@ -50,6 +50,25 @@ describe('tollgate config validate', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('holds declared OAuth clients to the redirect URI rules of the Admin API (no fragment, no javascript:)', async () => {
+    const f = file(
+      'clients.yaml',
+      [
+        'consumers:',
+        '  - username: web',
+        '    oauth2_credentials:',
+        '      - name: App',
+        '        client_secret: s3cret',
+        '        redirect_uris: [https://app.example/cb, "https://app.example/cb#frag", "javascript:alert(1)"]',
+      ].join('\n'),
+    );
+    const r = await runCli(['config', 'validate', f]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toContain(`${f}: consumers[0].oauth2_credentials[0].redirect_uris[1]: a redirect URI has no fragment (RFC 6749 §3.1.2)`);
+    expect(lines).toContain(`${f}: consumers[0].oauth2_credentials[0].redirect_uris[2]: a redirect URI may not use the javascript:, data: or vbscript: scheme`);
+  });
+
   it('reports YAML syntax errors and missing files on one line each', async () => {
     const f = file('broken.yaml', 'services: [\n  - name: x\n');
     const r = await runCli(['config', 'validate', f]);

@@ -80,6 +80,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         [{ name: 'x' }, 'redirect_uris', /expected array|at least one/],
         [{ name: 'x', redirect_uris: ['not a url'] }, 'redirect_uris[0]', /absolute URL/],
         [{ name: 'x', redirect_uris: ['https://a.example/cb#frag'] }, 'redirect_uris[0]', /fragment/],
+        [{ name: 'x', redirect_uris: [REDIRECT, 'javascript:alert(1)'] }, 'redirect_uris[1]', /javascript:/],
         [{ name: 'x', redirect_uris: [REDIRECT], client_type: 'public', client_secret: 'nope' }, 'client_secret', /public client has no secret/],
         [{ name: 'x', redirect_uris: [REDIRECT], scopes: ['a'] }, '@entity', /unknown field: scopes/],
         [{ redirect_uris: [REDIRECT] }, 'name', /./],

@@ -7,6 +7,7 @@ import { hashSecret } from '../store/secretHash.js';
 import { ReferenceNotFoundError, type Consumer, type OAuth2Credential } from '../store/types.js';
 import { activeRevocationFeed } from '../oauth/shared.js';
 import { revokeClient, revokeGrant } from '../oauth/revoke.js';
+import { redirectUriSchema } from '../config/schema.js';
 
 /**
  * Admin API `/consumers/{consumer}/oauth2` (OAuth 2.1 clients) and `/oauth2_tokens/{id}`
@@ -20,11 +21,6 @@ const text = z.string().min(1, 'must not be empty').max(255);
 const list = <T extends z.ZodType>(item: T) => z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(item));
 const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 
-const redirectUri = z
-  .string()
-  .max(2048)
-  .refine((v) => URL.canParse(v), 'expected an absolute URL such as https://your-app.com/callback')
-  .refine((v) => !v.includes('#'), 'a redirect URI has no fragment (RFC 6749 §3.1.2)');
 
 const clientInput = z.strictObject({
   id: z.uuid().optional(),
@@ -32,7 +28,7 @@ const clientInput = z.strictObject({
   client_id: z.string().regex(/^[\x21-\x7E]{1,255}$/, 'printable characters without spaces, at most 255').optional(),
   client_secret: z.string().min(1, 'must not be empty').max(255).optional(),
   client_type: z.enum(['confidential', 'public']).default('confidential'),
-  redirect_uris: list(redirectUri).pipe(z.array(z.string()).min(1, 'register at least one redirect URI').max(32)),
+  redirect_uris: list(redirectUriSchema).pipe(z.array(z.string()).min(1, 'register at least one redirect URI').max(32)),
   hash_secret: bool.optional(),
   tags: list(z.string().min(1)).pipe(z.array(z.string()).max(100)).optional(),
 });

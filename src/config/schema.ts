@@ -170,6 +170,17 @@ export const jwtSecretEntry = z.strictObject({
   tags: z.array(z.string()).default([]),
 });
 
+/**
+ * An OAuth client's redirect URI, as the config file and the Admin API take it: absolute, no
+ * fragment (RFC 6749 §3.1.2), and not a scheme that runs code in the browser.
+ */
+export const redirectUriSchema = z
+  .string()
+  .max(2048)
+  .refine((v) => URL.canParse(v), 'expected an absolute URL such as https://your-app.com/callback')
+  .refine((v) => !v.includes('#'), 'a redirect URI has no fragment (RFC 6749 §3.1.2)')
+  .refine((v) => !/^\s*(javascript|data|vbscript):/i.test(v), 'a redirect URI may not use the javascript:, data: or vbscript: scheme');
+
 export const oauth2CredentialEntry = z.strictObject({
   id: z.uuid().optional(),
   name: z.string().min(1),
@@ -177,7 +188,7 @@ export const oauth2CredentialEntry = z.strictObject({
   client_secret: z.string().min(1).optional().describe('Plain secret (hashed when stored) …'),
   client_secret_hash: z.string().min(1).optional().describe('… or an already hashed secret, as `config export` writes.'),
   client_type: z.enum(['confidential', 'public']).default('confidential'),
-  redirect_uris: z.array(z.url({ error: 'expected an absolute URL' })).min(1),
+  redirect_uris: z.array(redirectUriSchema).min(1),
   hash_secret: z.boolean().default(true),
   tags: z.array(z.string()).default([]),
 });
