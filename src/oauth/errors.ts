@@ -52,9 +52,13 @@ export class OAuthError extends GatewayError {
     super(CODES[error], opts.status ?? STATUS[error] ?? 400, description, { headers: opts.headers, cause: opts.cause, expose: error !== 'server_error' });
   }
 
-  /** The RFC 6749 §5.2 body. A server_error never carries its cause. */
+  /**
+   * The RFC 6749 §5.2 body. A server_error never carries its cause. The description may quote
+   * what the client sent (`grant_type 'x' is not supported`); RFC 6749 allows only printable
+   * ASCII without `"` and `\\` in it, so anything else becomes `?`.
+   */
   body(): { error: OAuthErrorName; error_description: string } {
-    return { error: this.error, error_description: this.expose ? this.description : 'An unexpected error occurred' };
+    return { error: this.error, error_description: this.expose ? describable(this.description) : 'An unexpected error occurred' };
   }
 }
 
@@ -64,3 +68,10 @@ export class OAuthError extends GatewayError {
  * for the provision-key flow).
  */
 export class UnsafeRedirectError extends OAuthError {}
+
+/** RFC 6749 §5.2: error_description = 1*( %x20-21 / %x23-5B / %x5D-7E ). */
+function describable(text: string): string {
+  return NOT_DESCRIBABLE.test(text) ? text.replace(NOT_DESCRIBABLE_ALL, '?') : text;
+}
+const NOT_DESCRIBABLE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
+const NOT_DESCRIBABLE_ALL = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;

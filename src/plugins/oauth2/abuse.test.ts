@@ -180,6 +180,9 @@ describe('oauth2 abuse (pkce strict)', () => {
   it('refuses removed, disabled and malformed requests', async () => {
     expect((await token({ grant_type: 'password', username: 'a', password: 'b' })).json().error).toBe('unsupported_grant_type');
     expect((await token({ grant_type: 'client_credentials' })).json().error).toBe('unsupported_grant_type'); // not enabled here
+    // What the client sent is quoted in the description only as RFC 6749 §5.2 allows (no ", \\, non-ASCII).
+    const odd = (await token({ grant_type: 'foo"bar\\é' })).json();
+    expect(odd).toEqual({ error: 'unsupported_grant_type', error_description: "grant_type 'foo?bar??' is not supported" });
     expect((await token({})).json().error).toBe('invalid_request');
     const twice = await http(`${og.issuer}/oauth2/token`, { body: 'grant_type=authorization_code&code=a&code=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(twice.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('repeated') });
