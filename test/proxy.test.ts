@@ -240,6 +240,24 @@ describe('proxy: routing, headers, errors, streaming', () => {
     expect(((await slash.body.json()) as { url: string }).url).toBe('/org%2Fmodel');
   });
 
+  it('answers 400 (JSON) to a missing, repeated or malformed Host; routes a Host with a trailing dot as without it', async () => {
+    const send = async (head: string) => {
+      const raw = await rawRequest(gw.ports.proxy!, `${head}Connection: close\r\n\r\n`);
+      return { status: Number(raw.slice(9, 12)), body: raw.slice(raw.indexOf('\r\n\r\n') + 4) };
+    };
+    const missing = await send('GET /echo/x HTTP/1.1\r\n');
+    expect([missing.status, JSON.parse(missing.body).message]).toEqual([400, 'Missing Host header']);
+    for (const host of ['a b', 'evil.com/x?', 'user@internal.local', '127.0.0.1, api.example.com']) {
+      const r = await send(`GET /echo/x HTTP/1.1\r\nHost: ${host}\r\n`);
+      expect([host, r.status, r.body.includes('"Bad Host header"')]).toEqual([host, 400, true]);
+    }
+    const twice = await send('GET /h HTTP/1.1\r\nHost: other.example.com\r\nHost: api.example.com\r\n');
+    expect([twice.status, twice.body.includes('"Bad Host header"')]).toEqual([400, true]);
+    expect((await send('GET /echo/x HTTP/1.0\r\n')).status).toBe(200); // HTTP/1.0 needs no Host
+    expect((await send('GET /h HTTP/1.1\r\nHost: api.example.com.\r\n')).status).toBe(200);
+    expect((await send('GET /echo/x HTTP/1.1\r\nHost: [::1]:8000\r\n')).status).toBe(200);
+  });
+
   it('drops identity headers spelled with underscores (X_User_ID is HTTP_X_USER_ID to a CGI upstream)', async () => {
     const raw = await rawRequest(
       gw.ports.proxy!,

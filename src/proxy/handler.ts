@@ -92,8 +92,12 @@ export class ProxyHandler implements ForwardHost {
     });
   }
 
-  /** The normalised path (what routing and the upstream see), or 400. */
+  /**
+   * The normalised path (what routing and the upstream see), or 400; the request target's other
+   * half, Host, is checked here too (400 when missing on HTTP/1.1, repeated or malformed).
+   */
   normalizedPath(ctx: RequestContext): string {
+    checkHost(ctx.req);
     const path = ctx.path.startsWith('/') ? normalizePath(ctx.path) : null;
     if (path === null) throw new BadRequestError('Bad request path', undefined, 'TG_BAD_PATH');
     return path;
@@ -102,7 +106,8 @@ export class ProxyHandler implements ForwardHost {
   /** Matches the route and checks what can be checked before any plugin runs. */
   resolveRoute(ctx: RequestContext, rt: Runtime, path = this.normalizedPath(ctx)): RouteTarget {
     const hostHeader = ctx.req.headers.host ?? '';
-    const host = hostHeader.replace(/:\d+$/, '').toLowerCase();
+    // `internal.local.` is `internal.local` (DNS's absolute form): routed as such.
+    const host = hostHeader.replace(/:\d+$/, '').replace(/\.$/, '').toLowerCase();
     const match = rt.router.match(ctx.method, path, host, ctx.req.headers);
     if (match === null) throw new NoRouteError();
     const route = match.route;
@@ -276,6 +281,22 @@ export class ProxyHandler implements ForwardHost {
 }
 
 /** The body as JSON for the plugins (undefined when it is not); with `aiPath`, the AI facts too. */
+/**
+ * RFC 9112 §3.2: a Host field is required on HTTP/1.1, once, and must be a valid host[:port]
+ * (RFC 3986 §3.2.2; a comma is refused too: repeated Host lines are joined with `, `, see
+ * joinDuplicateHeaders in gateway.ts).
+ */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+;=]+)(?::\d{0,5})?$/;
+
+function checkHost(req: IncomingMessage): void {
+  const host = req.headers.host;
+  if (host === undefined) {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) throw new BadRequestError('Missing Host header', undefined, 'TG_BAD_HOST');
+    return;
+  }
+  if (!HOST.test(host)) throw new BadRequestError('Bad Host header', undefined, 'TG_BAD_HOST');
+}
+
 /** `.` or `..` at `at`, followed by `/` or the end. */
 function startsWithDotSegment(path: string, at: number): boolean {
   const end = path.indexOf('/', at);

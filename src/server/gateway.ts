@@ -128,6 +128,12 @@ export class Gateway {
       requestTimeout: 0,
       keepAliveTimeout: g.keepalive_timeout,
       connectionsCheckingInterval: 1000,
+      // Repeated fields arrive joined (`a, b`) instead of Node keeping the first of some (Host,
+      // Authorization, …): two Host lines are then refused as a bad Host, two credentials fail
+      // as one malformed one, instead of the gateway and the upstream reading different ones.
+      joinDuplicateHeaders: true,
+      // A missing Host gets tollgate's JSON 400 (TG_BAD_HOST) instead of Node's empty one.
+      requireHostHeader: false,
     };
 
     const proxyAddr = this.address('proxy');
