@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { storeBackends, wipeStore } from '../../test/helpers/stores.js';
 import { createStore } from './index.js';
 import type { OAuth2Code, OAuth2Grant, Store, TokenIssue } from './types.js';
@@ -14,11 +15,13 @@ const NOW = 1_900_000_000_000;
 
 describe.each(storeBackends())('oauth2 token store ($name)', (backend) => {
   let store: Store;
+  let url: string;
   let credentialId: string;
   const clientId = 'app-1';
 
   beforeAll(async () => {
-    store = await createStore(await backend.freshUrl());
+    url = await backend.freshUrl();
+    store = await createStore(url);
     await store.migrate();
   });
   afterAll(async () => {
@@ -121,6 +124,32 @@ describe.each(storeBackends())('oauth2 token store ($name)', (backend) => {
     const results = await Promise.all(Array.from({ length: 5 }, () => store.oauth2Tokens.rotateRefreshToken(first.refresh!.token_hash, NOW + 1, issue(c.grant_id))));
     expect(results.filter((r) => r === 'rotated')).toHaveLength(1);
     expect(results.filter((r) => r === 'reused')).toHaveLength(4);
+  });
+
+  // PostgreSQL only: SQLite runs one write transaction at a time.
+  it.runIf(backend.name === 'postgres')('a rotation racing the revocation of its grant issues no token that outlives the revocation', async () => {
+    const c = code();
+    await store.oauth2Tokens.createCode(c);
+    const first = issue(c.grant_id);
+    await store.oauth2Tokens.redeemCode(c.code_hash, NOW, grantOf(c), first);
+    // The revocation (what revokeGrant runs), held open between its two statements by hand.
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('UPDATE oauth2_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [NOW + 2, c.grant_id]);
+      const next = issue(c.grant_id);
+      const rotating = store.oauth2Tokens.rotateRefreshToken(first.refresh!.token_hash, NOW + 3, next);
+      await new Promise((r) => setTimeout(r, 300)); // the rotation is now waiting for the grant's row lock
+      await other.query('UPDATE oauth2_access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL', [NOW + 2, c.grant_id]);
+      await other.query('COMMIT');
+      expect(await rotating).toBe('invalid');
+      const minted = await store.oauth2Tokens.getAccessToken(next.access.jti);
+      expect(minted === null || minted.revoked_at !== null).toBe(true);
+      expect(await store.oauth2Tokens.getRefreshToken(next.refresh!.token_hash)).toBeNull();
+    } finally {
+      await other.end();
+    }
   });
 
   it('refuses an expired refresh token', async () => {

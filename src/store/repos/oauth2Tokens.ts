@@ -28,10 +28,25 @@ const TOKEN_KEEP_MS = 3600_000;
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-async function writeIssue(trx: Db, issue: TokenIssue): Promise<void> {
+/**
+ * Writes the tokens of an issue, unless the grant has been revoked meanwhile (false). The grant
+ * row is updated first: that takes its row lock, so a revocation running at the same time
+ * either commits before (the update then matches nothing: no token is written) or waits for
+ * this transaction (and then sees, and revokes, the tokens it wrote). Written the other way
+ * round, on PostgreSQL a token inserted before the lock was taken was invisible to the
+ * revocation and outlived it.
+ */
+async function writeIssue(trx: Db, issue: TokenIssue): Promise<boolean> {
+  const grant = await trx
+    .updateTable('oauth2_grants')
+    .set({ expires_at: issue.grantExpiresAt })
+    .where('id', '=', issue.access.grant_id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (grant.numUpdatedRows !== 1n) return false;
   await trx.insertInto('oauth2_access_tokens').values(accessTokenToRow(issue.access)).execute();
   if (issue.refresh) await trx.insertInto('oauth2_refresh_tokens').values(issue.refresh).execute();
-  await trx.updateTable('oauth2_grants').set({ expires_at: issue.grantExpiresAt }).where('id', '=', issue.access.grant_id).execute();
+  return true;
 }
 
 function live(rows: { jti: string; expires_at: number | string }[], now: number): RevokedToken[] {
@@ -111,10 +126,7 @@ export function oauth2TokensRepo(ctx: RepoContext): OAuth2TokenRepo {
             .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
             .where('grant_id', 'in', (eb) => eb.selectFrom('oauth2_grants').select('id').where('revoked_at', 'is', null))
             .executeTakeFirst();
-          if (res.numUpdatedRows === 1n) {
-            await writeIssue(trx, issue);
-            return 'rotated';
-          }
+          if (res.numUpdatedRows === 1n) return (await writeIssue(trx, issue)) ? 'rotated' : 'invalid';
           const row = await trx.selectFrom('oauth2_refresh_tokens').select('used_at').where('token_hash', '=', hash).executeTakeFirst();
           return row !== undefined && row.used_at !== null ? 'reused' : 'invalid';
         }),
