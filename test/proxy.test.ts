@@ -258,6 +258,19 @@ describe('proxy: routing, headers, errors, streaming', () => {
     expect((await send('GET /echo/x HTTP/1.1\r\nHost: [::1]:8000\r\n')).status).toBe(200);
   });
 
+  it('answers 501 to a transfer coding other than chunked, and drops a fragment from the target', async () => {
+    const raw = await rawRequest(
+      gw.ports.proxy!,
+      'POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    );
+    expect(raw.startsWith('HTTP/1.1 501 ')).toBe(true);
+    expect(raw).toContain('Transfer-Encoding other than chunked is not supported');
+    const frag = await rawRequest(gw.ports.proxy!, 'GET /echo/x?a=1#frag HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    const split = frag.indexOf('\r\n\r\n');
+    const body = /transfer-encoding: chunked/i.test(frag.slice(0, split)) ? dechunk(frag.slice(split + 4)) : frag.slice(split + 4);
+    expect((JSON.parse(body) as { url: string }).url).toBe('/x?a=1');
+  });
+
   it('drops identity headers spelled with underscores (X_User_ID is HTTP_X_USER_ID to a CGI upstream)', async () => {
     const raw = await rawRequest(
       gw.ports.proxy!,

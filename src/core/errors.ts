@@ -56,6 +56,13 @@ export class PayloadTooLargeError extends GatewayError {
   }
 }
 
+/** RFC 9112 §6.1: a transfer coding tollgate does not decode (only `chunked` is). */
+export class NotImplementedError extends GatewayError {
+  constructor(message: string) {
+    super('TG_NOT_IMPLEMENTED', 501, message);
+  }
+}
+
 export class UpgradeRequiredError extends GatewayError {
   constructor() {
     super('TG_HTTPS_REQUIRED', 426, 'Please use HTTPS protocol', {

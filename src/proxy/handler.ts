@@ -6,6 +6,7 @@ import {
   BadRequestError,
   GatewayError,
   NoRouteError,
+  NotImplementedError,
   PayloadTooLargeError,
   UpgradeRequiredError,
   toGatewayError,
@@ -76,7 +77,10 @@ export class ProxyHandler implements ForwardHost {
 
   createContext(req: IncomingMessage, res: ServerResponse, rt: Runtime): RequestContext {
     const socket = req.socket as IncomingMessage['socket'] & { encrypted?: boolean };
-    const url = req.url ?? '/';
+    const raw = req.url ?? '/';
+    // A fragment is never part of the request target (RFC 9110 §7.1); dropped, as nginx does.
+    const hash = raw.indexOf('#');
+    const url = hash === -1 ? raw : raw.slice(0, hash);
     const q = url.indexOf('?');
     const incomingId = req.headers['x-request-id'];
     const id = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
@@ -135,6 +139,10 @@ export class ProxyHandler implements ForwardHost {
     const target = this.resolveRoute(ctx, rt, path);
     const limit = rt.config.gateway.max_body_size;
     if (declaredLength(ctx.req) > limit) throw new PayloadTooLargeError();
+    const te = ctx.req.headers['transfer-encoding'];
+    if (te !== undefined && te !== 'chunked' && te.trim().toLowerCase() !== 'chunked') {
+      throw new NotImplementedError('Transfer-Encoding other than chunked is not supported; send chunked or a Content-Length');
+    }
     const chain = target.route.chain;
     ctx.upstreamHeaders = this.buildUpstreamHeaders(ctx, rt, target.route);
     const withBody = hasBody(ctx.req);
