@@ -240,7 +240,7 @@ describe('proxy: routing, headers, errors, streaming', () => {
     expect(((await slash.body.json()) as { url: string }).url).toBe('/org%2Fmodel');
   });
 
-  it('answers 400 (JSON) to a missing, repeated or malformed Host; routes a Host with a trailing dot as without it', async () => {
+  it('answers 400 (JSON) to a missing, repeated or malformed Host; routes a Host with a trailing dot as without it, and an absolute-form target by its authority', async () => {
     const send = async (head: string) => {
       const raw = await rawRequest(gw.ports.proxy!, `${head}Connection: close\r\n\r\n`);
       return { status: Number(raw.slice(9, 12)), body: raw.slice(raw.indexOf('\r\n\r\n') + 4) };
@@ -256,6 +256,11 @@ describe('proxy: routing, headers, errors, streaming', () => {
     expect((await send('GET /echo/x HTTP/1.0\r\n')).status).toBe(200); // HTTP/1.0 needs no Host
     expect((await send('GET /h HTTP/1.1\r\nHost: api.example.com.\r\n')).status).toBe(200);
     expect((await send('GET /echo/x HTTP/1.1\r\nHost: [::1]:8000\r\n')).status).toBe(200);
+    // Absolute form (RFC 9112 §3.2.2): its authority replaces Host, for routing and upstream.
+    const absolute = await send('GET http://api.example.com/h?x=1 HTTP/1.1\r\nHost: other.example.com\r\n');
+    expect(absolute.status).toBe(200);
+    expect(absolute.body).toContain('"x-forwarded-host":"api.example.com"');
+    expect((await send('GET http://user@api.example.com/h HTTP/1.1\r\nHost: api.example.com\r\n')).status).toBe(400);
   });
 
   it('answers 501 to a transfer coding other than chunked, and drops a fragment from the target', async () => {

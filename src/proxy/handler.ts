@@ -80,7 +80,8 @@ export class ProxyHandler implements ForwardHost {
     const raw = req.url ?? '/';
     // A fragment is never part of the request target (RFC 9110 §7.1); dropped, as nginx does.
     const hash = raw.indexOf('#');
-    const url = hash === -1 ? raw : raw.slice(0, hash);
+    let url = hash === -1 ? raw : raw.slice(0, hash);
+    if (url.charCodeAt(0) !== 0x2f) url = originForm(req, url);
     const q = url.indexOf('?');
     const incomingId = req.headers['x-request-id'];
     const id = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
@@ -289,6 +290,21 @@ export class ProxyHandler implements ForwardHost {
 }
 
 /** The body as JSON for the plugins (undefined when it is not); with `aiPath`, the AI facts too. */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?]*)(.*)$/i;
+
+/**
+ * RFC 9112 §3.2.2: a request target in absolute form (`GET http://api.example.com/v1/x`) must be
+ * accepted, its authority replacing the Host field (checked by checkHost like any Host). Returns
+ * the origin form (`/v1/x`); anything else is returned as is (and refused as a bad path).
+ */
+function originForm(req: IncomingMessage, target: string): string {
+  const m = ABSOLUTE_FORM.exec(target);
+  if (m === null) return target;
+  req.headers.host = m[1]!;
+  const rest = m[2]!;
+  return rest === '' ? '/' : rest.charCodeAt(0) === 0x3f ? `/${rest}` : rest;
+}
+
 /**
  * RFC 9112 §3.2: a Host field is required on HTTP/1.1, once, and must be a valid host[:port]
  * (RFC 3986 §3.2.2; a comma is refused too: repeated Host lines are joined with `, `, see
