@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Identity, RequestContext } from '../core/context.js';
+import { UnauthorizedError } from '../core/errors.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the non-standard ones proxies also drop. */
 const HOP_BY_HOP = new Set([
@@ -107,21 +108,36 @@ export function applyIdentity(ctx: RequestContext): void {
   if (ctx.workspaceId !== null) ctx.upstreamHeaders['x-workspace-id'] = ctx.workspaceId;
 }
 
-/** Sets the identity headers of SPEC §5 from the accepted credential. */
-export function setIdentityHeaders(h: Record<string, string | string[]>, id: Identity): void {
-  if (id.userId !== null) h['x-user-id'] = id.userId;
-  if (id.clientId !== null) h['x-client-id'] = id.clientId;
-  if (id.username !== null) h['x-username'] = id.username;
-  if (id.enterpriseId !== null) h['x-enterprise-id'] = id.enterpriseId;
-  h['x-roles'] = JSON.stringify(id.roles);
-  if (id.consumerId !== null) h['x-consumer-id'] = id.consumerId;
-  if (id.consumerUsername !== null) h['x-consumer-username'] = id.consumerUsername;
-  if (id.credentialId !== null) h['x-credential-identifier'] = id.credentialId;
-  if (id.authenticatedUserid !== null) h['x-authenticated-userid'] = id.authenticatedUserid;
-  if (id.scopes.length > 0) h['x-authenticated-scope'] = id.scopes.join(' ');
+/** Printable ASCII, the usual identity value: sent as is. */
+const PLAIN_VALUE = /^[\x20-\x7e]*$/;
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/**
+ * An identity value as a header value: printable ASCII as is; other text as its UTF-8 bytes (as
+ * Kong sends it: an upstream reads the header's bytes as UTF-8, or decodes Node's latin1 string
+ * with `Buffer.from(v, 'latin1').toString('utf8')`). A control character (CR, LF, …) cannot be
+ * sent: the credential is refused (401) rather than its identity altered.
+ */
+export function identityValue(v: string): string {
+  if (PLAIN_VALUE.test(v)) return v;
+  if (CONTROL.test(v)) throw new UnauthorizedError('The credential\'s identity cannot be passed upstream: it contains control characters');
+  return Buffer.from(v, 'utf8').toString('latin1');
 }
 
-/** Client response headers from an upstream response: hop-by-hop removed. */
+/** Sets the identity headers of SPEC §5 from the accepted credential. */
+export function setIdentityHeaders(h: Record<string, string | string[]>, id: Identity): void {
+  if (id.userId !== null) h['x-user-id'] = identityValue(id.userId);
+  if (id.clientId !== null) h['x-client-id'] = identityValue(id.clientId);
+  if (id.username !== null) h['x-username'] = identityValue(id.username);
+  if (id.enterpriseId !== null) h['x-enterprise-id'] = identityValue(id.enterpriseId);
+  h['x-roles'] = identityValue(JSON.stringify(id.roles));
+  if (id.consumerId !== null) h['x-consumer-id'] = identityValue(id.consumerId);
+  if (id.consumerUsername !== null) h['x-consumer-username'] = identityValue(id.consumerUsername);
+  if (id.credentialId !== null) h['x-credential-identifier'] = identityValue(id.credentialId);
+  if (id.authenticatedUserid !== null) h['x-authenticated-userid'] = identityValue(id.authenticatedUserid);
+  if (id.scopes.length > 0) h['x-authenticated-scope'] = identityValue(id.scopes.join(' '));
+}
+
 /**
  * The headers of an upstream's 101 for the client: those named in its `Connection` header are
  * hop-by-hop (RFC 9110 §7.6.1) and dropped (`Connection` then says `Upgrade` alone); `Upgrade`
@@ -136,6 +152,7 @@ export function switchingProtocolsHeaders(upstream: Record<string, string | stri
   return out;
 }
 
+/** Client response headers from an upstream response: hop-by-hop removed. */
 export function downstreamResponseHeaders(upstream: Record<string, string | string[]>): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const extra = connectionTokens(upstream.connection);

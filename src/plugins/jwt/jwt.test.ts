@@ -84,6 +84,20 @@ describe('jwt plugin through a real gateway', () => {
     expect(again.json().headers['x-user-id']).toBe('user-id');
   });
 
+  it('sends non-ASCII identity values as their UTF-8 bytes (as Kong does) and refuses a control character with 401', async () => {
+    const token = await seedToken(seedKey, 'admin-key', 'user-ł', { preferred_username: 'Łukasz', roles: ['管理员', 'über-admin'] });
+    const res = await call(`${gw.url}/api/chat`, bearer(token));
+    expect(res.status).toBe(200);
+    const h = res.json().headers;
+    const utf8 = (v: string | undefined) => Buffer.from(v ?? '', 'latin1').toString('utf8');
+    expect(utf8(h['x-username'])).toBe('Łukasz');
+    expect(utf8(h['x-user-id'])).toBe('user-ł');
+    expect(JSON.parse(utf8(h['x-roles']))).toEqual(['管理员', 'über-admin']);
+    const crlf = await call(`${gw.url}/api/chat`, bearer(await seedToken(seedKey, 'admin-key', 'a\r\nx-evil: 1')));
+    expect(crlf.status).toBe(401);
+    expect(crlf.json().message).toContain('control characters');
+  });
+
   it('answers 401 with WWW-Authenticate: Bearer and no error code when no token is sent', async () => {
     const res = await call(`${gw.url}/api`);
     expect(res.status).toBe(401);
