@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
  *   admin-<user>             200 with roles ["admin"]
  *   deny / forbid            401 / 403
  *   fail                     500
+ *   status-<code>            that status (e.g. status-501)
  *   hang                     never answers
  */
 export interface AuthCall {
@@ -53,6 +54,8 @@ export async function startAuthService(): Promise<FakeAuthService> {
           return answer(res, 403, { message: 'no' });
         case 'fail':
           return answer(res, 500, { error: 'stack trace: at AuthService.verify (/srv/auth.py:12)' });
+        case 'status':
+          return answer(res, Number(user), { error: `status ${user}` });
         case 'hang':
           hanging.push(res);
           return;

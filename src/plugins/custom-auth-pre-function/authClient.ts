@@ -39,6 +39,9 @@ export interface AuthClientOptions {
  * `retries` times (short exponential backoff). Resolves with a final non-5xx answer, throws
  * when every attempt failed.
  */
+/** SPEC §5: timeouts, connection errors and every 5xx are retried `retry_count` times. */
+const EVERY_5XX = Array.from({ length: 100 }, (_, i) => 500 + i);
+
 export class AuthClient {
   private readonly dispatcher: Dispatcher;
   private readonly agent: Agent;
@@ -53,7 +56,7 @@ export class AuthClient {
       interceptors.retry({
         maxRetries: opts.retries,
         methods: ['POST', 'GET'],
-        statusCodes: [500, 502, 503, 504],
+        statusCodes: EVERY_5XX,
         errorCodes: RETRIED_ERRORS,
         minTimeout: 50,
         maxTimeout: 1000,

@@ -125,6 +125,13 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     expect(auth.callsFor(res.id)).toHaveLength(3);
   });
 
+  it('retries every 5xx, not only 500/502/503/504 (SPEC §5)', async () => {
+    for (const status of [501, 505, 507]) {
+      const res = await call(`${gw.url}/auth`, bearer(`status-${status}`));
+      expect([status, res.status, auth.callsFor(res.id).length]).toEqual([status, 503, 3]);
+    }
+  });
+
   it('opens the circuit breaker after failure_threshold failures, then answers 503 without calling', async () => {
     for (let i = 0; i < 3; i++) {
       const res = await call(`${gw.url}/breaker`, bearer('fail'));
