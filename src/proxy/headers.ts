@@ -110,6 +110,7 @@ export function applyIdentity(ctx: RequestContext): void {
 
 /** Printable ASCII, the usual identity value: sent as is. */
 const PLAIN_VALUE = /^[\x20-\x7e]*$/;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 /**
