@@ -33,13 +33,18 @@ export function isJsonRpcBody(json: unknown): boolean {
 }
 
 /**
- * The AI API of a request: MCP when the body is JSON-RPC (on any path, including the legacy
- * transport's `/messages`), else by path suffix. `/messages` counts as Anthropic only with a
- * `messages` array, so other `…/messages` endpoints are not mistaken for it.
+ * The AI API of a request. The path decides first: a body on `/chat/completions` (or any other
+ * AI path) is that API even if it also says `"jsonrpc": "2.0"`, or anyone could make a chat
+ * completion look like MCP and have it reserve and charge nothing. `/messages` is also the MCP
+ * legacy transport's endpoint: there it is Anthropic with a `messages` array, MCP with a JSON-RPC
+ * body, else neither. Off the AI paths, a JSON-RPC body is MCP (`/mcp`, …).
  */
 export function detectAiApi(path: string, json: unknown): AiApi | null {
-  if (isJsonRpcBody(json)) return 'mcp';
   const api = aiApiOfPath(path);
-  if (api === 'anthropic-messages' && !(isRecord(json) && Array.isArray(json.messages))) return null;
-  return api;
+  if (api === 'anthropic-messages') {
+    if (isRecord(json) && Array.isArray(json.messages)) return api;
+    return isJsonRpcBody(json) ? 'mcp' : null;
+  }
+  if (api !== null) return api;
+  return isJsonRpcBody(json) ? 'mcp' : null;
 }

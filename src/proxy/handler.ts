@@ -16,6 +16,7 @@ import type { Runtime, CompiledRoute } from '../core/runtime.js';
 import type { CounterStore } from '../counters/types.js';
 import { applyIdentity, upstreamRequestHeaders } from './headers.js';
 import { normalizePath } from './normalizePath.js';
+import { aiApiOfPath } from '../ai/apiKind.js';
 import { upstreamPath } from './router.js';
 import { UpstreamBody, declaredLength, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
 import { ResponseForwarder, type ForwardHost } from './forward.js';
@@ -147,7 +148,9 @@ export class ProxyHandler implements ForwardHost {
     const chain = target.route.chain;
     ctx.upstreamHeaders = this.buildUpstreamHeaders(ctx, rt, target.route);
     const withBody = hasBody(ctx.req);
-    const readsBody = withBody && chain.needsBody && isJson(ctx.req.headers['content-type']);
+    // On an AI path the body is read whatever its Content-Type says: AI APIs are JSON, and a
+    // chat completion sent without (or with a wrong) Content-Type must reserve its tokens too.
+    const readsBody = withBody && chain.needsBody && (isJson(ctx.req.headers['content-type']) || (chain.observesAi && aiApiOfPath(path) !== null));
     const small = withBody && !readsBody && isSmallBody(ctx.req);
     if (readsBody || small || chain.hasAccess) return this.processAsync(ctx, target, withBody, readsBody, small, limit);
     this.forward(ctx, target.route, upstreamPath(target.route.service.basePath, target.path, target.stripLength, ctx.query), withBody, limit);

@@ -168,6 +168,29 @@ describe('token-budget: charging real usage (in-process counters, membership ope
     expect(ws.used).toBeLessThanOrEqual(limit);
   });
 
+  it('a chat completion cannot dodge its reservation: a "jsonrpc" field or a missing Content-Type still reserves and charges', async () => {
+    const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'Hello' }], max_tokens: 5 };
+    const perRequest = (await client('ws-warm').chat.completions.create(body)).usage!.total_tokens;
+    const limit = 3 * perRequest + Math.floor(perRequest / 2);
+    const variants: Array<[string, string, Record<string, string>]> = [
+      ['ws-rpc', JSON.stringify({ ...body, jsonrpc: '2.0' }), { 'content-type': 'application/json' }],
+      ['ws-no-ct', JSON.stringify(body), {}],
+    ];
+    for (const [ws, text, headers] of variants) {
+      await admin('PUT', `/workspaces/${ws}`, { token_budget_day: limit });
+      const statuses = await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          const res = await request(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...headers, 'x-workspace-id': ws }, body: text });
+          await res.body.text();
+          return res.statusCode;
+        }),
+      );
+      expect([ws, statuses.filter((s) => s === 200).length]).toEqual([ws, 3]);
+      const w = await settled(ws);
+      expect([ws, w.used]).toEqual([ws, 3 * perRequest]);
+    }
+  });
+
   it('every response of the route carries the headers; a missing workspace is 400', async () => {
     const models = await send(`${gw.url}/v1/models`, { headers: { 'X-Workspace-Id': 'ws-models' } });
     expect(models.status).toBe(200);
