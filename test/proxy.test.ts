@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
-import { freePort } from './helpers/ports.js';
+import { freePort, waitFor } from './helpers/ports.js';
 
 const insecure = new Agent({ connect: { rejectUnauthorized: false } });
 const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
@@ -414,8 +414,15 @@ describe('proxy: routing, headers, errors, streaming', () => {
   });
 
   // rawRequest resolves when the gateway ends the connection: a hang fails by timeout.
-  it('relays an upstream that refuses the upgrade, then closes the connection', async () => {
+  it('relays an upstream that refuses the upgrade, then closes the connection; the request is counted in and out', async () => {
+    const status = async () => (await (await request(`${gw.statusUrl}/status`)).body.json()) as { server: { total_requests: number; connections_writing: number } };
+    const before = await status();
     const raw = await rawRequest(gw.ports.proxy!, `GET /wsno/x HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
+    const after = await waitFor(async () => {
+      const s = await status();
+      return s.server.connections_writing === 0 ? s : undefined;
+    }, 'no request in flight');
+    expect(after.server.total_requests - before.server.total_requests).toBe(1);
     expect(raw.startsWith('HTTP/1.1 403 ')).toBe(true);
     expect(raw.toLowerCase()).toContain('x-refused: yes');
     expect(raw.toLowerCase()).toContain('connection: close');

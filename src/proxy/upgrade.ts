@@ -22,9 +22,12 @@ export class UpgradeProxy {
     private readonly proxy: ProxyHandler,
     private readonly counters: CounterStore,
     private readonly logger: Logger,
+    /** Counts the request in (the proxy's onRequestEnd counts it out, as for any request). */
+    private readonly onRequestStart: () => void = () => {},
   ) {}
 
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.onRequestStart();
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     // The socket has left the HTTP parser: after any answer other than a 101 (a gateway error,

@@ -116,7 +116,7 @@ export class Gateway {
       logger: this.logger,
       onRequestEnd: () => this.connections.requestEnded(),
     });
-    const upgrade = new UpgradeProxy(proxy, this.counters, this.logger);
+    const upgrade = new UpgradeProxy(proxy, this.counters, this.logger, () => this.connections.requestStarted());
     const onRequest: typeof proxy.handle = (req, res) => {
       this.connections.requestStarted();
       if (this.draining) res.shouldKeepAlive = false;
