@@ -384,7 +384,10 @@ describe('proxy: routing, headers, errors, streaming', () => {
   it('answers 431 to an oversized header block', async () => {
     const res = await request(`${gw.url}/echo/x`, { headers: { 'x-big': 'a'.repeat(20 * 1024) } });
     expect(res.statusCode).toBe(431);
-    expect(((await res.body.json()) as { message: string }).message).toBe('Request header fields too large');
+    const body = (await res.body.json()) as { message: string; request_id: string };
+    expect(body.message).toBe('Request header fields too large');
+    expect(body.request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers['x-request-id']).toBe(body.request_id); // SPEC §4: every response carries one
   });
 
   it('disconnects a client that never finishes its header block (slowloris)', async () => {

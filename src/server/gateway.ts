@@ -187,7 +187,7 @@ export class Gateway {
   private wireProxyServer(server: Listener, upgrade: UpgradeProxy): void {
     this.connections.track(server);
     server.on('upgrade', upgrade.handle);
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => sendClientError(err, socket));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => sendClientError(err, socket, this.logger));
     this.listeners.push(server);
   }
 
