@@ -69,8 +69,7 @@ export class MemoryCounterStore implements CounterStore {
    * Admits all claims or none (`commit` false: only tells whether it would, consuming nothing).
    * Synchronous: nothing else runs between the check and the commit.
    */
-  admitSync(claims: readonly Claim[], commit = true): AdmitResult {
-    const now = this.#clock();
+  admitSync(claims: readonly Claim[], commit = true, now = this.#clock()): AdmitResult {
     let refusedIndex = -1;
     for (let n = 0; n < claims.length; n++) {
       const claim = claims[n];
@@ -87,6 +86,30 @@ export class MemoryCounterStore implements CounterStore {
       states[n] = claim.kind === 'window' ? this.#windowApply(claim, now, write) : this.#budgetApply(claim, now, write);
     }
     return { admitted: refusedIndex < 0, refusedIndex, states, degraded: false };
+  }
+
+  /** The store's clock (ms): pass it to admitSync and rollbackSync to pair an admission with its undo. */
+  now(): number {
+    return this.#clock();
+  }
+
+  /**
+   * Undoes an admission committed at `atMs` (as lua/rollback.lua does in Redis): windows lose
+   * the claim's cost in the window it counted in (or the previous slot, if the window rolled
+   * since), never below 0; budgets drop the reservation.
+   */
+  rollbackSync(claims: readonly Claim[], atMs: number): void {
+    for (const claim of claims) {
+      if (claim.kind !== 'window') {
+        this.releaseSync(claim);
+        continue;
+      }
+      const entry = this.#ns(claim.policy).windows.get(claim.key);
+      if (!entry) continue;
+      const idx = Math.floor(atMs / claim.windowMs);
+      if (entry.i === idx) entry.c = Math.max(0, entry.c - claim.cost);
+      else if (entry.i === idx + 1) entry.p = Math.max(0, entry.p - claim.cost);
+    }
   }
 
   settleSync(claim: BudgetClaim, actual: number): BudgetUsage {

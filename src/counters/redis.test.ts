@@ -255,7 +255,7 @@ describe('Redis counters', () => {
     const store = await connected();
     const shared = windowClaim('mixed:shared', 100);
     const local = windowClaim('mixed:local', 3, { policy: 'local' });
-    // All ten pass the local pre-check before any Redis reply: seven are rolled back.
+    // The local part is committed first: seven are refused there and never reach Redis's count.
     const results = await Promise.all(Array.from({ length: 10 }, () => store.admit([shared, local])));
     expect(count(results)).toBe(3);
     expect(results.filter((r) => !r.admitted).every((r) => r.refusedIndex === 1)).toBe(true);
@@ -264,6 +264,17 @@ describe('Redis counters', () => {
     const refused = await store.admit([shared, local]);
     expect(refused).toMatchObject({ admitted: false, refusedIndex: 1, states: [{ remaining: 97 }, { remaining: 0 }] });
     expect(await admin.hget(`${prefix}rl:mixed:shared`, 'c')).toBe('3');
+  });
+
+  it('mixed policies: requests a local limit refuses take no Redis slot from other callers (a burst from two IPs)', async () => {
+    const store = await connected();
+    const service = windowClaim('mixed3:svc', 4); // shared by every caller
+    const ipA = windowClaim('mixed3:ip:A', 2, { policy: 'local' });
+    const ipB = windowClaim('mixed3:ip:B', 2, { policy: 'local' });
+    const results = await Promise.all([ipA, ipA, ipA, ipA, ipB, ipB].map((ip) => store.admit([ip, service])));
+    // A: 2 of 4 (its local limit), B: 2 of 2; the service's 4 are exactly used.
+    expect(results.map((r) => (r.admitted ? 'Y' : 'n')).join('')).toBe('YYnnYY');
+    expect(await admin.hget(`${prefix}rl:mixed3:svc`, 'c')).toBe('4');
   });
 
   it('mixed policies: a Redis refusal consumes nothing locally', async () => {

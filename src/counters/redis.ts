@@ -10,7 +10,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LuaScript, type RedisArg } from './luaScript.js';
-import { admitArgv, budgetExpiryKey, budgetKey, claimsArgv, decodeAdmissions, decodeUsage, decodeUsages, settleArgv, type AdmissionGroup, type RedisAdmission, type Settlement } from './redisCodec.js';
+import { admitArgv, budgetExpiryKey, budgetKey, decodeAdmissions, decodeUsage, decodeUsages, settleArgv, type AdmissionGroup, type RedisAdmission, type Settlement } from './redisCodec.js';
 import { TurnBatch } from './turnBatch.js';
 import { CountersUnavailableError, type BudgetClaim, type BudgetUsage, type Claim } from './types.js';
 
@@ -53,7 +53,6 @@ export class RedisCounters {
   readonly #logger: Logger | undefined;
   readonly #where: string;
   readonly #admit = new LuaScript('admit');
-  readonly #rollback = new LuaScript('rollback');
   readonly #settle = new LuaScript('settle');
   readonly #release = new LuaScript('release');
   readonly #usage = new LuaScript('usage');
@@ -104,11 +103,6 @@ export class RedisCounters {
   admit(claims: readonly Claim[], commit: boolean): Promise<RedisAdmission> {
     if (!this.available) return Promise.reject(new CountersUnavailableError());
     return this.#admits.add({ claims, commit });
-  }
-
-  /** Undoes an admission (see lua/rollback.lua); `nowMs` as returned by `admit`. */
-  async rollback(claims: readonly Claim[], nowMs: number): Promise<void> {
-    await this.#run(this.#rollback, claimsArgv(this.#prefix, claims, nowMs));
   }
 
   /**

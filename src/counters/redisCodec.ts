@@ -119,22 +119,6 @@ export function settleArgv(prefix: string, batch: readonly Settlement[]): RedisA
   return argv;
 }
 
-/** rollback.lua's `[<sha slot>, numkeys, ...keys, nowMs, ...6 values per claim]`. */
-export function claimsArgv(prefix: string, claims: readonly Claim[], first: number): RedisArg[] {
-  const keyCount = keyCountOf(claims);
-  const argv = new Array<RedisArg>(3 + keyCount + claims.length * STRIDE);
-  argv[0] = '';
-  argv[1] = keyCount;
-  let k = 2;
-  let a = 2 + keyCount;
-  argv[a++] = first;
-  for (const c of claims) {
-    k = putClaim(prefix, argv, k, a, c);
-    a += STRIDE;
-  }
-  return argv;
-}
-
 function isNumberArray(reply: unknown, minLength: number): reply is number[] {
   if (!Array.isArray(reply) || reply.length < minLength) return false;
   for (const v of reply) if (typeof v !== 'number') return false;
@@ -180,22 +164,4 @@ export function decodeUsages(reply: unknown, count: number, script: string): Bud
   const out = new Array<BudgetUsage>(count);
   for (let i = 0; i < count; i++) out[i] = { used: reply[2 * i]!, reserved: reply[2 * i + 1]! };
   return out;
-}
-
-/**
- * After rollback.lua undid an admission, turns its states back into "as it stands": windows
- * get their cost back, budgets lose the reservation. (A sliding window's resetMs is left as
- * computed with the cost counted: an upper bound.)
- */
-export function undoStates(claims: readonly Claim[], states: ClaimState[]): void {
-  for (let n = 0; n < claims.length; n++) {
-    const c = claims[n];
-    const s = states[n];
-    if (c.kind === 'window') {
-      s.remaining = Math.min(c.limit, s.remaining + c.cost);
-    } else {
-      s.reserved = (s.reserved ?? 0) - c.amount;
-      s.remaining = Math.max(0, c.limit - (s.used ?? 0) - s.reserved);
-    }
-  }
 }

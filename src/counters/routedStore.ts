@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import { MemoryCounterStore, type Clock } from './memory.js';
 import { RedisCounters } from './redis.js';
-import { undoStates, type RedisAdmission } from './redisCodec.js';
+import type { RedisAdmission } from './redisCodec.js';
 import { CountersUnavailableError, type AdmitResult, type BudgetClaim, type BudgetUsage, type Claim, type ClaimState, type CounterStore } from './types.js';
 
 export interface CounterStoreOptions {
@@ -36,10 +36,8 @@ export interface CounterStoreOptions {
 export class RoutedCounterStore implements CounterStore {
   readonly memory: MemoryCounterStore;
   readonly #redis: RedisCounters | null;
-  readonly #logger: Logger | undefined;
 
   constructor(opts: CounterStoreOptions = {}) {
-    this.#logger = opts.logger;
     this.memory = new MemoryCounterStore({ clock: opts.clock, sweepIntervalMs: opts.sweepIntervalMs });
     this.#redis = opts.redisUrl
       ? new RedisCounters({
@@ -171,24 +169,23 @@ export class RoutedCounterStore implements CounterStore {
         localAt.push(n);
       }
     }
-    const pre = this.memory.admitSync(localClaims, false);
+    // The in-process part is committed first: it is synchronous, so the other requests of this
+    // event-loop turn see it at once, and a request it refuses never takes Redis slots (which
+    // other callers would be refused for until a rollback). If Redis then refuses, or fails,
+    // the in-process part is undone at once (SPEC §7: a refused request consumes nothing).
+    const at = this.memory.now();
+    const local = this.memory.admitSync(localClaims, true, at);
     let remote: RedisAdmission;
     try {
-      remote = await redis.admit(sharedClaims, pre.admitted);
+      remote = await redis.admit(sharedClaims, local.admitted);
     } catch (err) {
+      if (local.admitted) this.memory.rollbackSync(localClaims, at);
       return this.#inProcess(claims, strict, err);
     }
-    if (!pre.admitted) return merge(claims.length, remote, sharedAt, pre, localAt);
-    if (!remote.admitted) return merge(claims.length, remote, sharedAt, this.memory.admitSync(localClaims, false), localAt);
-    const local = this.memory.admitSync(localClaims, true);
-    if (!local.admitted) {
-      try {
-        await redis.rollback(sharedClaims, remote.nowMs);
-        undoStates(sharedClaims, remote.states);
-      } catch (err) {
-        this.#logger?.warn({ err }, 'counters: could not roll back a refused request in Redis; it stays counted there');
-      }
-      remote.admitted = false;
+    if (!local.admitted) return merge(claims.length, remote, sharedAt, local, localAt);
+    if (!remote.admitted) {
+      this.memory.rollbackSync(localClaims, at);
+      return merge(claims.length, remote, sharedAt, this.memory.admitSync(localClaims, false), localAt);
     }
     return merge(claims.length, remote, sharedAt, local, localAt);
   }
