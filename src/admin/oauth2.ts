@@ -21,7 +21,6 @@ const text = z.string().min(1, 'must not be empty').max(255);
 const list = <T extends z.ZodType>(item: T) => z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(item));
 const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 
-
 const clientInput = z.strictObject({
   id: z.uuid().optional(),
   name: text,

@@ -94,7 +94,7 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   /**
-   * Undoes an admission committed at `atMs` (as lua/rollback.lua does in Redis): windows lose
+   * Undoes an admission committed at `atMs` (a mixed call's local part when Redis refused): windows lose
    * the claim's cost in the window it counted in (or the previous slot, if the window rolled
    * since), never below 0; budgets drop the reservation.
    */

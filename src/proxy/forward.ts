@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../core/context.js';
 import type { Chain } from '../core/pipeline.js';
 import { BadGatewayError, GatewayError, GatewayTimeoutError } from '../core/errors.js';
-import { downstreamResponseHeaders } from './headers.js';
+import { clientResponseHeaders } from './headers.js';
 import { isTimeout } from './upstream.js';
 import { ResponseObserver } from '../ai/index.js';
 
@@ -64,13 +64,9 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
       });
     }
     this.host.runResponseHeaders(ctx, this.chain);
-    const out = downstreamResponseHeaders(headers);
-    const extra = ctx.responseHeaders;
-    for (const k in extra) out[k] = extra[k];
-    out['x-request-id'] = ctx.id;
     const res = ctx.res;
     if (res.destroyed) return;
-    res.writeHead(statusCode, out);
+    res.writeHead(statusCode, clientResponseHeaders(ctx, headers));
     // The head goes out with the first body bytes, in one write. A streamed answer (no
     // Content-Length: SSE, chunked) whose first bytes are not in the same read shows its status
     // at the end of this event-loop turn all the same. (writeHead with an object does not fill

@@ -41,6 +41,8 @@ export interface ProxyDeps {
   runtimes: RuntimeSource;
   counters: CounterStore;
   logger: Logger;
+  /** Called when a request begins, HTTP or upgrade alike (for drain accounting and /status). */
+  onRequestStart?(): void;
   /** Called when a request's log phase has run (for drain accounting). */
   onRequestEnd?(ctx: RequestContext): void;
 }
@@ -69,6 +71,7 @@ export class ProxyHandler implements ForwardHost {
 
   /** Starts a request: pins the live runtime, builds the context, arms the log phase. */
   begin(req: IncomingMessage, res: ServerResponse): { ctx: RequestContext; rt: Runtime } {
+    this.deps.onRequestStart?.();
     const rt = this.deps.runtimes.current();
     rt.enter();
     const ctx = this.createContext(req, res, rt);
@@ -292,7 +295,6 @@ export class ProxyHandler implements ForwardHost {
   }
 }
 
-/** The body as JSON for the plugins (undefined when it is not); with `aiPath`, the AI facts too. */
 const ABSOLUTE_FORM = /^https?:\/\/([^/?]*)(.*)$/i;
 
 /**
@@ -331,6 +333,7 @@ function startsWithDotSegment(path: string, at: number): boolean {
   return seg === '.' || seg === '..';
 }
 
+/** The body as JSON for the plugins (undefined when it is not); with `aiPath`, the AI facts too. */
 function parseJsonBody(ctx: RequestContext, body: Buffer, aiPath: string | null): void {
   try {
     ctx.json = JSON.parse(body.toString('utf8'));

@@ -153,6 +153,18 @@ export function switchingProtocolsHeaders(upstream: Record<string, string | stri
   return out;
 }
 
+/**
+ * The head the client gets for an upstream response: its headers without the hop-by-hop ones,
+ * then what the plugins' response-headers phase added, then X-Request-ID.
+ */
+export function clientResponseHeaders(ctx: RequestContext, upstream: Record<string, string | string[]>): OutgoingHttpHeaders {
+  const out = downstreamResponseHeaders(upstream);
+  const extra = ctx.responseHeaders;
+  for (const k in extra) out[k] = extra[k];
+  out['x-request-id'] = ctx.id;
+  return out;
+}
+
 /** Client response headers from an upstream response: hop-by-hop removed. */
 export function downstreamResponseHeaders(upstream: Record<string, string | string[]>): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};

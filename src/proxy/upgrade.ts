@@ -6,7 +6,7 @@ import type { ProxyHandler, RuntimeSource } from './handler.js';
 import type { CounterStore } from '../counters/types.js';
 import type { RequestContext } from '../core/context.js';
 import { runAccessPhases, type Chain } from '../core/pipeline.js';
-import { applyIdentity, downstreamResponseHeaders, switchingProtocolsHeaders } from './headers.js';
+import { applyIdentity, clientResponseHeaders, switchingProtocolsHeaders } from './headers.js';
 import { upstreamPath } from './router.js';
 import { describeUpstreamError, mapUpstreamError } from './forward.js';
 
@@ -22,12 +22,9 @@ export class UpgradeProxy {
     private readonly proxy: ProxyHandler,
     private readonly counters: CounterStore,
     private readonly logger: Logger,
-    /** Counts the request in (the proxy's onRequestEnd counts it out, as for any request). */
-    private readonly onRequestStart: () => void = () => {},
   ) {}
 
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    this.onRequestStart();
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     // The socket has left the HTTP parser: after any answer other than a 101 (a gateway error,
@@ -100,11 +97,7 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     ctx.upstreamHeadersNs = process.hrtime.bigint();
     ctx.upstreamResponseHeaders = headers;
     this.proxy.runResponseHeaders(ctx, this.chain);
-    const out = downstreamResponseHeaders(headers);
-    const extra = ctx.responseHeaders;
-    for (const k in extra) out[k] = extra[k];
-    out['x-request-id'] = ctx.id;
-    if (!ctx.res.destroyed) ctx.res.writeHead(statusCode, out);
+    if (!ctx.res.destroyed) ctx.res.writeHead(statusCode, clientResponseHeaders(ctx, headers));
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {

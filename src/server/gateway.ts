@@ -114,11 +114,11 @@ export class Gateway {
       runtimes: { current: () => this.runtime },
       counters: this.counters,
       logger: this.logger,
+      onRequestStart: () => this.connections.requestStarted(),
       onRequestEnd: () => this.connections.requestEnded(),
     });
-    const upgrade = new UpgradeProxy(proxy, this.counters, this.logger, () => this.connections.requestStarted());
+    const upgrade = new UpgradeProxy(proxy, this.counters, this.logger);
     const onRequest: typeof proxy.handle = (req, res) => {
-      this.connections.requestStarted();
       if (this.draining) res.shouldKeepAlive = false;
       proxy.handle(req, res);
     };

@@ -33,15 +33,15 @@ export interface AuthClientOptions {
   sslVerify: boolean;
 }
 
+/** SPEC §5: timeouts, connection errors and every 5xx are retried `retry_count` times. */
+const EVERY_5XX = Array.from({ length: 100 }, (_, i) => 500 + i);
+
 /**
  * Calls the auth service through one undici Agent composed with undici's retry interceptor:
  * each attempt is bounded by the timeout; timeouts, connection errors and 5xx are retried
  * `retries` times (short exponential backoff). Resolves with a final non-5xx answer, throws
  * when every attempt failed.
  */
-/** SPEC §5: timeouts, connection errors and every 5xx are retried `retry_count` times. */
-const EVERY_5XX = Array.from({ length: 100 }, (_, i) => 500 + i);
-
 export class AuthClient {
   private readonly dispatcher: Dispatcher;
   private readonly agent: Agent;
