@@ -93,6 +93,22 @@ describe('MemoryCounterStore', () => {
     expect(await store.budgetUsage('ws1:day', 'local')).toEqual({ used: 0, reserved: 0 });
   });
 
+  it('renewing keeps a reservation past its TTL; only reservations still held are renewed', () => {
+    const clock = fakeClock(T0);
+    store = new MemoryCounterStore({ clock: clock.now, sweepIntervalMs: 0 });
+    const claim = (id: string) => budgetClaim('ws-renew', 300, 100, id, { policy: 'local', periodEndMs: T0 + 86_400_000, reservationTtlMs: 1000 });
+    for (const id of ['long', 'short', 'done']) expect(store.admitSync([claim(id)]).admitted).toBe(true);
+    store.releaseSync(claim('done'));
+    clock.advance(600);
+    expect(store.renewSync([claim('long'), claim('done'), claim('never')])).toBe(1);
+    clock.advance(600); // 1200 ms: 'short' lapsed, 'long' holds until 1600
+    expect(store.usageSync('ws-renew', 'local')).toEqual({ used: 0, reserved: 100 });
+    expect(store.admitSync([claim('x')]).states[0]).toMatchObject({ reserved: 200, remaining: 100 });
+    expect(store.renewSync([claim('short')])).toBe(0); // lapsed: not brought back
+    clock.advance(500); // 1700 ms: 'long' lapsed too (renewed at 600 for 1000)
+    expect(store.usageSync('ws-renew', 'local')).toEqual({ used: 0, reserved: 100 });
+  });
+
   it('admitting the same reservation id again replaces it', () => {
     store = new MemoryCounterStore({ clock: fakeClock(T0).now });
     const c = budgetClaim('ws2', 100, 80, 'same', { policy: 'local' });

@@ -129,6 +129,22 @@ export class MemoryCounterStore implements CounterStore {
     return { used: b.used, reserved: b.reserved };
   }
 
+  /** See CounterStore.renew. */
+  renewSync(claims: readonly BudgetClaim[]): number {
+    const now = this.#clock();
+    let held = 0;
+    for (const claim of claims) {
+      const b = this.#budget(this.#ns(claim.policy), claim.key, now);
+      const r = b?.reservations.get(claim.reservationId);
+      if (b === undefined || r === undefined) continue;
+      held++;
+      // Only later: nextExpiry stays a lower bound, which is all the purge needs.
+      r.expiresAt = now + claim.reservationTtlMs;
+      b.expiresAt = Math.max(b.expiresAt, Math.max(claim.periodEndMs, r.expiresAt) + BUDGET_KEY_MARGIN_MS);
+    }
+    return held;
+  }
+
   usageSync(key: string, policy: 'local' | 'redis'): BudgetUsage {
     const b = this.#budget(this.#ns(policy), key, this.#clock());
     return b ? { used: b.used, reserved: b.reserved } : { used: 0, reserved: 0 };
@@ -177,6 +193,10 @@ export class MemoryCounterStore implements CounterStore {
 
   async release(claim: BudgetClaim): Promise<BudgetUsage> {
     return this.releaseSync(claim);
+  }
+
+  async renew(claims: readonly BudgetClaim[]): Promise<number> {
+    return this.renewSync(claims);
   }
 
   async budgetUsage(key: string, policy: 'local' | 'redis'): Promise<BudgetUsage> {

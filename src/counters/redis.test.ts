@@ -109,6 +109,21 @@ describe('Redis counters', () => {
     expect((await store.admit([claim('e')])).states[0]).toMatchObject({ used: 0, reserved: 100, remaining: 200 });
   });
 
+  it('budgets: renewing keeps a reservation past its TTL; lapsed, settled or unknown ones are not brought back', async () => {
+    const store = await connected();
+    const claim = (id: string) => budgetClaim('ws-renew', 300, 100, id, { reservationTtlMs: 1000 });
+    expect(count(await Promise.all(['long', 'short', 'done'].map((id) => store.admit([claim(id)]))))).toBe(3);
+    await store.settle(claim('done'), 40);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await store.renew([claim('long'), claim('done'), claim('never')])).toBe(1);
+    await new Promise((r) => setTimeout(r, 600)); // ~1200 ms: 'short' lapsed, 'long' holds until ~1600
+    expect(await store.budgetUsage('ws-renew', 'redis')).toEqual({ used: 40, reserved: 100 });
+    expect(await store.renew([claim('short')])).toBe(0);
+    await waitFor(async () => (await store.budgetUsage('ws-renew', 'redis')).reserved === 0, "'long' to lapse once no longer renewed", 5000);
+    // The expiry set holds no renewed id any more, and the hash no reservation.
+    expect(await admin.zcard(`${prefix}budget-exp:ws-renew`)).toBe(0);
+  });
+
   it('budgets: lapsed reservations are purged before the first admission of a batch, and the batch\'s others see it', async () => {
     const store = await connected();
     const claim = (id: string, ttl = 60_000) => budgetClaim('ws-ttl-batch', 500, 100, id, { reservationTtlMs: ttl });

@@ -10,7 +10,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LuaScript, type RedisArg } from './luaScript.js';
-import { admitArgv, budgetExpiryKey, budgetKey, decodeAdmissions, decodeUsage, decodeUsages, settleArgv, type AdmissionGroup, type RedisAdmission, type Settlement } from './redisCodec.js';
+import { admitArgv, budgetExpiryKey, budgetKey, decodeAdmissions, decodeRenewed, decodeUsage, decodeUsages, renewArgv, settleArgv, type AdmissionGroup, type RedisAdmission, type Settlement } from './redisCodec.js';
 import { TurnBatch } from './turnBatch.js';
 import { CountersUnavailableError, type BudgetClaim, type BudgetUsage, type Claim } from './types.js';
 
@@ -56,6 +56,7 @@ export class RedisCounters {
   readonly #settle = new LuaScript('settle');
   readonly #release = new LuaScript('release');
   readonly #usage = new LuaScript('usage');
+  readonly #renew = new LuaScript('renew');
   #health: Health = 'connecting';
   #closing = false;
   #lastReplyErrorLog = 0;
@@ -119,6 +120,12 @@ export class RedisCounters {
 
   async release(claim: BudgetClaim): Promise<BudgetUsage> {
     return decodeUsage(await this.#run(this.#release, this.#budgetArgv(claim.key, claim.reservationId)), 'release');
+  }
+
+  /** Extends the reservations still held (responses still streaming); returns how many were. */
+  async renew(claims: readonly BudgetClaim[]): Promise<number> {
+    if (claims.length === 0) return 0;
+    return decodeRenewed(await this.#run(this.#renew, renewArgv(this.#prefix, claims)), claims.length);
   }
 
   async usage(key: string): Promise<BudgetUsage> {

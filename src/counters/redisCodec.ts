@@ -119,6 +119,35 @@ export function settleArgv(prefix: string, batch: readonly Settlement[]): RedisA
   return argv;
 }
 
+/**
+ * renew.lua's `[<sha slot>, numkeys, per reservation its budget and expiry keys, then per
+ * reservation: reservationId, periodEndMs, reservationTtlMs]`.
+ */
+export function renewArgv(prefix: string, claims: readonly BudgetClaim[]): RedisArg[] {
+  const n = claims.length;
+  const argv = new Array<RedisArg>(2 + 5 * n);
+  argv[0] = '';
+  argv[1] = 2 * n;
+  for (let i = 0; i < n; i++) {
+    const claim = claims[i]!;
+    argv[2 + 2 * i] = budgetKey(prefix, claim.key);
+    argv[3 + 2 * i] = budgetExpiryKey(prefix, claim.key);
+    const a = 2 + 2 * n + 3 * i;
+    argv[a] = claim.reservationId;
+    argv[a + 1] = claim.periodEndMs;
+    argv[a + 2] = claim.reservationTtlMs;
+  }
+  return argv;
+}
+
+/** renew.lua's reply: how many of the reservations were still held (and are now extended). */
+export function decodeRenewed(reply: unknown, count: number): number {
+  if (!isNumberArray(reply, count)) throw new Error(`renew.lua returned an unexpected reply: ${String(reply)}`);
+  let held = 0;
+  for (let i = 0; i < count; i++) held += reply[i]!;
+  return held;
+}
+
 function isNumberArray(reply: unknown, minLength: number): reply is number[] {
   if (!Array.isArray(reply) || reply.length < minLength) return false;
   for (const v of reply) if (typeof v !== 'number') return false;

@@ -126,6 +126,20 @@ export class RoutedCounterStore implements CounterStore {
     }
   }
 
+  /**
+   * In-process reservations are renewed at once (among them `redis` ones admitted during an
+   * outage); `redis` ones in Redis too. Throws CountersUnavailableError while Redis is
+   * unreachable (the caller tries again at its next round).
+   */
+  async renew(claims: readonly BudgetClaim[]): Promise<number> {
+    let held = this.memory.renewSync(claims);
+    const redis = this.#redis;
+    if (redis === null) return held;
+    const shared = claims.filter((c) => c.policy === 'redis');
+    if (shared.length > 0) held += await redis.renew(shared);
+    return held;
+  }
+
   /** Throws CountersUnavailableError for a `redis` key while Redis is unreachable. */
   async budgetUsage(key: string, policy: 'local' | 'redis'): Promise<BudgetUsage> {
     if (policy === 'local' || this.#redis === null) return this.memory.usageSync(key, policy);

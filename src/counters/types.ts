@@ -107,6 +107,12 @@ export interface CounterStore {
   settle(claim: BudgetClaim, actual: number): Promise<BudgetUsage>;
   /** Drops a reservation without charging (the request failed before reaching the model). */
   release(claim: BudgetClaim): Promise<BudgetUsage>;
+  /**
+   * Extends reservations whose response is still streaming to `reservationTtlMs` from now, so a
+   * response that outlives the TTL keeps its tokens reserved. Only reservations still held are
+   * extended (one settled, released, lapsed or reset is not brought back). Returns how many were.
+   */
+  renew(claims: readonly BudgetClaim[]): Promise<number>;
   /** Current totals of a budget key (reservations past their TTL are not counted). */
   budgetUsage(key: string, policy: 'local' | 'redis'): Promise<BudgetUsage>;
   /** Clears a budget key's usage and reservations (Admin API `POST /workspaces/{id}/usage/reset`). */

@@ -24,6 +24,8 @@ interface Held {
   held: boolean;
   /** Sequence of the observation the headers were computed from. */
   seq: number;
+  /** When the reservation was made or last renewed (ms). */
+  renewedAt: number;
 }
 
 const HELD = new Slot<Held[]>('token-budget');
@@ -32,8 +34,14 @@ const HELD = new Slot<Held[]>('token-budget');
 const NONCE = randomBytes(6).toString('base64url');
 let reservations = 0;
 
-/** A reservation never settled (a crashed replica) stops counting after this long. */
+/**
+ * A reservation never settled (a crashed replica) stops counting after this long:
+ * max(10 min, 2 × the longest read_timeout), or `TOLLGATE_BUDGET_RESERVATION_TTL_MS`.
+ * Reservations of responses still streaming are renewed every third of it (see `renewDue`).
+ */
 function reservationTtl(env: PluginEnv): number {
+  const set = Number(process.env.TOLLGATE_BUDGET_RESERVATION_TTL_MS);
+  if (Number.isInteger(set) && set >= 1000) return set;
   let longest = 0;
   for (const s of env.config.services) longest = Math.max(longest, s.read_timeout);
   return Math.max(600_000, 2 * longest);
@@ -54,6 +62,9 @@ class TokenBudget implements PluginHandler {
   private readonly logger: Logger;
   private readonly overrides: StoreCache<number | null>;
   private readonly members: StoreCache<readonly string[]>;
+  /** Admitted reservations whose response has not ended yet: renewed while they last. */
+  private readonly inFlight = new Set<Held>();
+  private renewTimer: NodeJS.Timeout | null = null;
 
   constructor(config: TokenBudgetConfig, env: PluginEnv) {
     this.book = new BudgetBook(config, env);
@@ -90,7 +101,7 @@ class TokenBudget implements PluginHandler {
   }
 
   private hold(ctx: RequestContext, workspace: string, override: number | null): void {
-    const held: Held = { owner: this, workspace, limit: override ?? this.book.defaultLimit, claim: null, held: false, seq: 0 };
+    const held: Held = { owner: this, workspace, limit: override ?? this.book.defaultLimit, claim: null, held: false, seq: 0, renewedAt: 0 };
     const list = ctx.get(HELD);
     if (list === undefined) ctx.set(HELD, [held]);
     else list.push(held);
@@ -130,6 +141,7 @@ class TokenBudget implements PluginHandler {
     const reserved = state.reserved ?? 0;
     h.seq = observe(h.claim.key, h.workspace, this.book.instanceName, h.limit, used, reserved, h.claim.periodEndMs);
     h.held = outcome.admitted;
+    if (h.held) this.track(h);
     // Shown: what was used before this request, and what is left beside the other requests in flight.
     showBudget(ctx, h.limit, used, reserved - (h.held ? h.claim.amount : 0));
     if (outcome.refusedIndex >= 0) {
@@ -150,6 +162,7 @@ class TokenBudget implements PluginHandler {
     const h = this.own(ctx);
     if (h === undefined || h.claim === null || !h.held) return;
     h.held = false;
+    this.inFlight.delete(h);
     const claim = h.claim;
     const tokens = ctx.ai?.totalTokens ?? null;
     const counters = this.counters;
@@ -177,6 +190,50 @@ class TokenBudget implements PluginHandler {
 
   private settleFailed(ctx: RequestContext, h: Held, tokens: number | null, err: unknown): void {
     this.logger.warn({ err, workspace: h.workspace, request_id: ctx.id, tokens }, 'token-budget: could not settle a reservation; it lapses after its TTL');
+  }
+
+  private track(h: Held): void {
+    h.renewedAt = Date.now();
+    this.inFlight.add(h);
+    if (this.renewTimer === null) {
+      this.renewTimer = setInterval(this.renewDue, Math.floor(this.ttlMs / 3));
+      this.renewTimer.unref();
+    }
+  }
+
+  /**
+   * Every third of the TTL: reservations made or renewed at least that long ago, whose response
+   * is still streaming, are extended by a TTL (one counter call for all of them). Without it, a
+   * stream that outlives the TTL would stop counting as reserved, and concurrent requests could
+   * spend its tokens a second time. The timer stops while nothing is in flight.
+   */
+  private readonly renewDue = (): void => {
+    if (this.inFlight.size === 0) {
+      this.stopRenewing();
+      return;
+    }
+    const now = Date.now();
+    const due: BudgetClaim[] = [];
+    for (const h of this.inFlight) {
+      if (h.claim === null || now - h.renewedAt < this.ttlMs / 3 - 50) continue;
+      h.renewedAt = now;
+      due.push(h.claim);
+    }
+    if (due.length === 0) return;
+    this.counters.renew(due).catch((err: unknown) => {
+      this.logger.warn({ err, reservations: due.length }, 'token-budget: could not renew the reservations of streaming responses; trying again in a third of their TTL');
+      for (const h of this.inFlight) if (h.renewedAt === now) h.renewedAt = 0;
+    });
+  };
+
+  private stopRenewing(): void {
+    if (this.renewTimer !== null) clearInterval(this.renewTimer);
+    this.renewTimer = null;
+  }
+
+  close(): void {
+    this.stopRenewing();
+    this.inFlight.clear();
   }
 
   entitiesChanged(): void {

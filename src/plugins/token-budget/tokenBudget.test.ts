@@ -5,6 +5,7 @@ import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
 import { header, send } from '../../../test/helpers/limits.js';
 import { waitFor } from '../../../test/helpers/ports.js';
+import { sharedRedisUrl } from '../../../test/helpers/redis.js';
 import { startDemoUpstreams, type DemoUpstreams } from '../../demo/index.js';
 
 const MODEL = 'llama-3.3-8b-instruct';
@@ -253,5 +254,60 @@ describe('token-budget: headers as known when they leave', () => {
     expect(late.status).toBe(200);
     expect(header(late, 'X-Token-Budget-Used')).toBe('30');
     expect(header(late, 'X-Token-Budget-Remaining')).toBe('970');
+  });
+});
+
+describe.each(['local', 'redis'] as const)('token-budget: a stream that outlives the reservation TTL (%s counters)', (policy) => {
+  let demo: DemoUpstreams;
+  let gw: GatewayProcess;
+  const TTL_MS = 1500; // renewed every 500 ms while the stream lasts
+
+  beforeAll(async () => {
+    demo = await startDemoUpstreams();
+    gw = await startGateway(
+      {
+        ...(policy === 'redis' ? { gateway: { redis: sharedRedisUrl() } } : {}),
+        services: [
+          {
+            name: 'llm-gateway',
+            url: demo.openai,
+            routes: [{ name: 'chat', paths: ['/v1/chat/completions'], strip_path: false }],
+            plugins: [{ name: 'token-budget', config: { day: 1_000_000, membership: 'open', policy } }],
+          },
+        ],
+      },
+      { env: { TOLLGATE_BUDGET_RESERVATION_TTL_MS: String(TTL_MS) } },
+    );
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await demo?.close();
+  });
+
+  it('keeps its tokens reserved until it ends, so a concurrent request cannot spend them again', async () => {
+    const ws = `ws-long-${policy}`;
+    const view = async () => (await (await request(`${gw.adminUrl}/workspaces/${ws}`)).body.json()) as WorkspaceView;
+    const chat = { model: MODEL, messages: [{ role: 'user' as const, content: 'Hello' }], max_tokens: 60 };
+    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', defaultHeaders: { 'X-Workspace-Id': ws }, maxRetries: 0 });
+    // ~20 events 200 ms apart: the stream lasts about 4 s, more than twice the TTL.
+    const reply = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen';
+    const stream = await openai.chat.completions.create({ ...chat, stream: true }, { headers: { 'x-demo-delay-ms': '200', 'x-demo-reply': reply } });
+    const chunks = stream[Symbol.asyncIterator]();
+    await chunks.next();
+    const reservation = (await view()).reserved;
+    expect(reservation).toBeGreaterThan(60);
+    // Room for this stream's reservation and half of another one.
+    await request(`${gw.adminUrl}/workspaces/${ws}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token_budget_day: Math.floor(reservation * 1.5) }) });
+
+    await new Promise((r) => setTimeout(r, 2 * TTL_MS + 300));
+    expect((await view()).reserved).toBe(reservation);
+    const second = await send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': ws }, body: chat });
+    expect(second.status).toBe(429);
+
+    let usage = 0;
+    for (let c = await chunks.next(); !c.done; c = await chunks.next()) usage = c.value.usage?.total_tokens ?? usage;
+    expect(usage).toBeGreaterThan(0);
+    await waitFor(async () => ((await view()).reserved === 0 ? true : undefined), 'the stream settled');
+    expect(await view()).toMatchObject({ used: usage, reserved: 0 });
   });
 });
