@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import OpenAI from 'openai';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { runCli, startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
@@ -92,6 +93,18 @@ describe('audit log and metrics for a mix of real requests', { timeout: 120_000 
     return { status: res.statusCode, id: String(res.headers['x-request-id']), text: await res.body.text() };
   }
 
+  /** Writes raw bytes, reads the answer until the gateway closes; its status and X-Request-ID. */
+  async function raw(bytes: string): Promise<{ status: number; id: string }> {
+    const socket = connect(gw.ports.proxy!, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('error', () => undefined); // the gateway may close before it read everything
+    await new Promise((r) => socket.once('connect', r));
+    socket.end(bytes);
+    await new Promise((r) => socket.once('close', r));
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), id: /\r\nX-Request-ID: ([^\r]+)\r\n/i.exec(text)?.[1] ?? '?' };
+  }
+
   const openai = () => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: token, defaultHeaders: { 'X-Workspace-Id': 'ws-audit' }, maxRetries: 0 });
   const jwtIdentity = { user_id: 'user-42', consumer: 'ada-app', auth_method: 'jwt', workspace_id: 'ws-audit', service: 'llm-gateway', route: 'chat' };
 
@@ -115,6 +128,17 @@ describe('audit log and metrics for a mix of real requests', { timeout: 120_000 
     const slow = await call('/slow/v1/chat/completions', { body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] }, headers: { 'x-demo-delay-ms': '3000' } });
     expected.set(slow.id, { status_code: 504, service: 'slow-llm', error: 'upstream read timeout', model_name: MODEL, tokens_used: null });
     for (const r of [noToken, badToken, noRoute, dead, slow]) expect(JSON.parse(r.text)).toEqual({ message: expect.any(String), request_id: r.id });
+
+    // Refused by the HTTP parser, before any handler: still one record each (no query string in it).
+    const huge = await raw(`GET /v1/chat/completions?access_token=${SECRETS.query} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`);
+    expect(huge.status).toBe(431);
+    expected.set(huge.id, { status_code: 431, method: 'GET', path: '/v1/chat/completions', service: null, route: null, user_agent: null, error: 'request header fields too large', bytes_in: 0 });
+    const broken = await raw('POST /v1/agents HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    expect(broken.status).toBe(400);
+    expected.set(broken.id, { status_code: 400, method: 'POST', path: '/v1/agents', service: null, error: 'malformed request (HPE_INVALID_HEADER_TOKEN)' });
+    const garbage = await raw('\x16\x03\x01 not http at all\r\n\r\n');
+    expect(garbage.status).toBe(400);
+    expected.set(garbage.id, { status_code: 400, method: null, path: null, route: null, user_id: null });
   }
 
   async function llmTraffic(): Promise<void> {
@@ -225,6 +249,8 @@ describe('audit log and metrics for a mix of real requests', { timeout: 120_000 
       sample('kong_http_requests_total', `service="${service}",route="${route}",code="${code}",source="${source}",consumer="",workspace="${workspace}"`);
     expect(requests('llm-gateway', 'chat', 401, 'kong')).toBe(2);
     expect(requests('', '', 404, 'kong')).toBe(1);
+    expect(requests('', '', 431, 'kong')).toBe(1);
+    expect(requests('', '', 400, 'kong')).toBe(2);
     expect(requests('echo', 'limited', 429, 'kong')).toBe(1);
     expect(requests('echo', 'limited', 200, 'service')).toBe(1);
     expect(requests('dead', 'dead', 502, 'kong')).toBe(1);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { RequestContext, Slot } from '../core/context.js';
 import {
@@ -22,6 +23,7 @@ import { UpstreamBody, declaredLength, hasBody, isJson, isSmallBody, readBody } 
 import { ResponseForwarder, type ForwardHost } from './forward.js';
 import { serveEndpoint } from './endpoints.js';
 import { inspectRequest, prepareUpstreamBody } from '../ai/index.js';
+import type { ParserRefusal } from '../server/clientError.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:@+=\-/]{1,200}$/;
 
@@ -99,6 +101,37 @@ export class ProxyHandler implements ForwardHost {
       clientIp: rt.clientIp.resolve(socket.remoteAddress ?? '', req.headers['x-forwarded-for']),
       tls: socket.encrypted === true,
     });
+  }
+
+  /**
+   * A request the HTTP parser refused (431, 400; answered by sendClientError) runs the global
+   * log phase like any refused request (SPEC §8: every request refused by the gateway gets an
+   * audit record; it is counted in the metrics too). No headers were parsed, so the record has
+   * no user agent and no identity; method and path are what the request line said, null when
+   * the refused bytes held none; the client IP is the connection's (X-Forwarded-For unread).
+   */
+  logRefusal(refusal: ParserRefusal, socket: Socket): void {
+    this.deps.onRequestStart?.();
+    const rt = this.deps.runtimes.current();
+    rt.enter();
+    const req = new IncomingMessage(socket);
+    const ctx = new RequestContext({
+      id: refusal.id,
+      req,
+      res: new ServerResponse(req),
+      method: refusal.method,
+      path: refusal.path,
+      query: '',
+      clientIp: rt.clientIp.resolve(socket.remoteAddress ?? '', undefined),
+      tls: (socket as Socket & { encrypted?: boolean }).encrypted === true,
+    });
+    ctx.status = refusal.status;
+    ctx.error = refusal.error;
+    ctx.bytesOut = refusal.bytesOut;
+    ctx.endNs = ctx.startNs;
+    if (rt.globalChain.log.length > 0) runSyncPhase(rt.globalChain.log, 'log', ctx, this.pluginError);
+    rt.leave();
+    this.deps.onRequestEnd?.(ctx);
   }
 
   /**

@@ -2,26 +2,45 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 
+/** A request the HTTP parser refused, as answered: what its audit record and metrics get. */
+export interface ParserRefusal {
+  id: string;
+  status: number;
+  /** Method and path from the request line, when the refused bytes begin with one; else ''. */
+  method: string;
+  path: string;
+  /** Audit `error`: what was wrong, without any of the request's bytes. */
+  error: string;
+  /** Bytes of the JSON body sent. */
+  bytesOut: number;
+}
+
+/** `METHOD /path HTTP/1.x`: the start of a request line (the path up to `?`, `#` or a space). */
+const REQUEST_LINE = /^([A-Z]{1,20}) (\/[^\s?#]{0,4096})[^\s]* HTTP\/1\.[01]\r?\n/;
+
 /**
  * Malformed requests the HTTP parser refuses before any handler runs: an oversized header
  * block (431), a slow or broken client (timeout → just close), anything else (400). Answered
  * with the same JSON error shape as the rest of the gateway, with a request id (X-Request-ID and
- * the body) that the operational log line carries too: no request context exists yet, so no
- * plugin, and no audit record, sees these.
+ * the body) that the operational log line carries too. Returns what was answered, so the
+ * caller can give it an audit record and metrics (ProxyHandler.logRefusal); null when the
+ * connection was only closed.
  */
-export function sendClientError(err: NodeJS.ErrnoException, socket: Socket, logger?: Logger): void {
+export function sendClientError(err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Socket, logger?: Logger): ParserRefusal | null {
   if (!socket.writable || err.code === 'ECONNRESET') {
     socket.destroy();
-    return;
+    return null;
   }
   let status = 400;
   let message = 'Bad request';
+  let error = `malformed request (${err.code ?? 'parse error'})`;
   if (err.code === 'HPE_HEADER_OVERFLOW') {
     status = 431;
     message = 'Request header fields too large';
+    error = 'request header fields too large';
   } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT') {
     socket.destroy();
-    return;
+    return null;
   }
   const id = randomUUID();
   logger?.info({ request_id: id, status, code: err.code, ip: socket.remoteAddress }, 'request refused by the HTTP parser');
@@ -30,4 +49,8 @@ export function sendClientError(err: NodeJS.ErrnoException, socket: Socket, logg
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-ID: ${id}\r\nConnection: close\r\n\r\n${body}`,
   );
+  // The parser hands over the chunk it failed on: the request line only when it is in there.
+  const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.toString('latin1', 0, 4200) : '';
+  const line = REQUEST_LINE.exec(raw);
+  return { id, status, method: line?.[1] ?? '', path: line?.[2] ?? '', error, bytesOut: Buffer.byteLength(body) };
 }

@@ -139,14 +139,14 @@ export class Gateway {
     const proxyAddr = this.address('proxy');
     if (proxyAddr) {
       const server = createHttpServer(httpOptions, onRequest);
-      this.wireProxyServer(server, upgrade);
+      this.wireProxyServer(server, proxy, upgrade);
       this.ports.proxy = await this.listen(server, proxyAddr, 'proxy');
     }
     const tlsAddr = this.address('proxy_tls');
     if (tlsAddr) {
       const material = await loadTlsMaterial(g, g.data_dir, this.logger);
       const server = createHttpsServer({ ...httpOptions, ...secureOptions(material, g.tls), handshakeTimeout: g.headers_timeout }, onRequest);
-      this.wireProxyServer(server, upgrade);
+      this.wireProxyServer(server, proxy, upgrade);
       this.watchTls(server, material);
       this.ports.proxy_tls = await this.listen(server, tlsAddr, 'proxy_tls');
     }
@@ -184,10 +184,13 @@ export class Gateway {
     return this.ports;
   }
 
-  private wireProxyServer(server: Listener, upgrade: UpgradeProxy): void {
+  private wireProxyServer(server: Listener, proxy: ProxyHandler, upgrade: UpgradeProxy): void {
     this.connections.track(server);
     server.on('upgrade', upgrade.handle);
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => sendClientError(err, socket, this.logger));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      const refusal = sendClientError(err, socket, this.logger);
+      if (refusal !== null) proxy.logRefusal(refusal, socket);
+    });
     this.listeners.push(server);
   }
 

@@ -9,8 +9,9 @@ export interface AuditRecord {
   request_id: string;
   user_id: string | null;
   workspace_id: string | null;
-  method: string;
-  path: string;
+  /** null only for a request the HTTP parser refused before its request line was read. */
+  method: string | null;
+  path: string | null;
   status_code: number;
   latency_ms: number | null;
   tokens_used: number | null;
@@ -171,8 +172,8 @@ export function buildRecord(ctx: RequestContext): AuditRecord {
     request_id: ctx.id,
     user_id: id ? (id.userId ?? id.authenticatedUserid) : null,
     workspace_id: ctx.workspaceId,
-    method: ctx.method,
-    path: ctx.path,
+    method: ctx.method === '' ? null : ctx.method,
+    path: ctx.path === '' ? null : ctx.path,
     status_code: ctx.status,
     latency_ms: roundMs(latency),
     tokens_used: ai?.totalTokens ?? null,
