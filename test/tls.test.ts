@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type PeerCertificate } from 'node:tls';
+import { connect as netConnect, type Socket } from 'node:net';
 import { mkdtempSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,33 @@ describe('TLS without a configured certificate', () => {
       expect(hs.protocol).toBe('TLSv1.3');
       expect(hs.cert.subject.CN).toBe('tollgate self-signed');
       expect(gw.stderr()).toContain('self-signed certificate');
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
+describe('TLS handshakes that never come', () => {
+  it('are closed after headers_timeout, and are not counted as requests', async () => {
+    const gw = await startGateway({ gateway: { headers_timeout: 1 } });
+    try {
+      const status = async () => (await (await fetch(`${gw.statusUrl}/status`)).json()) as { server: { total_requests: number; connections_active: number } };
+      const before = (await status()).server.total_requests;
+      // Raw TCP connections to the TLS port that send nothing (a slowloris on the handshake).
+      const sockets = await Promise.all(
+        Array.from({ length: 20 }, () => new Promise<Socket>((resolve, reject) => {
+          const s = netConnect(gw.ports.proxy_tls!, '127.0.0.1', () => resolve(s));
+          s.on('error', reject);
+        })),
+      );
+      const closed = await Promise.all(sockets.map((s) => new Promise<boolean>((resolve) => {
+        s.once('close', () => resolve(true));
+        setTimeout(() => resolve(false), 8000);
+      })));
+      expect(closed.filter(Boolean)).toHaveLength(20);
+      const after = await status();
+      expect(after.server.total_requests).toBe(before); // connections, not requests
+      expect(gw.stderr()).not.toContain('request refused by the HTTP parser');
     } finally {
       await gw.stop();
     }

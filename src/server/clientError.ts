@@ -26,8 +26,10 @@ const REQUEST_LINE = /^([A-Z]{1,20}) (\/[^\s?#]{0,4096})[^\s]* HTTP\/1\.[01]\r?\
  * caller can give it an audit record and metrics (ProxyHandler.logRefusal); null when the
  * connection was only closed.
  */
-export function sendClientError(err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Socket, logger?: Logger): ParserRefusal | null {
-  if (!socket.writable || err.code === 'ECONNRESET') {
+export function sendClientError(err: NodeJS.ErrnoException & { rawPacket?: unknown; library?: unknown }, socket: Socket, logger?: Logger): ParserRefusal | null {
+  // A TLS handshake that failed or timed out (the HTTPS server reports those here too) has no
+  // channel to answer on, and is no request: the connection just closes.
+  if (!socket.writable || err.code === 'ECONNRESET' || isTlsFailure(err)) {
     socket.destroy();
     return null;
   }
@@ -53,4 +55,10 @@ export function sendClientError(err: NodeJS.ErrnoException & { rawPacket?: unkno
   const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.toString('latin1', 0, 4200) : '';
   const line = REQUEST_LINE.exec(raw);
   return { id, status, method: line?.[1] ?? '', path: line?.[2] ?? '', error, bytesOut: Buffer.byteLength(body) };
+}
+
+/** ERR_TLS_HANDSHAKE_TIMEOUT, ERR_SSL_… and any other OpenSSL error (those carry `library`). */
+function isTlsFailure(err: NodeJS.ErrnoException & { library?: unknown }): boolean {
+  const code = err.code ?? '';
+  return code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || err.library !== undefined;
 }
