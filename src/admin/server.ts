@@ -10,7 +10,8 @@ import { ADMIN_ROUTES } from './routes.js';
 /**
  * The Admin API (SPEC §10) on its own listener, loopback by default. With `admin_token` set,
  * every call needs `Authorization: Bearer <token>` or `Kong-Admin-Token: <token>`, compared in
- * constant time. Bodies are JSON or form-urlencoded (`redirect_uris[]=…` as in Kong).
+ * constant time. Bodies are JSON or form-urlencoded (`redirect_uris[]=…` as in Kong). Without a
+ * token, browser requests from other sites and non-loopback Host names get 403 (browserRefusal).
  */
 export async function buildAdminServer(ctx: AdminContext, token: () => string | undefined): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
@@ -18,7 +19,11 @@ export async function buildAdminServer(ctx: AdminContext, token: () => string | 
 
   app.addHook('onRequest', async (req, reply) => {
     const expected = token();
-    if (expected === undefined || expected === '') return;
+    if (expected === undefined || expected === '') {
+      const refusal = browserRefusal(req.headers);
+      if (refusal !== null) await reply.code(403).send({ message: refusal });
+      return;
+    }
     const auth = req.headers.authorization;
     const given = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7).trim() : req.headers['kong-admin-token'];
     if (typeof given !== 'string' || !safeEqual(given, expected)) {
@@ -48,6 +53,42 @@ export async function buildAdminServer(ctx: AdminContext, token: () => string | 
   app.get('/status', async () => ctx.status());
   for (const register of ADMIN_ROUTES) await register(app, ctx);
   return app;
+}
+
+/** `localhost`, `*.localhost`, 127.0.0.0/8 and ::1, with or without a port. */
+const LOOPBACK_HOST = /^(?:localhost|[a-z0-9.-]+\.localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
+
+/**
+ * Without `admin_token`, the Admin API trusts whoever can reach its loopback address; a web
+ * page in the operator's browser can reach it too. Refused (403), with the reason:
+ * - a Host that is not a loopback name: DNS rebinding (a page on `evil.example` whose name
+ *   now resolves to 127.0.0.1 would otherwise read `GET /config` and its secrets);
+ * - an `Origin` other than the Admin API's own, or `Sec-Fetch-Site: cross-site | same-site`:
+ *   a cross-site request (a form or `text/plain` POST needs no CORS preflight, so it would
+ *   otherwise import consumers with the page's keys).
+ * curl, kubectl port-forward and scripts send neither and are unaffected. With a token set,
+ * the token protects every call and none of this applies.
+ */
+export function browserRefusal(headers: Record<string, string | string[] | undefined>): string | null {
+  const host = typeof headers.host === 'string' ? headers.host : '';
+  const fix = 'set gateway.admin_token to call the Admin API from anywhere else';
+  if (!LOOPBACK_HOST.test(host)) return `Forbidden: without an admin token the Admin API answers only loopback host names (Host: ${host.slice(0, 100) || '(none)'}); ${fix}`;
+  const site = headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') return `Forbidden: a cross-site browser request (Sec-Fetch-Site: ${site}); ${fix}`;
+  const origin = headers.origin;
+  if (origin !== undefined && !(typeof origin === 'string' && sameAuthority(origin, host))) {
+    return `Forbidden: a browser request from another origin (Origin: ${String(origin).slice(0, 100)}); ${fix}`;
+  }
+  return null;
+}
+
+function sameAuthority(origin: string, host: string): boolean {
+  try {
+    const u = new URL(origin);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 function safeEqual(a: string, b: string): boolean {
