@@ -112,4 +112,19 @@ describe('health and status', () => {
   it('refuses to start with admin beyond loopback and no token', async () => {
     await expect(startGateway({}, { env: { TOLLGATE_ADMIN_LISTEN: '0.0.0.0:0' } })).rejects.toThrow(/gateway\.admin_token: required/);
   });
+
+  it('refuses a reload that drops the token while admin listens beyond loopback (TOLLGATE_ADMIN_LISTEN)', async () => {
+    const wide = await startGateway({ gateway: { admin_token: 'keep-me' } }, { env: { TOLLGATE_ADMIN_LISTEN: '0.0.0.0:0' } });
+    try {
+      expect((await request(`${wide.adminUrl}/consumers`)).statusCode).toBe(401);
+      wide.writeConfig({});
+      wide.signal('SIGHUP');
+      await waitFor(() => wide.stderr().includes('gateway.admin_token: required because the Admin API listens on 0.0.0.0:0'), 'the refused reload', 10_000);
+      const open = await request(`${wide.adminUrl}/consumers`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"pwned"}' });
+      expect(open.statusCode).toBe(401);
+      expect((await request(`${wide.adminUrl}/consumers`, { headers: { authorization: 'Bearer keep-me' } })).statusCode).toBe(200);
+    } finally {
+      await wide.stop();
+    }
+  });
 });

@@ -63,6 +63,8 @@ export class Gateway {
   private loadedAt = new Date();
   private lastReloadError: string | null = null;
   private reloading: Promise<void> = Promise.resolve();
+  /** The Admin API's listen setting as started (admin_listen takes effect at restart only). */
+  private adminListen: string | null = null;
   private readonly logger: Logger;
   private readonly env: NodeJS.ProcessEnv;
   ports: ListeningPorts = { proxy: null, proxy_tls: null, admin: null, status: null };
@@ -84,6 +86,17 @@ export class Gateway {
     return fromEnv !== undefined && fromEnv !== '' ? fromEnv : fromConfig;
   }
 
+  /**
+   * SPEC §10: no Admin API beyond loopback without a token. Checked at start and on every
+   * reload against the address it runs on (TOLLGATE_ADMIN_LISTEN included), so a reload that
+   * drops the token cannot open it.
+   */
+  private adminTokenProblem(config: TollgateConfig): string | null {
+    const listen = this.adminListen;
+    if (listen === null || listen === 'off' || isLoopbackListen(listen) || config.gateway.admin_token) return null;
+    return `gateway.admin_token: required because the Admin API listens on ${listen}, beyond loopback; set TOLLGATE_ADMIN_TOKEN or bind admin to 127.0.0.1`;
+  }
+
   private address(name: 'proxy' | 'proxy_tls' | 'admin' | 'status'): ListenAddress | null {
     const value = this.listenSetting(name);
     try {
@@ -95,10 +108,9 @@ export class Gateway {
 
   async start(): Promise<ListeningPorts> {
     const g = this.config.gateway;
-    const adminListen = this.listenSetting('admin');
-    if (!isLoopbackListen(adminListen) && !g.admin_token) {
-      throw new UserError(`gateway.admin_token: required because the Admin API listens on ${adminListen}, beyond loopback; set TOLLGATE_ADMIN_TOKEN or bind admin to 127.0.0.1`);
-    }
+    this.adminListen = this.listenSetting('admin');
+    const noToken = this.adminTokenProblem(this.config);
+    if (noToken !== null) throw new UserError(noToken);
     await mkdir(g.data_dir, { recursive: true });
     this.store = await createStore(g.store);
     await this.store.migrate();
@@ -250,6 +262,13 @@ export class Gateway {
       } catch (err) {
         this.lastReloadError = (err as Error).message;
         for (const line of (err as Error).message.split('\n')) process.stderr.write(`${line}\n`);
+        this.logger.error({ reason }, 'config reload refused; the current config keeps serving');
+        return;
+      }
+      const noToken = this.adminTokenProblem(next);
+      if (noToken !== null) {
+        this.lastReloadError = noToken;
+        process.stderr.write(`${this.opts.source.file ?? 'config'}: ${noToken}\n`);
         this.logger.error({ reason }, 'config reload refused; the current config keeps serving');
         return;
       }
