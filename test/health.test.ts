@@ -64,4 +64,28 @@ describe('status listener health', { timeout: 120_000 }, () => {
     const report = JSON.parse((await get(`${gw.statusUrl}/status`)).body) as Report;
     expect(report.database).toEqual({ reachable: false, kind: 'postgres' });
   });
+
+  it('a PostgreSQL that stops answering (SIGSTOP) reads as unreachable within a probe timeout, no hang', async () => {
+    const pg: PostgresServer = await startPostgres();
+    cleanup.push(() => pg.stop());
+    const gw = await startGateway({ gateway: { store: pg.url }, plugins: [{ name: 'prometheus' }] });
+    cleanup.push(() => gw.stop());
+    expect((await get(`${gw.statusUrl}/health/ready`)).status).toBe(200);
+    pg.freeze();
+    try {
+      // The deployment's probes give up after 2 s (deploy/kubernetes: timeoutSeconds: 2).
+      const probe = (path: string) => request(`${gw.statusUrl}${path}`, { headersTimeout: 2000, bodyTimeout: 2000 }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
+      const [ready, again, status, metrics] = await Promise.all([probe('/health/ready'), probe('/health/ready'), probe('/status'), probe('/metrics')]);
+      expect([ready.status, again.status]).toEqual([503, 503]);
+      expect(JSON.parse(ready.body).reasons).toContain('store unreachable');
+      expect((JSON.parse(status.body) as Report).database.reachable).toBe(false);
+      expect(metrics.body).toMatch(/^kong_datastore_reachable 0$/m);
+      const admin = await request(`${gw.adminUrl}/status`, { headersTimeout: 2000 });
+      expect(admin.statusCode).toBe(200);
+      await admin.body.dump();
+    } finally {
+      pg.thaw();
+    }
+    await waitFor(async () => (await get(`${gw.statusUrl}/health/ready`)).status === 200, 'ready once PostgreSQL answers again');
+  });
 });

@@ -58,6 +58,25 @@ async function migrateOnce(conn: Connection): Promise<string[]> {
 }
 
 /**
+ * How long a health check waits for the store: a server that accepts but does not answer
+ * (stopped, overloaded, a network black hole) reads as unreachable after this, well inside a
+ * Kubernetes probe's 2 s timeout, instead of after the pool's 15 s query timeout.
+ */
+const PING_TIMEOUT_MS = 1000;
+
+/** `pending`, or false once `ms` have passed first. */
+function answerWithin(pending: Promise<boolean>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+    void pending.then((ok) => {
+      clearTimeout(timer);
+      resolve(ok);
+    });
+  });
+}
+
+/**
  * Opens the store named by `url` (SQLite file or PostgreSQL; see connect.ts). Does not migrate:
  * call `store.migrate()` (the CLI's `start` and `migrations up` do). SQLite opens the file now;
  * PostgreSQL connects on first use, so an unreachable server shows up as StoreUnavailableError
@@ -67,17 +86,20 @@ export async function createStore(url: string, opts: StoreOptions = {}): Promise
   const conn = connect(url, opts);
   const ctx = { db: conn.db, location: conn.location, kind: conn.kind };
   let closed: Promise<void> | null = null;
+  /** The ping in flight: concurrent probes share it, so a hung server holds one connection. */
+  let pinging: Promise<boolean> | null = null;
   return {
     kind: conn.kind,
     location: conn.location,
     migrate: () => migrate(conn),
-    async ping() {
-      try {
-        await sql`select 1`.execute(conn.db);
-        return true;
-      } catch {
-        return false;
-      }
+    ping(timeoutMs = PING_TIMEOUT_MS) {
+      pinging ??= sql`select 1`.execute(conn.db).then(
+        () => true,
+        () => false,
+      ).finally(() => {
+        pinging = null;
+      });
+      return answerWithin(pinging, timeoutMs);
     },
     close() {
       closed ??= conn.db.destroy();

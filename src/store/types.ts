@@ -105,7 +105,8 @@ export interface Store {
   readonly location: string;
   /** Applies pending migrations (idempotent; safe with several replicas starting at once). */
   migrate(): Promise<string[]>;
-  ping(): Promise<boolean>;
+  /** True when the store answers `select 1` within `timeoutMs` (default 1000); never throws. */
+  ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 
   consumers: {

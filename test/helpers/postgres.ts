@@ -12,7 +12,22 @@ export interface PostgresServer {
   /** postgres://… URL of the server's `postgres` database. */
   url: string;
   port: number;
+  /** SIGSTOP / SIGCONT the server and its backends: a server that accepts but never answers. */
+  freeze(): void;
+  thaw(): void;
   stop(): Promise<void>;
+}
+
+/** The pid and every descendant's (PostgreSQL serves each connection from a child process). */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  try {
+    const children = execFileSync('pgrep', ['-P', String(pid)]).toString().split('\n').filter(Boolean).map(Number);
+    for (const c of children) out.push(...processTree(c));
+  } catch {
+    /* pgrep exits 1 when there are none */
+  }
+  return out;
 }
 
 function asPostgresUser(): { uid: number; gid: number } | null {
@@ -57,10 +72,16 @@ export async function startPostgres(): Promise<PostgresServer> {
       await c.end().catch(() => {});
     }
   }, `postgres on port ${port}`, 30_000, 100);
+  const signalAll = (sig: NodeJS.Signals) => {
+    for (const pid of processTree(child.pid!)) process.kill(pid, sig);
+  };
   return {
     url,
     port,
+    freeze: () => signalAll('SIGSTOP'),
+    thaw: () => signalAll('SIGCONT'),
     async stop() {
+      if (child.pid !== undefined) signalAll('SIGCONT');
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGINT');
