@@ -92,6 +92,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const rest = await admin(gw, 'GET', first.body.next!);
       expect(rest.body.data!.map((c) => c.username)).toContain('bob');
       expect((await admin(gw, 'GET', '/consumers?size=0')).status).toBe(400);
+      for (const offset of ['99999999999999999999', '1e300', '-1', 'abc']) {
+        expect(await admin(gw, 'GET', `/consumers?offset=${offset}`)).toEqual({ status: 400, body: { message: 'schema violation', fields: { offset: 'expected the offset given by `next`' } } });
+      }
+      expect((await admin(gw, 'GET', '/consumers?offset=1000000')).body.data).toEqual([]);
 
       const patched = await admin(gw, 'PATCH', '/consumers/bob', { custom_id: 'b-1' });
       expect(patched.body).toMatchObject({ username: 'bob', custom_id: 'b-1', tags: ['x', 'y'] });

@@ -70,7 +70,7 @@ function page(query: ListQuery, path: string): { offset: number; size: number; n
   const size = query.size === undefined ? 100 : Number(query.size);
   const offset = query.offset === undefined ? 0 : Number(query.offset);
   if (!Number.isInteger(size) || size < 1 || size > 1000) throw new AdminError(400, 'schema violation', { size: 'expected an integer from 1 to 1000' });
-  if (!Number.isInteger(offset) || offset < 0) throw new AdminError(400, 'schema violation', { offset: 'expected the offset given by `next`' });
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > 2 ** 31 - 1) throw new AdminError(400, 'schema violation', { offset: 'expected the offset given by `next`' });
   return { offset, size, next: (n) => (n < size ? null : `${path}?offset=${offset + size}&size=${size}`) };
 }
 
