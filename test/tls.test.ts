@@ -4,7 +4,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { mkdtempSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
+import { runCli, startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { waitFor } from './helpers/ports.js';
 import { generateSelfSigned } from '../src/server/tls.js';
 
@@ -66,6 +66,30 @@ describe('TLS without a configured certificate', () => {
       expect(gw.stderr()).toContain('self-signed certificate');
     } finally {
       await gw.stop();
+    }
+  });
+});
+
+describe('TLS: a broken certificate at start', () => {
+  it('exits 2 with one line naming gateway.tls.cert / key, the files and what is wrong', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-badtls-'));
+    const a = await generateSelfSigned();
+    const b = await generateSelfSigned();
+    writeFileSync(join(dir, 'a.crt'), a.cert);
+    writeFileSync(join(dir, 'b.key'), b.key);
+    writeFileSync(join(dir, 'garbage.crt'), 'this is not a certificate\n');
+    const cases: Array<[string, string, RegExp]> = [
+      ['a.crt', 'b.key', /the private key does not belong to the certificate/],
+      ['garbage.crt', 'b.key', /not a PEM certificate and key/],
+    ];
+    for (const [cert, key, why] of cases) {
+      const file = join(dir, `${cert}.yaml`);
+      writeFileSync(file, `gateway:\n  data_dir: ${join(dir, 'data')}\n  store: sqlite://${join(dir, 'tg.db')}\n  tls:\n    cert: ${join(dir, cert)}\n    key: ${join(dir, key)}\n`);
+      const out = await runCli(['start', '--config', file], { env: { TOLLGATE_PROXY_LISTEN: '127.0.0.1:0', TOLLGATE_PROXY_TLS_LISTEN: '127.0.0.1:0', TOLLGATE_ADMIN_LISTEN: 'off', TOLLGATE_STATUS_LISTEN: 'off' }, timeoutMs: 20_000 });
+      expect(out.code).toBe(2);
+      const line = out.stderr.trim().split('\n').at(-1)!;
+      expect(line).toContain(`gateway.tls.cert / gateway.tls.key (${join(dir, cert)}, ${join(dir, key)})`);
+      expect(line).toMatch(why);
     }
   });
 });

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import * as x509 from '@peculiar/x509';
 import type { GatewaySettings } from '../config/schema.js';
@@ -37,11 +37,15 @@ export function secureOptions(m: TlsMaterial, tls: GatewaySettings['tls']): Secu
 export async function loadTlsMaterial(gateway: GatewaySettings, dataDir: string, logger: Logger): Promise<TlsMaterial> {
   const { cert, key } = gateway.tls;
   if (cert !== undefined && key !== undefined) {
+    let material: TlsMaterial;
     try {
-      return { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8'), certFile: cert, keyFile: key, selfSigned: false };
+      material = { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8'), certFile: cert, keyFile: key, selfSigned: false };
     } catch (err) {
       throw new UserError(`gateway.tls: cannot read ${(err as NodeJS.ErrnoException).path ?? cert}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the mounted certificate files`);
     }
+    const problem = tlsMaterialProblem(material);
+    if (problem !== null) throw new UserError(`gateway.tls.cert / gateway.tls.key (${cert}, ${key}): ${problem}; mount a PEM certificate (chain) and its private key`);
+    return material;
   }
   const dir = join(dataDir, 'tls');
   const certFile = join(dir, 'selfsigned.crt');
@@ -54,6 +58,22 @@ export async function loadTlsMaterial(gateway: GatewaySettings, dataDir: string,
   }
   logger.warn({ cert: certFile }, 'gateway.tls.cert/key not set: serving HTTPS with a self-signed certificate (demo only; mount a real certificate in production)');
   return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8'), certFile, keyFile, selfSigned: true };
+}
+
+/**
+ * Why OpenSSL refuses a certificate and key pair, in words (null when it accepts them): what
+ * start reports instead of `error:0480006C:PEM routines::no start line`.
+ */
+export function tlsMaterialProblem(m: Pick<TlsMaterial, 'cert' | 'key'>): string | null {
+  try {
+    createSecureContext({ cert: m.cert, key: m.key });
+    return null;
+  } catch (err) {
+    const reason = String((err as { reason?: unknown }).reason ?? (err as Error).message);
+    if (/key values mismatch/i.test(reason)) return 'the private key does not belong to the certificate';
+    if (/no start line|bad base64|PEM/i.test(reason)) return `not a PEM certificate and key (${reason})`;
+    return reason;
+  }
 }
 
 /** A P-256 self-signed certificate for localhost and this host name, valid one year. */
