@@ -70,6 +70,45 @@ describe('TLS without a configured certificate', () => {
   });
 });
 
+describe('TLS settings on reload', () => {
+  it('applies a changed min_version and new certificate paths at once, and refuses a broken pair', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-tlsreload-'));
+    const a = await generateSelfSigned();
+    const c = await generateSelfSigned();
+    for (const [name, m] of [['a', a], ['c', c]] as const) {
+      writeFileSync(join(dir, `${name}.crt`), m.cert);
+      writeFileSync(join(dir, `${name}.key`), m.key);
+    }
+    const tlsConfig = (name: string, key = name, min?: string) => ({ gateway: { tls: { cert: join(dir, `${name}.crt`), key: join(dir, `${key}.key`), ...(min ? { min_version: min } : {}) } } });
+    const gw = await startGateway(tlsConfig('a'));
+    try {
+      const port = gw.ports.proxy_tls!;
+      const tls12 = () => handshake(port, { maxVersion: 'TLSv1.2' }).then((h) => h.protocol, () => 'refused');
+      const reload = async <T>(config: unknown, until: () => Promise<T | undefined>, what: string): Promise<T> => {
+        gw.writeConfig(config);
+        gw.signal('SIGHUP');
+        return waitFor(until, what, 10_000);
+      };
+      const fingerprint = async () => (await handshake(port)).cert.fingerprint256;
+      expect(await tls12()).toBe('refused');
+      const fpA = await fingerprint();
+
+      await reload(tlsConfig('a', 'a', 'TLSv1.2'), async () => ((await tls12()) === 'TLSv1.2' ? true : undefined), 'TLS 1.2 accepted');
+      await reload(tlsConfig('a', 'a', 'TLSv1.3'), async () => ((await tls12()) === 'refused' ? true : undefined), 'TLS 1.2 refused again');
+      const fpC = await reload(tlsConfig('c'), async () => {
+        const fp = await fingerprint();
+        return fp !== fpA ? fp : undefined;
+      }, 'the certificate at the new paths');
+
+      await reload(tlsConfig('a', 'c'), async () => (gw.stderr().includes('the private key does not belong to the certificate') ? true : undefined), 'the refused reload');
+      expect(gw.stderr()).toContain('gateway.tls.cert / gateway.tls.key');
+      expect(await fingerprint()).toBe(fpC);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('TLS: a broken certificate at start', () => {
   it('exits 2 with one line naming gateway.tls.cert / key, the files and what is wrong', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-badtls-'));

@@ -59,6 +59,7 @@ export class Gateway {
   private readonly listeners: Listener[] = [];
   private admin: FastifyInstance | null = null;
   private tlsWatcher: TlsWatcher | null = null;
+  private tlsServer: HttpsServer | null = null;
   private draining = false;
   private loadedAt = new Date();
   private lastReloadError: string | null = null;
@@ -206,7 +207,36 @@ export class Gateway {
     this.listeners.push(server);
   }
 
+  /**
+   * A reload's `gateway.tls`, checked before the reload is applied: the material to serve when
+   * the section changed (new files, or the current ones under new options), null when it did
+   * not or no TLS listener runs. Throws UserError (the reload is refused) when it does not load.
+   */
+  private async prepareTls(next: TollgateConfig): Promise<TlsMaterial | null> {
+    const before = this.config.gateway.tls;
+    const after = next.gateway.tls;
+    if (this.tlsServer === null || this.tlsWatcher === null || JSON.stringify(before) === JSON.stringify(after)) return null;
+    const sameFiles = before.cert === after.cert && before.key === after.key;
+    const material = sameFiles ? this.tlsWatcher.current : await loadTlsMaterial(next.gateway, next.gateway.data_dir, this.logger);
+    try {
+      createSecureContext(secureOptions(material, after));
+    } catch (err) {
+      throw new UserError(`gateway.tls: ${(err as Error).message}; the TLS listener keeps its current settings`);
+    }
+    return material;
+  }
+
+  /** Serves a reload's TLS material and options to new handshakes, and watches its files. */
+  private applyTls(material: TlsMaterial): void {
+    const server = this.tlsServer!;
+    server.setSecureContext(secureOptions(material, this.config.gateway.tls));
+    this.tlsWatcher?.stop();
+    this.watchTls(server, material);
+    this.logger.info({ cert: material.certFile, min_version: this.config.gateway.tls.min_version }, 'TLS settings reloaded');
+  }
+
   private watchTls(server: HttpsServer, material: TlsMaterial): void {
+    this.tlsServer = server;
     const tls = () => this.config.gateway.tls;
     this.tlsWatcher = new TlsWatcher(
       material,
@@ -265,10 +295,14 @@ export class Gateway {
         this.logger.error({ reason }, 'config reload refused; the current config keeps serving');
         return;
       }
-      const noToken = this.adminTokenProblem(next);
-      if (noToken !== null) {
-        this.lastReloadError = noToken;
-        process.stderr.write(`${this.opts.source.file ?? 'config'}: ${noToken}\n`);
+      let tls: TlsMaterial | null;
+      try {
+        const noToken = this.adminTokenProblem(next);
+        if (noToken !== null) throw new UserError(noToken);
+        tls = await this.prepareTls(next);
+      } catch (err) {
+        this.lastReloadError = (err as Error).message;
+        process.stderr.write(`${this.opts.source.file ?? 'config'}: ${(err as Error).message}\n`);
         this.logger.error({ reason }, 'config reload refused; the current config keeps serving');
         return;
       }
@@ -284,6 +318,7 @@ export class Gateway {
         this.loadedAt = new Date();
         this.lastReloadError = null;
         this.entitiesChanged();
+        if (tls !== null) this.applyTls(tls);
         this.logger.info({ reason }, 'config reloaded');
         void old.drained(this.config.gateway.drain_timeout).then(async () => {
           await old.close(this.logger);

@@ -129,6 +129,11 @@ export class TlsWatcher {
     return createHash('sha256').update(cert).update('\0').update(key).digest('hex');
   }
 
+  /** The certificate and key being served. */
+  get current(): TlsMaterial {
+    return this.material;
+  }
+
   start(): void {
     if (this.material.selfSigned || this.timer) return;
     this.timer = setInterval(() => void this.poll(), this.pollMs);
