@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
 import { waitFor } from './helpers/ports.js';
@@ -83,6 +85,53 @@ describe('SIGTERM', () => {
     expect(await exit).toBe(0);
     await expect(request(`${gw.url}/x`)).rejects.toThrow();
     await up.close();
+  });
+});
+
+describe('SIGTERM after a reload', () => {
+  it('drains the requests that started on the replaced config too, and flushes their audit records', async () => {
+    const up = await startUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-drain-'));
+    const audit = join(dir, 'audit.log');
+    const config = (paths: string[]) => ({ ...serviceConfig(up, paths), plugins: [{ name: 'audit-log', config: { path: audit } }] });
+    const gw = await startGateway(config(['/a']));
+    // Streams of 8 events 300 ms apart, started on the first config.
+    const streams = Array.from({ length: 3 }, () =>
+      request(`${gw.url}/a/sse?events=8&delay=300`).then(async (r) => ({ status: r.statusCode, id: String(r.headers['x-request-id']), body: await r.body.text() })),
+    );
+    await waitFor(() => up.seen.filter((r) => r.url.includes('/sse')).length >= 3 || undefined, 'the streams upstream');
+    gw.writeConfig(config(['/a', '/b']));
+    gw.signal('SIGHUP');
+    await waitFor(async () => (await status(`${gw.url}/b/x`)) === 200 || undefined, 'the reload', 10_000);
+    const exit = gw.stop();
+    const done = await Promise.all(streams);
+    expect(await exit).toBe(0);
+    for (const s of done) {
+      expect(s.status).toBe(200);
+      expect(s.body.match(/^data: \{"n":\d\}$/gm)).toHaveLength(8);
+      expect(s.body).toContain('data: [DONE]');
+    }
+    const lines = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { request_id: string; status_code: number; error: string | null });
+    for (const s of done) expect(lines.find((l) => l.request_id === s.id)).toMatchObject({ status_code: 200, error: null });
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('SIGTERM past drain_timeout', () => {
+  it('cuts what is left, and the audit record says the gateway cut it', async () => {
+    const up = await startUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-cut-'));
+    const audit = join(dir, 'audit.log');
+    const gw = await startGateway({ gateway: { drain_timeout: 1 }, ...serviceConfig(up, ['/']), plugins: [{ name: 'audit-log', config: { path: audit } }] });
+    const stream = request(`${gw.url}/sse?events=20&delay=300`).then(async (r) => ({ id: String(r.headers['x-request-id']), body: await r.body.text().catch(() => 'cut') }));
+    await waitFor(() => up.seen.some((r) => r.url.includes('/sse')) || undefined, 'the stream upstream');
+    expect(await gw.stop()).toBe(0);
+    const { id } = await stream;
+    const line = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { request_id: string; error: string | null }).find((l) => l.request_id === id);
+    expect(line?.error).toBe('cut at shutdown: drain_timeout passed');
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

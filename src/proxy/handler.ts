@@ -47,6 +47,8 @@ export interface ProxyDeps {
   onRequestStart?(): void;
   /** Called when a request's log phase has run (for drain accounting). */
   onRequestEnd?(ctx: RequestContext): void;
+  /** True once shutdown is cutting the connections left after drain_timeout (audit `error`). */
+  closedByGateway?(): boolean;
 }
 
 /** The request's upstream exchange, while it runs (aborted when the client leaves first). */
@@ -311,8 +313,9 @@ export class ProxyHandler implements ForwardHost {
     ctx.endNs = process.hrtime.bigint();
     const upstream = ctx.get(UPSTREAM);
     if (upstream !== undefined) {
-      ctx.error ??= 'client closed the connection';
-      upstream.abort(new Error('client closed the connection'));
+      const why = this.deps.closedByGateway?.() === true ? 'cut at shutdown: drain_timeout passed' : 'client closed the connection';
+      ctx.error ??= why;
+      upstream.abort(new Error(why));
     }
     // 499 (nginx's "client closed request") when the client left before any response.
     if (ctx.status === 0) ctx.status = ctx.res.headersSent ? ctx.res.statusCode : 499;

@@ -64,6 +64,10 @@ export class Gateway {
   private loadedAt = new Date();
   private lastReloadError: string | null = null;
   private reloading: Promise<void> = Promise.resolve();
+  /** Configs replaced by a reload whose requests are still running (drained, then closed). */
+  private readonly retiring = new Set<Promise<void>>();
+  /** Set when shutdown cuts the connections still open after drain_timeout. */
+  private cutting = false;
   /** The Admin API's listen setting as started (admin_listen takes effect at restart only). */
   private adminListen: string | null = null;
   private readonly logger: Logger;
@@ -129,6 +133,7 @@ export class Gateway {
       logger: this.logger,
       onRequestStart: () => this.connections.requestStarted(),
       onRequestEnd: () => this.connections.requestEnded(),
+      closedByGateway: () => this.cutting,
     });
     const upgrade = new UpgradeProxy(proxy, this.counters, this.logger);
     const onRequest: typeof proxy.handle = (req, res) => {
@@ -320,10 +325,15 @@ export class Gateway {
         this.entitiesChanged();
         if (tls !== null) this.applyTls(tls);
         this.logger.info({ reason }, 'config reloaded');
-        void old.drained(this.config.gateway.drain_timeout).then(async () => {
-          await old.close(this.logger);
-          await this.pools.retain(this.runtime.poolKeys);
-        });
+        // The old config retires once its requests are done; shutdown waits for it too.
+        const retired: Promise<void> = old
+          .drained(this.config.gateway.drain_timeout)
+          .then(async () => {
+            await old.close(this.logger);
+            if (!this.draining) await this.pools.retain(this.runtime.poolKeys);
+          })
+          .finally(() => this.retiring.delete(retired));
+        this.retiring.add(retired);
       } catch (err) {
         this.lastReloadError = (err as Error).message;
         this.logger.error({ err, reason }, 'config reload failed; the current config keeps serving');
@@ -377,8 +387,10 @@ export class Gateway {
       for (const s of this.listeners) s.closeIdleConnections();
     }, 100);
     idle.unref();
-    await this.runtime.drained(this.config.gateway.drain_timeout);
+    // Requests on configs a reload replaced are drained (and their records flushed) too.
+    await Promise.all([this.runtime.drained(this.config.gateway.drain_timeout), ...this.retiring]);
     clearInterval(idle);
+    this.cutting = true;
     this.connections.destroyAll();
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 1000).unref())]);
     await this.runtime.close(this.logger);
