@@ -115,6 +115,70 @@ describe('AuditFile (in process, with a fake clock for the calendar only)', () =
     expect(checkLine(text[2]!, (JSON.parse(text[0]!) as { hash: string }).hash).problem).toBeNull();
   });
 
+  it('reloads while it rotates (concurrent opens) lose, reorder or leak nothing; the chain holds', async () => {
+    // Thread-pool writes (slowWriteMs -1), so rotations take several turns, as on a slow disk.
+    const o = opts({ rotateSize: 8_000, keep: 100_000, slowWriteMs: -1 });
+    const f = new AuditFile(path, o);
+    await f.open();
+    let n = 0;
+    let stop = false;
+    const writer = (async () => {
+      while (!stop) {
+        for (let i = 0; i < 10; i++) f.append({ n: n++, pad: 'x'.repeat(100) });
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    // What acquireFile does on a reload: configure, then open (the handler's first use).
+    for (let r = 0; r < 120; r++) {
+      f.configure(o);
+      await f.open();
+      await new Promise((res) => setTimeout(res, 1));
+    }
+    stop = true;
+    await writer;
+    await f.close(5000);
+    const rotated = readdirSync(dirname(path)).filter((x) => x !== 'audit.log').sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
+    expect(rotated.length).toBeGreaterThan(5);
+    const files = [...rotated.map((x) => join(dirname(path), x)), path];
+    expect(verifyChain(files)).toBe(n);
+    const order = files.flatMap((x) => lines(x).map((l) => (JSON.parse(l) as { n: number }).n));
+    expect(order).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
+  it('switching tamper_evident on with lines still queued: they end the old file, the new file is chained from line 1', async () => {
+    const f = new AuditFile(path, opts({ tamperEvident: false }));
+    f.users = 1;
+    await f.open();
+    for (let i = 0; i < 5; i++) f.append({ plain: i });
+    await f.flush(5000);
+    for (let i = 5; i < 15; i++) f.append({ plain: i }); // queued, not yet written
+    f.configure(opts({ tamperEvident: true }));
+    for (let i = 0; i < 5; i++) f.append({ chained: i });
+    f.users = 0;
+    await f.close(5000);
+    const rotated = readdirSync(dirname(path)).filter((x) => x !== 'audit.log');
+    expect(rotated).toHaveLength(1);
+    expect(lines(join(dirname(path), rotated[0]!)).map((l) => (JSON.parse(l) as { plain: number }).plain)).toEqual(Array.from({ length: 15 }, (_, i) => i));
+    expect(verifyChain([path])).toBe(5);
+  });
+
+  it('a file truncated by another process (logrotate copytruncate) is written on at its new end, no zero bytes', async () => {
+    const warnings: string[] = [];
+    const f = new AuditFile(path, opts({ tamperEvident: false, logger: pino({ level: 'warn' }, { write: (l: string) => void warnings.push(l) }) }));
+    f.users = 1; // a handler holds it (acquireFile): the file stays open between batches
+    await f.open();
+    for (let i = 0; i < 50; i++) f.append({ before: i, pad: 'y'.repeat(100) });
+    await f.flush(5000);
+    writeFileSync(path, ''); // what copytruncate does after copying
+    for (let i = 0; i < 3; i++) f.append({ after: i });
+    f.users = 0;
+    await f.close(5000);
+    const text = readFileSync(path, 'utf8');
+    expect(text).not.toContain('\0');
+    expect(lines(path).map((l) => JSON.parse(l) as { after: number })).toEqual([{ after: 0 }, { after: 1 }, { after: 2 }]);
+    expect(warnings.some((w) => w.includes('truncated by another process'))).toBe(true);
+  });
+
   it('a slow batch write switches the sink to thread-pool writes: warned once, nothing lost, chain intact', async () => {
     const warnings: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });

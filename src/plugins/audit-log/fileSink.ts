@@ -144,6 +144,15 @@ export class AuditFile {
   private asyncUntil = 0;
   private waiters: Array<() => void> = [];
   private closing: Promise<void> | null = null;
+  /** The open in progress, and the pump's async step in progress (rotate, open, close, write). */
+  private opening: Promise<void> | null = null;
+  private stepping: Promise<void> | null = null;
+  private truncatedLogged = false;
+  /**
+   * Lines queued under the previous tamper_evident setting when it switched: written at the
+   * end of the current file, before the rotation the switch forces.
+   */
+  private carry: Buffer | null = null;
   users = 0;
 
   constructor(
@@ -151,15 +160,41 @@ export class AuditFile {
     private opts: FileSinkOptions,
   ) {}
 
-  /** Latest config wins; switching tamper_evident on a non-empty file starts a new file. */
+  /**
+   * Latest config wins; switching tamper_evident on a non-empty file starts a new file. The
+   * lines queued so far were written under the old setting: they go to the old file first.
+   */
   configure(opts: FileSinkOptions): void {
-    if (opts.tamperEvident !== this.opts.tamperEvident && this.offset > 0) this.forceRotate = true;
+    if (opts.tamperEvident !== this.opts.tamperEvident && (this.offset > 0 || this.queue.lines > 0)) {
+      if (this.queue.lines > 0) {
+        const taken = this.queue.take();
+        this.carry = this.carry === null ? taken : Buffer.concat([this.carry, taken]);
+      }
+      this.forceRotate = true;
+      this.schedule();
+    }
     this.opts = opts;
   }
 
-  /** Opens the file and finds the chain head; called before the first append. */
+  /**
+   * Opens the file and finds the chain head; called before the first append (by every handler
+   * that acquires the file, so also on a reload). Only one open runs at a time, and none while
+   * the pump is rotating or closing the file: waits for that step, then uses its handle.
+   */
   async open(): Promise<void> {
-    if (this.handle) return;
+    while (this.handle === null) {
+      if (this.opening !== null) await this.opening;
+      else if (this.busy && this.stepping !== null) await this.stepping.catch(() => undefined);
+      else {
+        this.opening = this.openNow().finally(() => {
+          this.opening = null;
+        });
+        await this.opening;
+      }
+    }
+  }
+
+  private async openNow(): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
     const tail = await lastLine(this.path);
     if (this.head === null) {
@@ -230,7 +265,7 @@ export class AuditFile {
   }
 
   private idleNow(): boolean {
-    return this.queue.lines === 0 && this.inflight === null && !this.busy;
+    return this.queue.lines === 0 && this.inflight === null && this.carry === null && !this.busy;
   }
 
   /**
@@ -260,11 +295,18 @@ export class AuditFile {
 
   private pump(): void {
     if (this.busy || this.retryTimer) return;
-    if (this.inflight === null && this.queue.lines === 0) return this.idle();
+    if (this.inflight === null && this.queue.lines === 0 && this.carry === null) return this.idle();
     if (this.closing) return this.step(this.closing);
     if (!this.handle) return this.step(this.open());
+    if (this.inflight === null && this.carry !== null) {
+      this.noticeTruncation(this.handle);
+      this.inflight = { buf: this.carry, pos: this.offset };
+      this.offset += this.carry.length;
+      this.carry = null;
+    }
     if (this.inflight === null && this.rotationDue()) return this.step(this.rotate());
     if (this.inflight === null) {
+      this.noticeTruncation(this.handle);
       const buf = this.queue.take();
       this.inflight = { buf, pos: this.offset };
       this.offset += buf.length;
@@ -277,6 +319,25 @@ export class AuditFile {
       }),
       this.afterWrite,
     );
+  }
+
+  /**
+   * An external `logrotate copytruncate` (or `> audit.log`) shrank the file: the next lines
+   * go at its new end, not at the old offset behind a hole of zero bytes. One fstat per batch.
+   */
+  private noticeTruncation(handle: FileHandle): void {
+    let size: number;
+    try {
+      size = fstatSync(handle.fd).size;
+    } catch {
+      return;
+    }
+    if (size >= this.offset) return;
+    if (!this.truncatedLogged) {
+      this.truncatedLogged = true;
+      this.opts.logger.warn({ path: this.path, was: this.offset, now: size }, 'audit file was truncated by another process (logrotate copytruncate?); writing on at its end. Let tollgate rotate (rotate_size, rotate_daily)');
+    }
+    this.offset = size;
   }
 
   private writeBatchSync(handle: FileHandle, pending: Pending): void {
@@ -315,6 +376,7 @@ export class AuditFile {
   /** Runs one async step with `busy` set; then `next` (the pump), or retries in 1 s on failure. */
   private step(p: Promise<void>, next: () => void = () => this.pump()): void {
     this.busy = true;
+    this.stepping = p;
     p.then(
       () => {
         this.busy = false;
@@ -404,6 +466,11 @@ export class AuditFile {
 
   private writeFdSync(fd: number): void {
     if (this.inflight) writeAllSync(fd, this.inflight);
+    if (this.carry !== null) {
+      writeAllSync(fd, { buf: this.carry, pos: this.offset });
+      this.offset += this.carry.length;
+      this.carry = null;
+    }
     if (this.queue.lines === 0) return;
     const pending = { buf: this.queue.peek(), pos: this.offset };
     writeAllSync(fd, pending); // throws: the lines stay queued, for the next write
