@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -92,5 +92,48 @@ describe('HttpSink (in process, against a scripted collector)', () => {
     expect(delivered()).toEqual([1, 2, 3]);
     s.users = 0;
     await s.close(1000);
+  });
+
+  it('while the spool cannot be written: tried once a second, one error line, records kept in memory and delivered later', async () => {
+    script = Array(50).fill(503);
+    const lines: string[] = [];
+    let attempts = 0;
+    class CountingSpool extends Spool {
+      override writeSync(seq: number, id: string, body: string): string {
+        attempts++;
+        return super.writeSync(seq, id, body);
+      }
+    }
+    // A spool directory below a regular file: every write fails (ENOTDIR), as on a full disk.
+    writeFileSync(join(dir, 'not-a-dir'), '');
+    const s = new HttpSink(
+      { endpoint: url, headers: {}, timeout: 2000, batchSize: 100, flushInterval: 200, retryDelay: 50, maxRetryDelay: 100, bufferSize: 5, logger: pino({ level: 'error' }, { write: (l: string) => void lines.push(l) }) },
+      new CountingSpool(join(dir, 'not-a-dir', 'spool')),
+    );
+    s.users = 1;
+    await s.open().catch(() => undefined);
+    for (let n = 1; n <= 500; n++) s.append(JSON.stringify({ n }));
+    expect(attempts).toBe(1);
+    expect(lines.filter((l) => l.includes('could not spool'))).toHaveLength(1);
+    script = [];
+    await waitFor(() => delivered().length >= 500, 'every record delivered once the collector answers', 20_000);
+    expect(delivered()).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    s.users = 0;
+    await s.close(1000);
+  });
+});
+
+describe('Spool', () => {
+  it('a write that fails half-way (ENOSPC) leaves no .tmp file behind', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-spool-'));
+    try {
+      const spool = new Spool(dir);
+      // The temp file is a link to /dev/full: the write fails with ENOSPC, as on a full disk.
+      symlinkSync('/dev/full', join(dir, `${String(7).padStart(12, '0')}-batch.json.tmp`));
+      expect(() => spool.writeSync(7, 'batch', '[{"n":1}]')).toThrow(/ENOSPC/);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

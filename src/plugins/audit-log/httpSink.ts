@@ -59,6 +59,9 @@ export class HttpSink {
   private queue: Batch[] = [];
   private nextSeq = 1;
   private failures = 0;
+  /** After a failed spool write, the overflow path waits until then before it tries again. */
+  private spoolRetryAt = 0;
+  private lastSpoolErrorLog = 0;
   private sending: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -96,7 +99,9 @@ export class HttpSink {
       this.flushTimer = setTimeout(() => this.cut(), this.opts.flushInterval);
       this.flushTimer.unref();
     }
-    if (this.inMemory() >= this.opts.bufferSize) this.spoolMemorySync();
+    // Beyond the buffer: to disk, now. While the spool fails (disk full), once a second, not
+    // once per request: the records stay in memory meanwhile.
+    if (this.inMemory() >= this.opts.bufferSize && Date.now() >= this.spoolRetryAt) this.spoolMemorySync();
   }
 
   /** Records still in memory only (not on disk, not delivered). */
@@ -197,7 +202,7 @@ export class HttpSink {
       },
       (err: unknown) => {
         batch.spooling = null;
-        this.opts.logger.error({ err, dir: this.spool.dir }, 'audit: could not spool a batch; it stays in memory');
+        this.spoolFailed(err);
       },
     );
   }
@@ -211,10 +216,19 @@ export class HttpSink {
         b.file = this.spool.writeSync(b.seq, b.id, b.body);
         b.body = null;
       } catch (err) {
-        this.opts.logger.error({ err, dir: this.spool.dir }, 'audit: could not spool a batch; it stays in memory');
+        this.spoolRetryAt = Date.now() + 1000;
+        this.spoolFailed(err);
         return;
       }
     }
+  }
+
+  /** One error line every 10 s while the spool cannot be written (disk full, read-only). */
+  private spoolFailed(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastSpoolErrorLog < 10_000) return;
+    this.lastSpoolErrorLog = now;
+    this.opts.logger.error({ err, dir: this.spool.dir, in_memory: this.inMemory() }, 'audit: could not spool batches to disk; they stay in memory and spooling is retried every second');
   }
 
   /**
@@ -231,6 +245,9 @@ export class HttpSink {
       if (!current) break;
       await Promise.race([current, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
     }
+    // A delivery still settling (its spool file being removed) finishes first.
+    const last = this.sending as Promise<void> | null;
+    if (last !== null) await Promise.race([last, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
     for (const b of this.queue) this.spoolAsync(b);
     await Promise.all(this.queue.map((b) => b.spooling));
   }

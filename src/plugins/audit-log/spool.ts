@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -38,7 +38,12 @@ export class Spool {
   async write(seq: number, id: string, body: string): Promise<string> {
     const file = this.nameOf(seq, id);
     await mkdir(this.dir, { recursive: true });
-    await writeFile(`${file}.tmp`, body, { mode: 0o640 });
+    try {
+      await writeFile(`${file}.tmp`, body, { mode: 0o640 });
+    } catch (err) {
+      await unlink(`${file}.tmp`).catch(() => undefined); // a partial file left by a full disk
+      throw err;
+    }
     await rename(`${file}.tmp`, file);
     return file;
   }
@@ -47,7 +52,16 @@ export class Spool {
   writeSync(seq: number, id: string, body: string): string {
     const file = this.nameOf(seq, id);
     mkdirSync(this.dir, { recursive: true });
-    writeFileSync(`${file}.tmp`, body, { mode: 0o640 });
+    try {
+      writeFileSync(`${file}.tmp`, body, { mode: 0o640 });
+    } catch (err) {
+      try {
+        unlinkSync(`${file}.tmp`);
+      } catch {
+        /* never created */
+      }
+      throw err;
+    }
     renameSync(`${file}.tmp`, file);
     return file;
   }
