@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LuaScript, type RedisArg } from './luaScript.js';
 import { admitArgv, budgetExpiryKey, budgetKey, decodeAdmissions, decodeRenewed, decodeUsage, decodeUsages, renewArgv, settleArgv, type AdmissionGroup, type RedisAdmission, type Settlement } from './redisCodec.js';
-import { TurnBatch } from './turnBatch.js';
+import { SharedTurn, TurnBatch } from './turnBatch.js';
 import { CountersUnavailableError, type BudgetClaim, type BudgetUsage, type Claim } from './types.js';
 
 export interface RedisCountersOptions {
@@ -60,13 +60,31 @@ export class RedisCounters {
   #health: Health = 'connecting';
   #closing = false;
   #lastReplyErrorLog = 0;
+  /**
+   * The turn's batched calls (admissions, settlements) are sent together with the socket
+   * corked: one write for both commands, not one each (the bench's Redis row makes one
+   * fewer syscall per turn, ~13 requests at -c50).
+   */
+  readonly #turn = new SharedTurn((flushAll) => {
+    const socket = this.#client.stream as Redis['stream'] | undefined;
+    socket?.cork();
+    try {
+      flushAll();
+    } finally {
+      socket?.uncork();
+    }
+  });
   /** Admissions of one event-loop turn, sent in one admit.lua call (see `admit`). */
-  readonly #admits = new TurnBatch<AdmissionGroup, RedisAdmission>(ADMIT_BATCH, async (groups) =>
-    decodeAdmissions(await this.#run(this.#admit, admitArgv(this.#prefix, groups)), groups),
+  readonly #admits = new TurnBatch<AdmissionGroup, RedisAdmission>(
+    ADMIT_BATCH,
+    async (groups) => decodeAdmissions(await this.#run(this.#admit, admitArgv(this.#prefix, groups)), groups),
+    this.#turn.schedule,
   );
   /** Settlements of one event-loop turn, sent in one settle.lua call (see `settle`). */
-  readonly #settles = new TurnBatch<Settlement, BudgetUsage>(SETTLE_BATCH, async (batch) =>
-    decodeUsages(await this.#run(this.#settle, settleArgv(this.#prefix, batch)), batch.length, 'settle'),
+  readonly #settles = new TurnBatch<Settlement, BudgetUsage>(
+    SETTLE_BATCH,
+    async (batch) => decodeUsages(await this.#run(this.#settle, settleArgv(this.#prefix, batch)), batch.length, 'settle'),
+    this.#turn.schedule,
   );
 
   constructor(opts: RedisCountersOptions) {

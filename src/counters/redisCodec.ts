@@ -41,15 +41,15 @@ function putClaim(prefix: string, argv: RedisArg[], k: number, a: number, c: Cla
   argv[a + 1] = c.limit;
   if (c.kind === 'window') {
     argv[k++] = windowKey(prefix, c.key);
-    argv[a] = 'w';
+    argv[a] = 1; // window
     argv[a + 2] = c.windowMs;
     argv[a + 3] = c.type === 'sliding' ? 1 : 0;
     argv[a + 4] = c.cost;
-    argv[a + 5] = '';
+    argv[a + 5] = 0;
   } else {
     argv[k++] = budgetKey(prefix, c.key);
     argv[k++] = budgetExpiryKey(prefix, c.key);
-    argv[a] = 'b';
+    argv[a] = 2; // budget
     argv[a + 2] = c.amount;
     argv[a + 3] = c.periodEndMs;
     argv[a + 4] = c.reservationTtlMs;
@@ -148,6 +148,38 @@ export function decodeRenewed(reply: unknown, count: number): number {
   return held;
 }
 
+/**
+ * The `count` integers of a reply written as one comma-separated bulk string (admit.lua,
+ * settle.lua), or null when it is anything else or holds another number of them. Parsed by
+ * hand into an array of the known size: no intermediate strings.
+ */
+export function integersOf(reply: unknown, count: number): number[] | null {
+  if (typeof reply !== 'string' || reply === '') return null;
+  const out = new Array<number>(count);
+  let n = 0;
+  let value = 0;
+  let sign = 1;
+  let digits = 0;
+  for (let i = 0; i <= reply.length; i++) {
+    const c = i === reply.length ? 0x2c : reply.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      value = value * 10 + (c - 0x30);
+      digits++;
+    } else if (c === 0x2c) {
+      if (digits === 0 || n === count) return null;
+      out[n++] = sign * value;
+      value = 0;
+      sign = 1;
+      digits = 0;
+    } else if (c === 0x2d && digits === 0 && sign === 1) {
+      sign = -1;
+    } else {
+      return null;
+    }
+  }
+  return n === count ? out : null;
+}
+
 function isNumberArray(reply: unknown, minLength: number): reply is number[] {
   if (!Array.isArray(reply) || reply.length < minLength) return false;
   for (const v of reply) if (typeof v !== 'number') return false;
@@ -155,13 +187,14 @@ function isNumberArray(reply: unknown, minLength: number): reply is number[] {
 }
 
 /**
- * Decodes admit.lua's reply, group after group: `{admitted, refusedIndex, nowMs, (remaining,
- * resetMs, used, reserved) per claim}`.
+ * Decodes admit.lua's reply, group after group: `admitted,refusedIndex,nowMs,` then
+ * `remaining,resetMs,used,reserved` per claim.
  */
-export function decodeAdmissions(reply: unknown, groups: readonly AdmissionGroup[]): RedisAdmission[] {
+export function decodeAdmissions(raw: unknown, groups: readonly AdmissionGroup[]): RedisAdmission[] {
   let expected = 0;
   for (const g of groups) expected += 3 + g.claims.length * 4;
-  if (!isNumberArray(reply, expected)) throw new Error(`admit.lua returned an unexpected reply: ${String(reply)}`);
+  const reply = integersOf(raw, expected);
+  if (reply === null) throw new Error(`admit.lua returned an unexpected reply: ${String(raw)}`);
   const out = new Array<RedisAdmission>(groups.length);
   let at = 0;
   for (let g = 0; g < groups.length; g++) {
@@ -187,9 +220,10 @@ export function decodeUsage(reply: unknown, script: string): BudgetUsage {
   return { used: reply[0], reserved: reply[1] };
 }
 
-/** `{used_1, reserved_1, used_2, reserved_2, …}` of a batched script (settle.lua). */
-export function decodeUsages(reply: unknown, count: number, script: string): BudgetUsage[] {
-  if (!isNumberArray(reply, 2 * count)) throw new Error(`${script}.lua returned an unexpected reply: ${String(reply)}`);
+/** `used_1,reserved_1,used_2,reserved_2,…` of a batched script (settle.lua). */
+export function decodeUsages(raw: unknown, count: number, script: string): BudgetUsage[] {
+  const reply = integersOf(raw, 2 * count);
+  if (reply === null) throw new Error(`${script}.lua returned an unexpected reply: ${String(raw)}`);
   const out = new Array<BudgetUsage>(count);
   for (let i = 0; i < count; i++) out[i] = { used: reply[2 * i]!, reserved: reply[2 * i + 1]! };
   return out;

@@ -13,9 +13,10 @@
 --   deleted and comes back without one), never below x.
 -- ARGV, group after group: commit (1 = commit when all fit, 0 = check only), claim count, then
 --   6 values per claim:
---   window: 'w', limit, windowMs, sliding (1|0), cost, ''
---   budget: 'b', limit, amount, periodEndMs, reservationTtlMs, reservationId
--- Returns, group after group: admitted (1|0), refusedIndex (0-based, -1), nowMs,
+--   window: 1, limit, windowMs, sliding (1|0), cost, 0
+--   budget: 2, limit, amount, periodEndMs, reservationTtlMs, reservationId
+--   (numbers where a string is not needed: the client writes those without a string)
+-- Returns one comma-separated string of integers, group after group: admitted (1|0), refusedIndex (0-based, -1), nowMs,
 --   then per claim: remaining, resetMs, used, reserved.
 if redis.replicate_commands then redis.replicate_commands() end
 
@@ -103,7 +104,7 @@ local function admit_group(out, a0, k0)
     local s = { limit = tonumber(ARGV[a + 1]) }
     local fits
     keyat[c] = k
-    if ARGV[a] == 'w' then
+    if ARGV[a] == '1' then
       fits = read_window(s, KEYS[k], a)
       k = k + 1
     else
@@ -148,4 +149,7 @@ local a, k = 1, 1
 while a <= #ARGV do
   a, k = admit_group(out, a, k)
 end
-return out
+-- One bulk string of integers (`1,-1,1733250000000,…`) instead of an array: the client decodes
+-- one string per call instead of one RESP integer per value.
+for i = 1, #out do out[i] = string.format('%d', out[i]) end
+return table.concat(out, ',')

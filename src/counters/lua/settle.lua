@@ -4,7 +4,7 @@
 -- KEYS[2i] <prefix>budget-exp:<key> (zset); ARGV[4i-3..4i]: reservationId, actual,
 -- periodEndMs, reservationTtlMs.
 -- `actual` is counted in full, even above the reservation or after the reservation lapsed.
--- Returns { used_1, reserved_1, used_2, reserved_2, … } (each as it stands after its settlement).
+-- Returns "used_1,reserved_1,used_2,reserved_2,…" (each as it stands after its settlement).
 if redis.replicate_commands then redis.replicate_commands() end
 
 local MARGIN = 3600000
@@ -28,4 +28,7 @@ for i = 1, #KEYS / 2 do
   out[2 * i - 1] = used
   out[2 * i] = tonumber(h[1]) or 0
 end
-return out
+-- One bulk string of integers (`1,-1,1733250000000,…`) instead of an array: the client decodes
+-- one string per call instead of one RESP integer per value.
+for i = 1, #out do out[i] = string.format('%d', out[i]) end
+return table.concat(out, ',')
