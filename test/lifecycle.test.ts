@@ -68,6 +68,35 @@ describe('reload', () => {
   });
 });
 
+describe('a reload that fails while it is built', () => {
+  it('changes nothing: the store keeps its consumers, the old config keeps serving', async () => {
+    const up = await startUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-atomic-'));
+    writeFileSync(join(dir, 'in-the-way'), ''); // an audit directory that cannot be created
+    const config = (consumers: string[], audit?: string) => ({
+      ...serviceConfig(up, ['/']),
+      consumers: consumers.map((username) => ({ username })),
+      ...(audit ? { plugins: [{ name: 'audit-log', config: { path: audit } }] } : {}),
+    });
+    const gw = await startGateway(config(['alice']));
+    try {
+      const usernames = async () => ((await (await request(`${gw.adminUrl}/consumers`)).body.json()) as { data: { username: string }[] }).data.map((c) => c.username).sort();
+      expect(await usernames()).toEqual(['alice']);
+      gw.writeConfig(config(['bob'], join(dir, 'in-the-way', 'audit.log')));
+      gw.signal('SIGHUP');
+      await waitFor(() => gw.stderr().includes('in-the-way') || undefined, 'the failed reload', 10_000);
+      expect(await usernames()).toEqual(['alice']);
+      expect(await status(`${gw.url}/x`)).toBe(200);
+      const report = (await (await request(`${gw.statusUrl}/status`)).body.json()) as { configuration: { last_reload_error: string | null } };
+      expect(report.configuration.last_reload_error).toMatch(/in-the-way/);
+    } finally {
+      await gw.stop();
+      await up.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('SIGTERM', () => {
   it('drains in-flight requests, then exits 0', async () => {
     const up = await startUpstream();

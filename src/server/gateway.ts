@@ -315,8 +315,15 @@ export class Gateway {
       const changed = restartOnly.filter((k) => JSON.stringify(next.gateway[k]) !== JSON.stringify(this.config.gateway[k]));
       if (changed.length > 0) this.logger.warn({ fields: changed.map((k) => `gateway.${k}`) }, 'these settings take effect at the next restart');
       try {
-        await this.store.syncEntities(await configSnapshot(next, { store: this.store }), { source: 'config', mode: 'replace' });
+        // Built first: a config that fails here (a key file, a plugin's sink) must change
+        // nothing, so the store keeps its entities until the new runtime exists.
         const built = await this.buildRuntime(next);
+        try {
+          await this.store.syncEntities(await configSnapshot(next, { store: this.store }), { source: 'config', mode: 'replace' });
+        } catch (err) {
+          await built.close(this.logger).catch(() => undefined);
+          throw err;
+        }
         const old = this.runtime;
         this.runtime = built;
         this.config = next;
@@ -336,6 +343,7 @@ export class Gateway {
         this.retiring.add(retired);
       } catch (err) {
         this.lastReloadError = (err as Error).message;
+        process.stderr.write(`${this.opts.source.file ?? 'config'}: ${(err as Error).message}\n`);
         this.logger.error({ err, reason }, 'config reload failed; the current config keeps serving');
       }
     });
