@@ -97,6 +97,24 @@ describe('a reload that fails while it is built', () => {
   });
 });
 
+describe('restart-only settings changed by a reload', () => {
+  it('are named in a warning, and /status and ready keep describing what runs', async () => {
+    const gw = await startGateway({});
+    try {
+      gw.writeConfig({ gateway: { redis: 'redis://127.0.0.1:1', max_header_size: '2k', headers_timeout: 5, keepalive_timeout: 5, upstream_keepalive: 4 } });
+      gw.signal('SIGHUP');
+      const out = () => gw.stdout() + gw.stderr();
+      await waitFor(() => out().includes('these settings take effect at the next restart') || undefined, 'the warning', 10_000);
+      for (const f of ['redis', 'max_header_size', 'headers_timeout', 'keepalive_timeout', 'upstream_keepalive']) expect(out()).toContain(`gateway.${f}`);
+      const report = (await (await request(`${gw.statusUrl}/status`)).body.json()) as { redis: unknown };
+      expect(report.redis).toEqual({ reachable: false, configured: false });
+      expect(await status(`${gw.statusUrl}/health/ready`)).toBe(200);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('SIGTERM', () => {
   it('drains in-flight requests, then exits 0', async () => {
     const up = await startUpstream();

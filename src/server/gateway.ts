@@ -68,6 +68,8 @@ export class Gateway {
   private readonly retiring = new Set<Promise<void>>();
   /** Set when shutdown cuts the connections still open after drain_timeout. */
   private cutting = false;
+  /** Whether the counters were started with a Redis (gateway.redis takes effect at restart only). */
+  private runningRedis = false;
   /** The Admin API's listen setting as started (admin_listen takes effect at restart only). */
   private adminListen: string | null = null;
   private readonly logger: Logger;
@@ -120,6 +122,7 @@ export class Gateway {
     this.store = await createStore(g.store);
     await this.store.migrate();
     await this.store.syncEntities(await configSnapshot(this.config, { store: this.store }), { source: 'config', mode: 'replace' });
+    this.runningRedis = g.redis !== undefined;
     const counters = createCounterStore({ redisUrl: g.redis, logger: this.logger.child({ component: 'counters' }) });
     this.counters = counters;
     // Give Redis a moment so the first requests are counted in the shared store; if it is down,
@@ -311,7 +314,20 @@ export class Gateway {
         this.logger.error({ reason }, 'config reload refused; the current config keeps serving');
         return;
       }
-      const restartOnly = ['store', 'redis', 'proxy_listen', 'proxy_tls_listen', 'admin_listen', 'status_listen', 'data_dir'] as const;
+      // Fixed when the listeners, pools and stores were created.
+      const restartOnly = [
+        'store',
+        'redis',
+        'proxy_listen',
+        'proxy_tls_listen',
+        'admin_listen',
+        'status_listen',
+        'data_dir',
+        'max_header_size',
+        'headers_timeout',
+        'keepalive_timeout',
+        'upstream_keepalive',
+      ] as const;
       const changed = restartOnly.filter((k) => JSON.stringify(next.gateway[k]) !== JSON.stringify(this.config.gateway[k]));
       if (changed.length > 0) this.logger.warn({ fields: changed.map((k) => `gateway.${k}`) }, 'these settings take effect at the next restart');
       try {
@@ -365,7 +381,8 @@ export class Gateway {
         total_requests: c.total_requests,
       },
       database: { reachable: db, kind: this.store.kind },
-      redis: { reachable: this.config.gateway.redis ? redis : false, configured: this.config.gateway.redis !== undefined },
+      // The Redis the counters use: the one configured at start (gateway.redis is restart-only).
+      redis: { reachable: this.runningRedis ? redis : false, configured: this.runningRedis },
       configuration: { loaded_at: this.loadedAt.toISOString(), hash: this.opts.source.hash, file: this.opts.source.file, last_reload_error: this.lastReloadError },
       memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },
       draining: this.draining,
@@ -376,7 +393,7 @@ export class Gateway {
     const reasons: string[] = [];
     if (this.draining) reasons.push('draining');
     if (!(await this.store.ping().catch(() => false))) reasons.push('store unreachable');
-    if (this.config.gateway.redis && !(await this.counters.ping().catch(() => false))) reasons.push('redis unreachable');
+    if (this.runningRedis && !(await this.counters.ping().catch(() => false))) reasons.push('redis unreachable');
     return { ready: reasons.length === 0, reasons };
   }
 
