@@ -108,6 +108,22 @@ describe('config: interpolation and defaults', () => {
     expect(config.services[0]!.retries).toBe(3);
   });
 
+  it('an unquoted ${VAR} is substituted once: a secret with `${` or `$${` in it stays exact', () => {
+    for (const secret of ['pa$${ss', 'pa${ss}', '${NOT_A_REF}', 'a:b #c']) {
+      const env = { ADM: secret };
+      const { value } = parseText('t.yaml', 'gateway:\n  admin_token: ${ADM}\n', env);
+      expect(validateConfig('t.yaml', value, registry, env).gateway.admin_token).toBe(secret);
+    }
+  });
+
+  it('an unquoted ${VAR} that is empty stays an empty string (unset for admin_token); a numeric one for a string field says to quote it', () => {
+    const { value } = parseText('t.yaml', 'gateway:\n  admin_token: ${ADM:-}\n', {});
+    expect(validateConfig('t.yaml', value, registry, {}).gateway.admin_token).toBe('');
+    const env = { ADM: '0123' };
+    const numeric = parseText('t.yaml', 'gateway:\n  admin_token: ${ADM}\n', env).value;
+    expect(() => validateConfig('t.yaml', numeric, registry, env)).toThrow(/gateway\.admin_token: .*received number; quote the value \(or the \$\{VAR\} reference: "\$\{VAR\}"\) to keep it a string/);
+  });
+
   it('names the field of an unset variable', () => {
     const { value } = parseText('t.yaml', 'gateway:\n  redis: ${REDIS_URL}\n', {});
     expect(() => validateConfig('t.yaml', value, registry, {})).toThrow('t.yaml: gateway.redis: environment variable REDIS_URL is not set');

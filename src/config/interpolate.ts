@@ -34,18 +34,21 @@ export function interpolateString(s: string, env: NodeJS.ProcessEnv, missing: st
 
 /**
  * For an unquoted scalar that is exactly `${VAR}`: the value typed as YAML would type it
- * (number, boolean, null), or undefined to leave it to the string pass.
+ * (number, boolean, null), or undefined to leave it to the string pass (text, and an empty
+ * value, which stays '' rather than becoming null).
  */
 export function typedScalar(text: string, env: NodeJS.ProcessEnv): unknown {
   const m = WHOLE.exec(text);
   if (!m) return undefined;
   const v = lookup(env, m[1]!, m[2], m[3]);
-  if (v === undefined) return undefined;
+  // Strings (and empty values) are left to the string pass, which substitutes them once: the
+  // value is never read for references itself (a secret may contain `${` or `$${`).
+  if (v === undefined || v === '') return undefined;
   try {
     const typed: unknown = parseYamlScalar(v);
-    return typeof typed === 'number' || typeof typed === 'boolean' || typed === null ? typed : v;
+    return typeof typed === 'number' || typeof typed === 'boolean' || typed === null ? typed : undefined;
   } catch {
-    return v;
+    return undefined;
   }
 }
 
