@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers/gateway.js';
@@ -122,6 +123,17 @@ describe('config: interpolation and defaults', () => {
     const env = { ADM: '0123' };
     const numeric = parseText('t.yaml', 'gateway:\n  admin_token: ${ADM}\n', env).value;
     expect(() => validateConfig('t.yaml', numeric, registry, env)).toThrow(/gateway\.admin_token: .*received number; quote the value \(or the \$\{VAR\} reference: "\$\{VAR\}"\) to keep it a string/);
+  });
+
+  it('enabled: false switches a plugin off for a scope without the checks that apply when it runs', () => {
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'tollgate-cfg-')), 'k.pem');
+    writeFileSync(keyFile, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const gateway = { issuer: 'https://api.example.com', signing_keys: [{ kid: 'k1', private_key_file: keyFile }] };
+    const service = (plugins: unknown[]) => ({ name: 's', url: 'http://x', routes: [{ name: 'r', paths: ['/'], plugins }] });
+    const off = validateConfig('t.yaml', { gateway, plugins: [{ name: 'oauth2', config: { token_expiration: 600 } }], services: [service([{ name: 'oauth2', enabled: false }])] }, registry, {});
+    expect(off.services[0]!.routes[0]!.plugins[0]!.enabled).toBe(false);
+    // Every oauth2 entry off: no issuer or signing key needed.
+    expect(() => validateConfig('t.yaml', { services: [service([{ name: 'oauth2', enabled: false }])] }, registry, {})).not.toThrow();
   });
 
   it('names the field of an unset variable', () => {

@@ -101,6 +101,9 @@ function checkPlugins(
       );
     }
     seen.set(id, i);
+    // A disabled entry (`enabled: false`: off for this scope) still needs a valid config, but
+    // not the cross-field checks that only matter when it runs (issuer, shared settings, …).
+    if (!entry.enabled) return;
     const def = registry.get(entry.name);
     for (const issue of def?.check?.(entry.config, config) ?? []) {
       add(issue.absolute ? issue.path : [...path, i, 'config', ...issue.path], issue.message);
