@@ -136,6 +136,30 @@ describe('config: interpolation and defaults', () => {
     expect(() => validateConfig('t.yaml', { services: [service([{ name: 'oauth2', enabled: false }])] }, registry, {})).not.toThrow();
   });
 
+  it('config validate fails where start would: a signing key file that does not exist (jwt, no oauth2), a port above 65535', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-cfg-'));
+    const cases: Array<[string, string]> = [
+      [`gateway:\n  issuer: https://api.example.com\n  signing_keys:\n    - kid: k1\n      private_key_file: ${join(dir, 'missing.pem')}\nplugins:\n  - name: jwt\n`, 'gateway.signing_keys[0].private_key_file'],
+      ['gateway:\n  proxy_listen: "127.0.0.1:99999"\n', 'gateway.proxy_listen: the port must be 0-65535'],
+    ];
+    for (const [text, expected] of cases) {
+      const file = join(dir, 'c.yaml');
+      writeFileSync(file, text);
+      const out = await runCli(['config', 'validate', file]);
+      expect([out.code, out.stderr]).toEqual([2, expect.stringContaining(expected)]);
+    }
+  });
+
+  it('a plugin that cannot open its file at start: exit 2, one line naming the plugin and the problem', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-cfg-'));
+    writeFileSync(join(dir, 'in-the-way'), '');
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, `gateway:\n  data_dir: ${join(dir, 'data')}\n  store: sqlite://${join(dir, 'tg.db')}\nplugins:\n  - name: audit-log\n    config:\n      path: ${join(dir, 'in-the-way', 'audit.log')}\n`);
+    const out = await runCli(['start', '--config', file], { env: { TOLLGATE_PROXY_LISTEN: '127.0.0.1:0', TOLLGATE_PROXY_TLS_LISTEN: 'off', TOLLGATE_ADMIN_LISTEN: 'off', TOLLGATE_STATUS_LISTEN: 'off' }, timeoutMs: 20_000 });
+    expect(out.code).toBe(2);
+    expect(out.stderr.trim().split('\n').at(-1)).toMatch(/plugin 'audit-log' \(global\): E[A-Z]+.*in-the-way.*; check the paths and permissions in its config/);
+  });
+
   it('names the field of an unset variable', () => {
     const { value } = parseText('t.yaml', 'gateway:\n  redis: ${REDIS_URL}\n', {});
     expect(() => validateConfig('t.yaml', value, registry, {})).toThrow('t.yaml: gateway.redis: environment variable REDIS_URL is not set');

@@ -2,6 +2,7 @@ import type { PluginEntry, TollgateConfig } from './schema.js';
 import { formatPath, type ConfigIssue } from './load.js';
 import type { PluginRegistry } from '../core/registry.js';
 import { isLoopbackListen } from '../server/listen.js';
+import { signingKeyProblems } from '../oauth/signingKeys.js';
 
 /** Cross-field checks the schema cannot express: uniqueness, regexes, plugin checks. */
 export function checkConfig(config: TollgateConfig, registry: PluginRegistry): ConfigIssue[] {
@@ -75,6 +76,10 @@ export function checkConfig(config: TollgateConfig, registry: PluginRegistry): C
     if (workspaceIds.has(w.id)) add(['workspaces', wi, 'id'], `duplicate workspace '${w.id}'`);
     workspaceIds.add(w.id);
   });
+
+  // Every signing key must load whoever uses them (oauth2 signs, jwt verifies tollgate's own
+  // tokens): `config validate` then fails where `start` would.
+  for (const [path, message] of signingKeyProblems(config.gateway)) add(path, message);
 
   const token = config.gateway.admin_token;
   if (!isLoopbackListen(config.gateway.admin_listen) && (token === undefined || token === '')) {

@@ -2,7 +2,8 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { PluginEntry, RouteConfig, ServiceConfig, TollgateConfig } from '../config/schema.js';
 import type { PluginRegistry } from './registry.js';
-import type { PluginEndpoint, PluginEnv, PluginScope } from './plugin.js';
+import type { PluginEndpoint, PluginEnv, PluginHandler, PluginScope } from './plugin.js';
+import { UserError } from './errors.js';
 import type { CounterStore } from '../counters/types.js';
 import type { Store } from '../store/types.js';
 import type { Metrics } from './metrics.js';
@@ -88,8 +89,23 @@ export class Runtime {
     this.endpointChain = buildChain(globalChain.limiters.filter((p) => p.phase === 'limits'));
   }
 
+  /**
+   * Builds every plugin instance and route of a config. If one cannot be built, the instances
+   * made so far are closed (their sinks released) and the error names the plugin: a file it
+   * cannot open (an audit path without write permission) is a UserError (exit 2 at start, a
+   * refused reload later).
+   */
   static async build(config: TollgateConfig, deps: RuntimeDeps): Promise<Runtime> {
     const instances: PluginInstance[] = [];
+    try {
+      return await Runtime.assemble(config, deps, instances);
+    } catch (err) {
+      for (const inst of instances) await Promise.resolve(inst.handler.close?.()).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async assemble(config: TollgateConfig, deps: RuntimeDeps, instances: PluginInstance[]): Promise<Runtime> {
     const scrapeHooks: Array<() => Promise<void> | void> = [];
     const make = async (entry: PluginEntry, scope: PluginScope): Promise<PluginInstance> => {
       const def = deps.registry.get(entry.name);
@@ -109,7 +125,12 @@ export class Runtime {
         status: deps.status,
         onScrape: (fn) => scrapeHooks.push(fn),
       };
-      const handler = await def.create(entry.config, env);
+      let handler: PluginHandler;
+      try {
+        handler = await def.create(entry.config, env);
+      } catch (err) {
+        throw createFailure(entry, scope, err);
+      }
       const needsBody = typeof def.needsBody === 'function' ? def.needsBody(entry.config) : (def.needsBody ?? false);
       const instance: PluginInstance = {
         name: entry.name,
@@ -207,6 +228,15 @@ export class Runtime {
  * entries first), so when two entries serve one path the first declared wins; for oauth2 the
  * entries are equal by construction (its config check refuses differing authorization servers).
  */
+/** A plugin that could not be created; system errors (EACCES, ENOTDIR, …) become UserErrors. */
+function createFailure(entry: PluginEntry, scope: PluginScope, err: unknown): unknown {
+  if (err instanceof UserError) return err;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return err;
+  const where = scope.kind === 'global' ? 'global' : scope.kind === 'service' ? `service ${scope.service}` : `route ${scope.route}`;
+  return new UserError(`plugin '${entry.name}' (${where}): ${(err as Error).message}; check the paths and permissions in its config`);
+}
+
 function endpointTable(instances: readonly PluginInstance[]): ReadonlyMap<string, PluginEndpoint> {
   const table = new Map<string, PluginEndpoint>();
   for (const inst of instances) {
