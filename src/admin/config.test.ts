@@ -135,5 +135,22 @@ describe('Admin API token, GET/POST /config, tollgate config export/import', { t
     writeFileSync(bad, stringify({ consumers: [{ username: 'x', nickname: 'y' }] }));
     expect((await runCli(['config', 'import', '--config', other, bad])).stderr.trim()).toBe(`${bad}: consumers[0]: unknown key 'nickname'`);
     expect((await runCli(['config', 'import', '--config', other, join(work, 'missing.yaml')])).code).toBe(2);
+
+    // JWT credentials that could never verify a token are refused, as the Admin API refuses them.
+    const unusable: Array<[Record<string, string>, string]> = [
+      [{ key: 'k-rs', algorithm: 'RS256' }, 'consumers[0].jwt_secrets[0].rsa_public_key: required with RS256 (a PEM public key)'],
+      [{ key: 'k-hs', algorithm: 'HS256' }, 'consumers[0].jwt_secrets[0].secret: required for algorithm HS256'],
+      [{ key: 'k-bad', algorithm: 'RS256', rsa_public_key: 'garbage' }, 'consumers[0].jwt_secrets[0].rsa_public_key: not a PEM public key or certificate'],
+    ];
+    for (const [secret, line] of unusable) {
+      writeFileSync(bad, stringify({ consumers: [{ username: 'unusable', jwt_secrets: [secret] }] }));
+      const r = await runCli(['config', 'import', '--config', other, bad]);
+      expect([r.code, r.stderr.trim()]).toEqual([2, `${bad}: ${line}`]);
+      const asConfig = join(work, 'unusable-config.yaml');
+      writeFileSync(asConfig, stringify({ gateway: { store: `sqlite://${join(work, 'other.db')}` }, consumers: [{ username: 'unusable', jwt_secrets: [secret] }] }));
+      const v = await runCli(['config', 'validate', asConfig]);
+      expect([v.code, v.stderr.trim()]).toEqual([2, `${asConfig}: ${line}`]);
+    }
+    expect((await runCli(['config', 'export', '--config', other])).stdout).not.toContain('unusable');
   });
 });

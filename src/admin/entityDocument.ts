@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseDocument, stringify } from 'yaml';
 import { consumerEntry, workspaceEntry } from '../config/schema.js';
-import { ConfigError, zodIssues, type ConfigIssue } from '../config/load.js';
+import { ConfigError, formatPath, zodIssues, type ConfigIssue } from '../config/load.js';
+import { credentialIssues } from '../config/check.js';
 import { configEntities, configSnapshot } from '../store/configSnapshot.js';
 import type { Store } from '../store/types.js';
 
@@ -37,6 +38,8 @@ export function validateEntityDocument(name: string, value: unknown): EntityDocu
   if (misplaced.length > 0) throw new ConfigError(name, misplaced);
   const parsed = entityDocumentSchema.safeParse(value);
   if (!parsed.success) throw new ConfigError(name, zodIssues(parsed.error));
+  const unusable = credentialIssues(parsed.data.consumers);
+  if (unusable.length > 0) throw new ConfigError(name, unusable.map((i) => ({ path: formatPath(i.path), message: i.message })));
   return parsed.data;
 }
 

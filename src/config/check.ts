@@ -3,6 +3,7 @@ import { formatPath, type ConfigIssue } from './load.js';
 import type { PluginRegistry } from '../core/registry.js';
 import { isLoopbackListen } from '../server/listen.js';
 import { signingKeyProblems } from '../oauth/signingKeys.js';
+import { checkCredentialKey } from '../plugins/jwt/keyMaterial.js';
 
 /** Cross-field checks the schema cannot express: uniqueness, regexes, plugin checks. */
 export function checkConfig(config: TollgateConfig, registry: PluginRegistry): ConfigIssue[] {
@@ -53,9 +54,6 @@ export function checkConfig(config: TollgateConfig, registry: PluginRegistry): C
     c.jwt_secrets.forEach((s, si) => {
       if (jwtKeys.has(s.key)) add([...cp, 'jwt_secrets', si, 'key'], `duplicate jwt credential key '${s.key}'`);
       jwtKeys.add(s.key);
-      const asymmetric = !s.algorithm.startsWith('HS');
-      if (asymmetric && s.rsa_public_key === undefined) add([...cp, 'jwt_secrets', si, 'rsa_public_key'], `required for algorithm ${s.algorithm}`);
-      if (!asymmetric && s.secret === undefined) add([...cp, 'jwt_secrets', si, 'secret'], `required for algorithm ${s.algorithm}`);
     });
     c.oauth2_credentials.forEach((o, oi) => {
       if (o.client_id !== undefined) {
@@ -70,6 +68,8 @@ export function checkConfig(config: TollgateConfig, registry: PluginRegistry): C
       }
     });
   });
+
+  for (const issue of credentialIssues(config.consumers)) add(issue.path, issue.message);
 
   const workspaceIds = new Set<string>();
   config.workspaces.forEach((w, wi) => {
@@ -86,6 +86,23 @@ export function checkConfig(config: TollgateConfig, registry: PluginRegistry): C
     add(['gateway', 'admin_token'], `required because admin_listen (${config.gateway.admin_listen}) is not a loopback address`);
   }
   return issues;
+}
+
+/**
+ * JWT credentials that could never verify a token, for config files and `config import`
+ * alike (the Admin API refuses the same with checkCredentialKey): HS* need their secret, the
+ * others a PEM public key of the right type and size.
+ */
+export function credentialIssues(consumers: TollgateConfig['consumers']): Array<{ path: PropertyKey[]; message: string }> {
+  const out: Array<{ path: PropertyKey[]; message: string }> = [];
+  consumers.forEach((c, ci) =>
+    c.jwt_secrets.forEach((s, si) => {
+      const at = ['consumers', ci, 'jwt_secrets', si];
+      if (s.algorithm.startsWith('HS') && s.secret === undefined) out.push({ path: [...at, 'secret'], message: `required for algorithm ${s.algorithm}` });
+      for (const [field, problem] of Object.entries(checkCredentialKey(s.algorithm, s.rsa_public_key, s.secret))) out.push({ path: [...at, field], message: problem });
+    }),
+  );
+  return out;
 }
 
 function checkPlugins(
