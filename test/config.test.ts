@@ -160,6 +160,13 @@ describe('config: interpolation and defaults', () => {
     expect(out.stderr.trim().split('\n').at(-1)).toMatch(/plugin 'audit-log' \(global\): E[A-Z]+.*in-the-way.*; check the paths and permissions in its config/);
   });
 
+  it('redis: "${REDIS_URL:-}" is in-process counters where the variable is unset', () => {
+    const text = 'gateway:\n  redis: "${REDIS_URL:-}"\n';
+    expect(validateConfig('t.yaml', parseText('t.yaml', text, {}).value, registry, {}).gateway.redis).toBeUndefined();
+    const env = { REDIS_URL: 'redis://redis:6379/0' };
+    expect(validateConfig('t.yaml', parseText('t.yaml', text, env).value, registry, env).gateway.redis).toBe('redis://redis:6379/0');
+  });
+
   it('names the field of an unset variable', () => {
     const { value } = parseText('t.yaml', 'gateway:\n  redis: ${REDIS_URL}\n', {});
     expect(() => validateConfig('t.yaml', value, registry, {})).toThrow('t.yaml: gateway.redis: environment variable REDIS_URL is not set');

@@ -65,10 +65,11 @@ export const gatewaySchema = z
       .default('sqlite://./.tollgate/tollgate.db')
       .describe('Entity store: embedded SQLite (one replica) or PostgreSQL (replicas).'),
     redis: z
-      .string()
-      .regex(/^rediss?:\/\//, 'expected redis://host:6379/0 or rediss://…')
-      .optional()
-      .describe('Shared counters for rate limits, budgets and revocations; omitted = in-process counters (one replica).'),
+      .preprocess(
+        (v) => (v === '' ? undefined : v), // `redis: "${REDIS_URL:-}"`: Redis only where the variable is set
+        z.string().regex(/^rediss?:\/\//, 'expected redis://host:6379/0 or rediss://…').optional(),
+      )
+      .describe('Shared counters for rate limits, budgets and revocations; omitted or empty = in-process counters (one replica).'),
     admin_token: z
       .string()
       .optional()
