@@ -15,13 +15,23 @@ export function resolveConfigFile(flag: string | undefined, env: NodeJS.ProcessE
 
 /** Runs a gateway until SIGTERM/SIGINT; prints the `listening` line once every listener is up. */
 export async function runGateway(source: ConfigSource, logger?: Logger): Promise<Gateway> {
+  // SIGHUP's default action ends the process: a config-reloader sidecar signalling while the
+  // gateway starts (migrations, a slow store) must not kill it. Remembered, applied after start.
+  let earlyHup = false;
+  const onEarlyHup = () => {
+    earlyHup = true;
+  };
+  process.on('SIGHUP', onEarlyHup);
   const config = await source.load();
   const log = logger ?? createLogger(process.env.TOLLGATE_LOG_LEVEL ?? config.gateway.log_level);
   const gateway = new Gateway(config, { source, registry: builtinRegistry(), logger: log });
   await gateway.start();
-  process.stdout.write(`${JSON.stringify({ event: 'listening', ...gateway.ports })}\n`);
-  source.watch(() => void gateway.reload('config file changed'), log, Number(process.env.TOLLGATE_CONFIG_POLL_MS ?? 2000));
+  // Handlers first, then the `listening` line: whoever waits for that line (a test, a
+  // config-reloader sidecar) may signal at once.
+  process.off('SIGHUP', onEarlyHup);
   process.on('SIGHUP', () => void gateway.reload('SIGHUP'));
+  if (earlyHup) void gateway.reload('SIGHUP during start');
+  source.watch(() => void gateway.reload('config file changed'), log, Number(process.env.TOLLGATE_CONFIG_POLL_MS ?? 2000));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -37,6 +47,7 @@ export async function runGateway(source: ConfigSource, logger?: Logger): Promise
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.stdout.write(`${JSON.stringify({ event: 'listening', ...gateway.ports })}\n`);
   return gateway;
 }
 
