@@ -101,6 +101,7 @@ describe('AuditFile (in process, with a fake clock for the calendar only)', () =
     b.users = 1;
     await b.open();
     b.append({ n: 3 });
+    b.users = 0; // as releaseSinks does: the last user lets go, so close() closes the file
     await b.close(5000);
     expect(verifyChain([join(dir, 'logs', rotated[0]!), path])).toBe(2);
 
@@ -109,6 +110,7 @@ describe('AuditFile (in process, with a fake clock for the calendar only)', () =
     c.users = 1;
     await c.open();
     c.append({ n: 5 });
+    c.users = 0;
     await c.close(5000);
     const text = lines(path);
     expect(text[1]).toBe('{"n":4,"cut');
