@@ -99,21 +99,55 @@ describe('inspectRequest', () => {
 });
 
 describe('prepareUpstreamBody', () => {
+  const prepare = (path: string, json: unknown, text = JSON.stringify(json)) => {
+    const out = prepareUpstreamBody(path, json, Buffer.from(text));
+    return out === null ? null : (JSON.parse(out.toString('utf8')) as unknown);
+  };
+
   it('adds stream_options.include_usage to streamed chat and completions requests, keeping other options', () => {
     const request = { ...chatRequest, stream: true, stream_options: { include_obfuscation: false } };
-    const prepared = prepareUpstreamBody('/v1/chat/completions', request);
-    expect(prepared).toEqual({ ...request, stream_options: { include_obfuscation: false, include_usage: true } });
+    expect(prepare('/v1/chat/completions', request)).toEqual({ ...request, stream_options: { include_obfuscation: false, include_usage: true } });
     expect(request.stream_options).toEqual({ include_obfuscation: false });
-    expect(prepareUpstreamBody('/v1/completions', { model: 'm', prompt: 'x', stream: true })).toEqual({ model: 'm', prompt: 'x', stream: true, stream_options: { include_usage: true } });
-    expect(prepareUpstreamBody('/v1/chat/completions', { ...chatRequest, stream: true, stream_options: { include_usage: false } })).toMatchObject({ stream_options: { include_usage: true } });
+    expect(prepare('/v1/completions', { model: 'm', prompt: 'x', stream: true })).toEqual({ model: 'm', prompt: 'x', stream: true, stream_options: { include_usage: true } });
+    expect(prepare('/v1/chat/completions', { ...chatRequest, stream: true, stream_options: { include_usage: false } })).toMatchObject({ stream_options: { include_usage: true } });
+  });
+
+  it("inserts into the client's bytes when it sent no stream_options: big integers and key order unchanged", () => {
+    const text = ' {"model":"m","seed":12345678901234567890,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
+    const out = prepareUpstreamBody('/v1/chat/completions', JSON.parse(text), Buffer.from(text))!.toString('utf8');
+    expect(out).toBe(' {"stream_options":{"include_usage":true},"model":"m","seed":12345678901234567890,"stream":true,"messages":[{"role":"user","content":"hi"}]}');
+  });
+
+  it('a body nested too deep to serialise again is sent as is', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    const json = { model: 'm', stream: true, stream_options: { include_usage: false }, messages: [{ role: 'user', content: 'hi' }], metadata: deep };
+    expect(prepareUpstreamBody('/v1/chat/completions', json, Buffer.from('{}'))).toBeNull();
   });
 
   it('returns null when nothing needs to change', () => {
-    expect(prepareUpstreamBody('/v1/chat/completions', chatRequest)).toBeNull();
-    expect(prepareUpstreamBody('/v1/chat/completions', { ...chatRequest, stream: true, stream_options: { include_usage: true } })).toBeNull();
-    expect(prepareUpstreamBody('/v1/responses', { model: 'm', input: 'x', stream: true })).toBeNull();
-    expect(prepareUpstreamBody('/v1/messages', { ...anthropicRequest, stream: true })).toBeNull();
-    expect(prepareUpstreamBody('/mcp', mcpToolCall)).toBeNull();
-    expect(prepareUpstreamBody('/v1/chat/completions', 'garbage')).toBeNull();
+    expect(prepare('/v1/chat/completions', chatRequest)).toBeNull();
+    expect(prepare('/v1/chat/completions', { ...chatRequest, stream: true, stream_options: { include_usage: true } })).toBeNull();
+    expect(prepare('/v1/responses', { model: 'm', input: 'x', stream: true })).toBeNull();
+    expect(prepare('/v1/messages', { ...anthropicRequest, stream: true })).toBeNull();
+    expect(prepare('/mcp', mcpToolCall)).toBeNull();
+    expect(prepare('/v1/chat/completions', 'garbage')).toBeNull();
+  });
+});
+
+describe('inspectRequest: what the budget reserves for', () => {
+  it('the largest completion cap present, times n or best_of', () => {
+    const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+    expect(inspectRequest('/v1/chat/completions', { ...body, max_tokens: 1000, n: 4 }).maxTokens).toBe(4000);
+    expect(inspectRequest('/v1/completions', { model: 'm', prompt: 'x', max_tokens: 100, best_of: 5, n: 2 }).maxTokens).toBe(500);
+    expect(inspectRequest('/v1/chat/completions', { ...body, max_tokens: 1, max_completion_tokens: 4000 }).maxTokens).toBe(4000);
+    expect(inspectRequest('/v1/chat/completions', { ...body, max_tokens: 10, n: 1_000_000 }).maxTokens).toBe(1280);
+  });
+
+  it('a body on a generative path that is not a JSON object is that API, its prompt bounded by its bytes', () => {
+    const facts = inspectRequest('/v1/chat/completions', undefined, 321);
+    expect(facts).toMatchObject({ api: 'openai-chat', estimatedPromptTokens: 321, maxTokens: null, model: null });
+    expect(inspectRequest('/v1/messages', undefined, 50)).toMatchObject({ api: 'anthropic-messages', estimatedPromptTokens: 50 });
+    expect(inspectRequest('/v1/models', undefined, 50).api).toBeNull();
   });
 });

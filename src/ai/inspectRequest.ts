@@ -1,6 +1,6 @@
 import type { AiRequestFacts } from '../core/context.js';
 import type { AiApi } from './types.js';
-import { detectAiApi } from './apiKind.js';
+import { aiApiOfPath, detectAiApi } from './apiKind.js';
 import { estimatePromptTokens } from './promptText.js';
 import { countField, isRecord, recordField, stringField, type JsonRecord } from './jsonAccess.js';
 
@@ -24,7 +24,7 @@ export function emptyRequestFacts(): InspectedRequest {
  * estimate (o200k tokenizer, see tokenizer.ts) and, for MCP, the tools it calls. Anything
  * unrecognised gives empty facts; never throws.
  */
-export function inspectRequest(path: string, json: unknown): InspectedRequest {
+export function inspectRequest(path: string, json: unknown, bodyBytes = 0): InspectedRequest {
   const facts = emptyRequestFacts();
   const api = detectAiApi(path, json);
   if (api === 'mcp') {
@@ -32,8 +32,18 @@ export function inspectRequest(path: string, json: unknown): InspectedRequest {
     facts.tools = mcpToolCalls(json);
     return facts;
   }
-  // No JSON object (a GET, a list call): not a generation request, nothing to account for.
-  if (api === null || !isRecord(json)) return facts;
+  if (api === null || !isRecord(json)) {
+    // A body on a generative path that JavaScript cannot read as a JSON object (a UTF-8 BOM,
+    // NaN in a field, a bare number) may still be one the upstream accepts (Python's json
+    // does): it is accounted as that API, its prompt bounded by its size in bytes (no tokenizer
+    // makes more tokens than bytes), so it can neither dodge the budget nor its usage be missed.
+    const byPath = aiApiOfPath(path);
+    if (bodyBytes > 0 && json === undefined && byPath !== null) {
+      facts.api = byPath;
+      facts.estimatedPromptTokens = bodyBytes;
+    }
+    return facts;
+  }
   facts.api = api;
   facts.model = stringField(json, 'model');
   facts.stream = json.stream === true;
@@ -42,12 +52,27 @@ export function inspectRequest(path: string, json: unknown): InspectedRequest {
   return facts;
 }
 
+/** Most completions one request may generate: `n` (chat, completions) or `best_of`, capped. */
+const MAX_CHOICES = 128;
+
+/**
+ * The most tokens the request lets the model generate: the largest cap present (upstreams
+ * differ in which field wins), times the number of completions it asks for (`n`, `best_of`:
+ * each may run to the cap). Null when no cap is given.
+ */
 function maxTokensOf(body: JsonRecord): number | null {
+  let cap: number | null = null;
   for (const field of MAX_TOKENS_FIELDS) {
     const value = countField(body, field);
-    if (value !== null) return Math.floor(value);
+    if (value !== null && (cap === null || value > cap)) cap = Math.floor(value);
   }
-  return null;
+  if (cap === null) return null;
+  let choices = 1;
+  for (const field of ['n', 'best_of'] as const) {
+    const value = countField(body, field);
+    if (value !== null && value > choices) choices = Math.min(MAX_CHOICES, Math.floor(value));
+  }
+  return cap * choices;
 }
 
 /** `params.name` of every `tools/call` in a JSON-RPC message or batch, de-duplicated, in order. */
@@ -68,11 +93,24 @@ export function mcpToolCalls(json: unknown): string[] {
  * streaming requests (chat completions, completions) get `stream_options.include_usage: true`
  * (other stream_options kept) so the final chunk reports usage, as the token budget needs.
  */
-export function prepareUpstreamBody(path: string, json: unknown): unknown | null {
+export function prepareUpstreamBody(path: string, json: unknown, body: Buffer): Buffer | null {
   if (!isRecord(json) || json.stream !== true) return null;
   const api = detectAiApi(path, json);
   if (api !== 'openai-chat' && api !== 'openai-completions') return null;
   const streamOptions = recordField(json, 'stream_options');
   if (streamOptions?.include_usage === true) return null;
-  return { ...json, stream_options: { ...streamOptions, include_usage: true } };
+  if (!('stream_options' in json)) {
+    // Inserted into the client's own bytes, not re-serialised: numbers past 2^53, key order
+    // and anything else the client sent reach the upstream unchanged.
+    const open = body.indexOf(0x7b); // the object's `{` (after any whitespace or BOM)
+    if (open === -1) return null;
+    return Buffer.concat([body.subarray(0, open + 1), INCLUDE_USAGE, body.subarray(open + 1)]);
+  }
+  try {
+    return Buffer.from(JSON.stringify({ ...json, stream_options: { ...streamOptions, include_usage: true } }));
+  } catch {
+    return null; // nested too deep to serialise: sent as is (usage is then estimated)
+  }
 }
+
+const INCLUDE_USAGE = Buffer.from('"stream_options":{"include_usage":true},');

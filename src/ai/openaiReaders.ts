@@ -8,9 +8,10 @@ import { isRecord, recordField, recordsOf, stringField, type JsonRecord } from '
 
 /** A `tool_calls[]` entry (whole or a streamed delta) or a legacy `function_call`. */
 function readToolCall(acc: UsageAccumulator, call: JsonRecord): void {
-  const fn = recordField(call, 'function') ?? call;
+  // `function` tools carry { name, arguments }; `custom` tools (type: "custom") { name, input }.
+  const fn = recordField(call, 'function') ?? recordField(call, 'custom') ?? call;
   acc.addTool(fn.name);
-  acc.addGenerated(fn.arguments);
+  acc.addGenerated(fn.arguments ?? fn.input);
 }
 
 function readChatMessage(acc: UsageAccumulator, message: JsonRecord): void {
@@ -59,9 +60,9 @@ function readResponseObject(acc: UsageAccumulator, response: JsonRecord, withTex
 }
 
 function readResponseOutputItem(acc: UsageAccumulator, item: JsonRecord, withText: boolean): void {
-  if (item.type === 'function_call') {
+  if (item.type === 'function_call' || item.type === 'custom_tool_call' || item.type === 'mcp_call') {
     acc.addTool(item.name);
-    if (withText) acc.addGenerated(item.arguments);
+    if (withText) acc.addGenerated(item.arguments ?? item.input);
   } else if (withText && item.type === 'message') {
     for (const part of recordsOf(item, 'content')) acc.addGenerated(part.text ?? part.refusal);
   }

@@ -29,6 +29,28 @@ describe('ResponseObserver: JSON bodies, fed whole and split at every byte', () 
     expect(got).toEqual(usage('gpt-4o-mini-2024-07-18', 82, 17, 99, ['get_weather', 'get_time']));
   });
 
+  it('reads custom tools (chat) and MCP / custom tool calls (responses API)', () => {
+    const customChat = {
+      object: 'chat.completion',
+      model: 'm',
+      choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'custom', custom: { name: 'run_sql', input: 'select 1' } }] } }],
+      usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
+    };
+    expect(observeEverySplit(JSON.stringify(customChat), { contentType: JSON_TYPE, request: chatFacts, path: CHAT }).tools).toEqual(['run_sql']);
+    const responses = {
+      object: 'response',
+      model: 'm',
+      output: [
+        { type: 'mcp_call', name: 'ask_question', arguments: '{}', server_label: 'docs' },
+        { type: 'custom_tool_call', name: 'run_sql', input: 'select 1' },
+        { type: 'function_call', name: 'get_weather', arguments: '{}' },
+      ],
+      usage: { input_tokens: 5, output_tokens: 3, total_tokens: 8 },
+    };
+    const facts = inspectRequest('/v1/responses', { model: 'm', input: 'x' });
+    expect(observeEverySplit(JSON.stringify(responses), { contentType: JSON_TYPE, request: facts, path: '/v1/responses' }).tools).toEqual(['ask_question', 'run_sql', 'get_weather']);
+  });
+
   it('reads completions and embeddings (embeddings have no completion tokens)', () => {
     expect(observeEverySplit(JSON.stringify(other.completionBody), { contentType: JSON_TYPE, request: null, path: '/v1/completions' })).toEqual(
       usage('gpt-3.5-turbo-instruct', 5, 7, 12),

@@ -15,8 +15,8 @@ export interface ResponseObserverOptions {
   contentType: string | null | undefined;
   /** Facts from inspectRequest (its `api` is used when present), or null when not inspected. */
   request: AiRequestFacts | null;
-  /** The request path; gives the API when the request was not inspected. */
-  path: string;
+  /** The request path; gives the API when the request was not inspected. Null: a request without a body (a GET list call), whose answer is not read. */
+  path: string | null;
   /** The upstream's `X-Tools-Used` response header, if any. */
   toolsHeader?: string | readonly string[] | null;
   /** The upstream status: a 4xx/5xx with no reported usage is charged nothing (not estimated). */
@@ -236,9 +236,9 @@ export class ResponseObserver {
 }
 
 /** The API the request was inspected as (an InspectedRequest's `api`), else the path's. */
-function apiOf(request: AiRequestFacts | InspectedRequest | null, path: string): AiApi | null {
+function apiOf(request: AiRequestFacts | InspectedRequest | null, path: string | null): AiApi | null {
   if (request !== null && 'api' in request) return request.api;
-  return aiApiOfPath(path);
+  return path === null ? null : aiApiOfPath(path);
 }
 
 function isIdentityEncoding(encoding: string | null | undefined): boolean {

@@ -17,8 +17,9 @@ afterAll(() => server.close());
 
 async function call(path: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ usage: AiUsage; raw: string }> {
   const request = inspectRequest(path, body);
-  const sent = prepareUpstreamBody(path, body) ?? body;
-  const res = await fetch(`${server.url}${path}`, { method: 'POST', body: JSON.stringify(sent), headers: { 'content-type': 'application/json', ...headers } });
+  const text = JSON.stringify(body);
+  const sent = prepareUpstreamBody(path, body, Buffer.from(text))?.toString('utf8') ?? text;
+  const res = await fetch(`${server.url}${path}`, { method: 'POST', body: sent, headers: { 'content-type': 'application/json', ...headers } });
   const observer = new ResponseObserver({ contentType: res.headers.get('content-type'), request, path, status: res.status, toolsHeader: res.headers.get('x-tools-used') });
   let raw = '';
   const reader = res.body?.getReader();

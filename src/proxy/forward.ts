@@ -59,7 +59,8 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
         contentEncoding: firstHeader(headers['content-encoding']) ?? null,
         status: statusCode,
         request: ctx.aiRequest,
-        path: ctx.path,
+        // Not inspected and no body (GET /v1/chat/completions lists stored completions): not a generation.
+        path: ctx.aiRequest === null && ctx.body === null && ctx.bytesIn === 0 ? null : ctx.path,
         toolsHeader: tools ?? null,
       });
     }

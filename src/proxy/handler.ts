@@ -213,9 +213,9 @@ export class ProxyHandler implements ForwardHost {
     applyIdentity(ctx);
     if (chain.observesAi) {
       ctx.upstreamHeaders['accept-encoding'] = 'identity';
-      if (ctx.json !== undefined) {
-        const changed = prepareUpstreamBody(path, ctx.json);
-        if (changed !== null) ctx.body = Buffer.from(JSON.stringify(changed));
+      if (ctx.json !== undefined && ctx.body !== null) {
+        const changed = prepareUpstreamBody(path, ctx.json, ctx.body);
+        if (changed !== null) ctx.body = changed;
       }
     }
     this.forward(ctx, route, upstreamPath(route.service.basePath, path, stripLength, ctx.query), withBody, limit);
@@ -372,9 +372,11 @@ function startsWithDotSegment(path: string, at: number): boolean {
 /** The body as JSON for the plugins (undefined when it is not); with `aiPath`, the AI facts too. */
 function parseJsonBody(ctx: RequestContext, body: Buffer, aiPath: string | null): void {
   try {
-    ctx.json = JSON.parse(body.toString('utf8'));
+    // toString drops nothing: a UTF-8 BOM becomes U+FEFF, which JSON.parse refuses; skip it.
+    const text = body.toString('utf8');
+    ctx.json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch {
     ctx.json = undefined;
   }
-  if (aiPath !== null) ctx.aiRequest = inspectRequest(aiPath, ctx.json);
+  if (aiPath !== null) ctx.aiRequest = inspectRequest(aiPath, ctx.json, body.length);
 }

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
@@ -309,5 +312,65 @@ describe.each(['local', 'redis'] as const)('token-budget: a stream that outlives
     expect(usage).toBeGreaterThan(0);
     await waitFor(async () => ((await view()).reserved === 0 ? true : undefined), 'the stream settled');
     expect(await view()).toMatchObject({ used: usage, reserved: 0 });
+  });
+});
+
+describe('token-budget: what a request reserves and is charged, whatever its body', () => {
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+  let dir: string;
+  const usage = { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 };
+  const view = async (ws: string) => (await (await request(`${gw.adminUrl}/workspaces/${ws}`)).body.json()) as WorkspaceView;
+  const auditLines = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { request_id: string; tokens_used: number | null; tokens_estimated: boolean | null });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-tb-body-'));
+    // An upstream that, like Python's json, accepts what JSON.parse refuses (a BOM, NaN).
+    up = await startUpstream((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(req.method === 'GET' ? { object: 'list', data: [] } : { object: 'chat.completion', model: 'm', choices: [], usage }));
+    });
+    gw = await startGateway({
+      services: [{ name: 'llm', url: up.url, routes: [{ name: 'chat', paths: ['/v1'], strip_path: false }], plugins: [{ name: 'token-budget', config: { day: 1_000_000, membership: 'open', default_completion_reservation: 100 } }] }],
+      plugins: [{ name: 'audit-log', config: { path: join(dir, 'audit.log') } }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a body JavaScript cannot parse (a BOM, NaN) still reserves and is charged its usage', async () => {
+    for (const [ws, text] of [
+      ['ws-bom', '\uFEFF{"model":"m","messages":[{"role":"user","content":"hi"}]}'],
+      ['ws-nan', '{"model":"m","temperature":NaN,"messages":[{"role":"user","content":"hi"}]}'],
+    ] as const) {
+      const res = await request(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-workspace-id': ws }, body: text });
+      await res.body.text();
+      expect([ws, res.statusCode]).toEqual([ws, 200]);
+      const w = await waitFor(async () => {
+        const v = await view(ws);
+        return v.reserved === 0 ? v : undefined;
+      }, `${ws} settled`);
+      expect([ws, w.used]).toEqual([ws, 30]);
+    }
+  });
+
+  it('n completions reserve n times the cap: a request that could overspend is refused up front', async () => {
+    await request(`${gw.adminUrl}/workspaces/ws-n`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token_budget_day: 3000 }) });
+    const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1000 };
+    const one = await send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': 'ws-n' }, body: chat });
+    expect(one.status).toBe(200);
+    const four = await send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': 'ws-n' }, body: { ...chat, n: 4 } });
+    expect(four.status).toBe(429);
+  });
+
+  it('a GET on an AI path (listing stored completions) is not accounted as a generation', async () => {
+    const res = await request(`${gw.url}/v1/chat/completions`, { headers: { 'x-workspace-id': 'ws-get' } });
+    const id = String(res.headers['x-request-id']);
+    await res.body.text();
+    const line = await waitFor(() => auditLines().find((l) => l.request_id === id), 'the audit line');
+    expect(line).toMatchObject({ tokens_used: null, tokens_estimated: null });
   });
 });
