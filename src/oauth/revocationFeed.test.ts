@@ -50,4 +50,33 @@ describe('RevocationFeed on Redis', () => {
       expect([a.list.has(jti), b!.list.has(jti), c!.list.has(jti)]).toEqual([true, true, true]);
     }
   });
+
+  it('when Redis goes away, the store is polled every second at once, not after the 10 s poll armed while live', async () => {
+    const own = await startRedis();
+    const revoked: Array<{ jti: string; expires_at: number }> = [];
+    let polls = 0;
+    const polled = {
+      oauth2Tokens: {
+        revokedSince: async () => {
+          polls++;
+          return [...revoked];
+        },
+        purgeExpired: async () => {},
+      },
+    } as unknown as Store;
+    const f = new RevocationFeed({ store: polled, redisUrl: own.url, logger });
+    feeds.push(f);
+    await waitFor(async () => {
+      await f.announce([{ jti: 'probe-live', expires_at: Date.now() + 60_000 }]);
+      return f.list.has('probe-live');
+    }, 'subscribed', 5000);
+    // The poll armed before the subscription (1 s) has run while live: the next is 10 s ahead.
+    const before = polls;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(polls).toBeGreaterThan(before);
+    await own.stop();
+    // Revoked on another replica meanwhile: its announcement failed, the store has it.
+    revoked.push({ jti: 'while-down', expires_at: Date.now() + 60_000 });
+    await waitFor(() => f.list.has('while-down') || undefined, 'the revocation read from the store', 3000);
+  });
 });

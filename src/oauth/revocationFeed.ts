@@ -75,6 +75,8 @@ export class RevocationFeed {
   #storeOk = true;
   #closed = false;
   #pollTimer: NodeJS.Timeout | null = null;
+  /** A store poll is running (it schedules the next one when it is done). */
+  #polling = false;
   readonly #purgeTimer: NodeJS.Timeout;
   /** Announcements waiting to hear their own message back, by message. */
   readonly #echoes = new Map<string, Array<() => void>>();
@@ -112,8 +114,15 @@ export class RevocationFeed {
       );
     });
     const down = () => {
-      if (this.#live) this.#logger.warn('oauth2: revocation feed lost Redis; polling the store every second until it is back');
+      if (!this.#live) return;
+      this.#logger.warn('oauth2: revocation feed lost Redis; polling the store every second until it is back');
       this.#live = false;
+      // The poll armed while live waits 10 s: re-arm it at the 1 s of the outage now, or a
+      // revocation made meanwhile (its announcement failed too) would wait up to 10 s here.
+      if (this.#pollTimer !== null && !this.#polling) {
+        clearTimeout(this.#pollTimer);
+        this.#schedule();
+      }
     };
     sub.on('close', down);
     sub.on('error', down);
@@ -137,7 +146,11 @@ export class RevocationFeed {
     if (this.#closed) return;
     this.#pollTimer = setTimeout(
       () => {
-        void this.#load(this.#lastPoll).then(() => this.#schedule());
+        this.#polling = true;
+        void this.#load(this.#lastPoll).then(() => {
+          this.#polling = false;
+          this.#schedule();
+        });
       },
       this.#live ? POLL_LIVE_MS : POLL_DOWN_MS,
     );
