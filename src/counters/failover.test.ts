@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../../test/helpers/redis.js';
 import { waitFor } from '../../test/helpers/ports.js';
@@ -112,6 +113,78 @@ describe('Redis outage', () => {
       expect(await cold.ping()).toBe(false);
     } finally {
       await within(1000, cold.close());
+    }
+  });
+});
+
+/** A TCP forwarder whose target can be switched: one address in front of two Redis servers. */
+async function switchable(target: number): Promise<{ url: string; switchTo(port: number): void; close(): Promise<void> }> {
+  let to = target;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(to, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}/0`,
+    switchTo: (port) => {
+      to = port; // new connections only, as a Service or a Sentinel-aware proxy does after a failover
+    },
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('Redis failover behind one address', () => {
+  it('a demoted master (READONLY) is left for the new one: counting is shared again, and ready says so meanwhile', async () => {
+    const [a, b] = [await startRedis(), await startRedis()];
+    const front = await switchable(a.port);
+    const { logger } = collectingLogger();
+    const prefix = uniquePrefix('readonly');
+    const store = createCounterStore({ redisUrl: front.url, keyPrefix: prefix, logger });
+    try {
+      expect(await store.waitReady(5000)).toBe(true);
+      const claim = windowClaim('fo', 100, { faultTolerant: false });
+      expect(await store.admit([claim])).toMatchObject({ admitted: true, degraded: false });
+      // The failover: b is the master now, a (still answering through the old connection) a replica.
+      front.switchTo(b.port);
+      const demote = new Redis(a.url);
+      await demote.call('REPLICAOF', '127.0.0.1', String(b.port));
+      demote.disconnect();
+      // Strict claims fail (503) while the store finds its way; then they count in b.
+      const admitted = await waitFor(async () => {
+        try {
+          return (await store.admit([claim])).admitted || undefined;
+        } catch {
+          return undefined;
+        }
+      }, 'admissions on the new master', 10_000);
+      expect(admitted).toBe(true);
+      const onB = new Redis(b.url);
+      expect((await onB.keys(`${prefix}*`)).length).toBeGreaterThan(0); // counted in b
+      onB.disconnect();
+      expect(await store.ping()).toBe(true);
+      // And a store that can only reach the replica is not ready.
+      const stuck = createCounterStore({ redisUrl: a.url, keyPrefix: uniquePrefix('readonly-stuck'), logger });
+      expect(await stuck.waitReady(5000)).toBe(true);
+      expect(await stuck.ping()).toBe(false);
+      await stuck.close();
+    } finally {
+      await store.close();
+      await front.close();
+      await a.stop();
+      await b.stop();
     }
   });
 });

@@ -159,11 +159,17 @@ export class RedisCounters {
     }
   }
 
-  /** Whether Redis answers a PING now (false at once while disconnected). */
+  /** Whether Redis answers now as a writable master (false at once while disconnected). */
   async ping(): Promise<boolean> {
     if (this.#client.status !== 'ready') return false;
     try {
-      return (await this.#client.ping()) === 'PONG';
+      // ROLE, not PING: a replica answers PING, but every admission there fails READONLY.
+      const role = await this.#client.call('ROLE').catch((err: unknown) => {
+        if (err instanceof Error && err.name === 'ReplyError' && !err.message.startsWith('READONLY')) return null; // ROLE not allowed (ACL): PING instead
+        throw err;
+      });
+      if (role === null) return (await this.#client.ping()) === 'PONG';
+      return Array.isArray(role) && role[0] === 'master';
     } catch (err) {
       this.#failed(err);
       return false;
@@ -213,11 +219,15 @@ export class RedisCounters {
 
   /**
    * Classifies a failed command. A Redis error reply (OOM, BUSY, a script error) leaves the
-   * connection up and is logged at most every 10 s; anything else (timeout, closed socket)
-   * marks Redis down and forces a fresh connection, whose `ready` brings it back.
+   * connection up and is logged at most every 10 s; anything else (timeout, closed socket, a
+   * READONLY replica) marks Redis down and forces a fresh connection, whose `ready` brings it
+   * back.
    */
   #failed(err: unknown): CountersUnavailableError {
-    if (err instanceof Error && err.name === 'ReplyError') {
+    // READONLY: this connection reaches a replica — after a failover, the demoted old master.
+    // Handled like a lost connection: marked down (fault-tolerant limits count in-process,
+    // /health/ready fails) and reconnected, which reaches whatever the address leads to now.
+    if (err instanceof Error && err.name === 'ReplyError' && !err.message.startsWith('READONLY')) {
       const now = Date.now();
       if (now - this.#lastReplyErrorLog >= 10_000) {
         this.#lastReplyErrorLog = now;
