@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../../test/helpers/redis.js';
 import { waitFor } from '../../test/helpers/ports.js';
 import { createCounterStore, CountersUnavailableError, type RoutedCounterStore } from './index.js';
+import { RedisCounters } from './redis.js';
 import { budgetClaim, collectingLogger, uniquePrefix, windowClaim } from './test/claims.js';
 
 /** Proves a promise settles within `ms` (a hang fails the test instead of timing it out). */
@@ -145,6 +146,46 @@ async function switchable(target: number): Promise<{ url: string; switchTo(port:
       }),
   };
 }
+
+describe('a settlement that cannot reach Redis', () => {
+  it('is sent again once Redis answers: the shared budget is charged and its reservation freed; never twice', async () => {
+    const own = await startRedis();
+    const { logger } = collectingLogger();
+    const prefix = uniquePrefix('unsettled');
+    const store = createCounterStore({ redisUrl: own.url, keyPrefix: prefix, logger });
+    const probe = new Redis(own.url);
+    const pid = Number(/process_id:(\d+)/.exec(await probe.info('server'))?.[1]);
+    probe.disconnect();
+    try {
+      expect(await store.waitReady(5000)).toBe(true);
+      const claim = budgetClaim('ws-blip', 1000, 100, 'r1');
+      expect((await store.admit([claim])).admitted).toBe(true);
+      process.kill(pid, 'SIGSTOP'); // a blip while the response ends
+      try {
+        await within(2000, store.settle(claim, 40)); // fault-tolerant: answered in-process
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      const usage = await waitFor(async () => {
+        const u = await store.budgetUsage('ws-blip', 'redis').catch(() => null);
+        return u !== null && u.reserved === 0 ? u : undefined;
+      }, 'the settlement sent again', 10_000);
+      expect(usage).toEqual({ used: 40, reserved: 0 });
+      // Sent again after a call that did run (its reply lost): charged nothing the second time.
+      const direct = new RedisCounters({ url: own.url, keyPrefix: prefix });
+      expect(await direct.waitReady(5000)).toBe(true);
+      const second = budgetClaim('ws-blip', 1000, 100, 'r2');
+      await direct.admit([second], true);
+      await direct.settle(second, 7);
+      expect(await direct.settleAgain([{ claim: second, actual: 7 }])).toEqual([{ used: 47, reserved: 0 }]);
+      expect(await store.budgetUsage('ws-blip', 'redis')).toEqual({ used: 47, reserved: 0 });
+      await direct.close();
+    } finally {
+      await store.close();
+      await own.stop();
+    }
+  });
+});
 
 describe('Redis failover behind one address', () => {
   it('a demoted master (READONLY) is left for the new one: counting is shared again, and ready says so meanwhile', async () => {

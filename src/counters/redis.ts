@@ -136,6 +136,12 @@ export class RedisCounters {
     return this.#settles.add({ claim, actual });
   }
 
+  /** Settlements whose first call failed, sent again: each charged only while its reservation is held. */
+  async settleAgain(batch: readonly Settlement[]): Promise<BudgetUsage[]> {
+    const again = batch.map((s) => ({ ...s, retry: true }));
+    return decodeUsages(await this.#run(this.#settle, settleArgv(this.#prefix, again)), again.length, 'settle');
+  }
+
   async release(claim: BudgetClaim): Promise<BudgetUsage> {
     return decodeUsage(await this.#run(this.#release, this.#budgetArgv(claim.key, claim.reservationId)), 'release');
   }

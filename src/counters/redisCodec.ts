@@ -95,26 +95,29 @@ export function admitArgv(prefix: string, groups: readonly AdmissionGroup[]): Re
 export interface Settlement {
   claim: BudgetClaim;
   actual: number;
+  /** A settlement sent again after a failed call: charged only while its reservation is held. */
+  retry?: boolean;
 }
 
 /**
  * settle.lua's `[<sha slot>, numkeys, per settlement its budget and expiry keys, then per
- * settlement: reservationId, actual, periodEndMs, reservationTtlMs]`.
+ * settlement: reservationId, actual, periodEndMs, reservationTtlMs, retry (0|1)]`.
  */
 export function settleArgv(prefix: string, batch: readonly Settlement[]): RedisArg[] {
   const n = batch.length;
-  const argv = new Array<RedisArg>(2 + 6 * n);
+  const argv = new Array<RedisArg>(2 + 7 * n);
   argv[0] = '';
   argv[1] = 2 * n;
   for (let i = 0; i < n; i++) {
-    const { claim, actual } = batch[i]!;
+    const { claim, actual, retry } = batch[i]!;
     argv[2 + 2 * i] = budgetKey(prefix, claim.key);
     argv[3 + 2 * i] = budgetExpiryKey(prefix, claim.key);
-    const a = 2 + 2 * n + 4 * i;
+    const a = 2 + 2 * n + 5 * i;
     argv[a] = claim.reservationId;
     argv[a + 1] = actual;
     argv[a + 2] = claim.periodEndMs;
     argv[a + 3] = claim.reservationTtlMs;
+    argv[a + 4] = retry === true ? 1 : 0;
   }
   return argv;
 }

@@ -14,7 +14,12 @@
 import type { Logger } from 'pino';
 import { MemoryCounterStore, type Clock } from './memory.js';
 import { RedisCounters } from './redis.js';
-import type { RedisAdmission } from './redisCodec.js';
+import type { RedisAdmission, Settlement } from './redisCodec.js';
+
+/** Settlements kept for Redis while it cannot be reached, at most (then the oldest goes). */
+const MAX_UNSETTLED = 10_000;
+/** How often they are sent again. */
+const RETRY_SETTLE_MS = 1000;
 import { CountersUnavailableError, type AdmitResult, type BudgetClaim, type BudgetUsage, type Claim, type ClaimState, type CounterStore } from './types.js';
 
 export interface CounterStoreOptions {
@@ -36,9 +41,14 @@ export interface CounterStoreOptions {
 export class RoutedCounterStore implements CounterStore {
   readonly memory: MemoryCounterStore;
   readonly #redis: RedisCounters | null;
+  readonly #logger: Logger | undefined;
+  /** Settlements that could not reach Redis, oldest first, sent again every second. */
+  readonly #unsettled: Settlement[] = [];
+  #retryTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: CounterStoreOptions = {}) {
     this.memory = new MemoryCounterStore({ clock: opts.clock, sweepIntervalMs: opts.sweepIntervalMs });
+    this.#logger = opts.logger;
     this.#redis = opts.redisUrl
       ? new RedisCounters({
           url: opts.redisUrl,
@@ -108,8 +118,39 @@ export class RoutedCounterStore implements CounterStore {
       this.memory.releaseSync(claim);
       return usage;
     } catch (err) {
+      // The reservation (if it was made in Redis) is still there, holding the budget, and the
+      // tokens are spent: sent again once Redis answers (charged only while it is held).
+      this.#settleLater(claim, actual);
       if (!claim.faultTolerant) throw err;
       return this.memory.settleSync(claim, actual);
+    }
+  }
+
+  #settleLater(claim: BudgetClaim, actual: number): void {
+    if (this.#unsettled.length >= MAX_UNSETTLED) {
+      this.#unsettled.shift();
+      this.#logger?.warn({ kept: MAX_UNSETTLED }, 'Redis counters: too many settlements waiting for Redis; the oldest is dropped (its reservation lapses after its TTL)');
+    }
+    this.#unsettled.push({ claim, actual });
+    if (this.#retryTimer === null) {
+      this.#retryTimer = setInterval(() => void this.#settleAgain(), RETRY_SETTLE_MS);
+      this.#retryTimer.unref();
+    }
+  }
+
+  async #settleAgain(): Promise<void> {
+    const redis = this.#redis;
+    if (redis === null || !redis.available || this.#unsettled.length === 0) return;
+    const batch = this.#unsettled.splice(0, 128);
+    try {
+      await redis.settleAgain(batch);
+    } catch {
+      this.#unsettled.unshift(...batch);
+      return;
+    }
+    if (this.#unsettled.length === 0 && this.#retryTimer !== null) {
+      clearInterval(this.#retryTimer);
+      this.#retryTimer = null;
     }
   }
 
@@ -157,6 +198,9 @@ export class RoutedCounterStore implements CounterStore {
   }
 
   async close(): Promise<void> {
+    if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
+    this.#retryTimer = null;
+    await this.#settleAgain().catch(() => undefined); // one last try for what is waiting
     await this.memory.close();
     await this.#redis?.close();
   }

@@ -189,7 +189,7 @@ class TokenBudget implements PluginHandler {
   }
 
   private settleFailed(ctx: RequestContext, h: Held, tokens: number | null, err: unknown): void {
-    this.logger.warn({ err, workspace: h.workspace, request_id: ctx.id, tokens }, 'token-budget: could not settle a reservation; it lapses after its TTL');
+    this.logger.warn({ err, workspace: h.workspace, request_id: ctx.id, tokens }, 'token-budget: could not settle a reservation in Redis; it is sent again once Redis answers');
   }
 
   private track(h: Held): void {
