@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { ResponseObserver } from './responseObserver.js';
 import { inspectRequest } from './inspectRequest.js';
 import { countTextTokens } from './tokenizer.js';
@@ -49,6 +50,25 @@ describe('ResponseObserver: JSON bodies, fed whole and split at every byte', () 
     };
     const facts = inspectRequest('/v1/responses', { model: 'm', input: 'x' });
     expect(observeEverySplit(JSON.stringify(responses), { contentType: JSON_TYPE, request: facts, path: '/v1/responses' }).tools).toEqual(['ask_question', 'run_sql', 'get_weather']);
+  });
+
+  it('reads a compressed body (gzip, deflate, br) once it has ended, fed in pieces', () => {
+    const body = Buffer.from(JSON.stringify(chat.chatBody));
+    for (const [coding, packed] of [
+      ['gzip', gzipSync(body)],
+      ['deflate', deflateSync(body)],
+      ['br', brotliCompressSync(body)],
+    ] as const) {
+      const o = new ResponseObserver({ contentType: JSON_TYPE, contentEncoding: coding, request: chatFacts, path: CHAT });
+      for (let i = 0; i < packed.length; i += 7) o.write(packed.subarray(i, i + 7));
+      expect([coding, o.finish()]).toEqual([coding, usage('gpt-4o-mini-2024-07-18', 27, 8, 35)]);
+    }
+    const stream = new ResponseObserver({ contentType: SSE_TYPE, contentEncoding: 'gzip', request: chatFacts, path: CHAT });
+    stream.write(gzipSync(Buffer.from(chat.chatStreamWithUsage)));
+    expect(stream.finish().totalTokens).not.toBeNull();
+    const unknown = new ResponseObserver({ contentType: JSON_TYPE, contentEncoding: 'zstd', request: chatFacts, path: CHAT });
+    unknown.write(body);
+    expect(unknown.finish().estimated).toBe(true);
   });
 
   it('reads completions and embeddings (embeddings have no completion tokens)', () => {

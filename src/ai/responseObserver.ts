@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { AiRequestFacts } from '../core/context.js';
 import type { AiApi, AiUsage } from './types.js';
 import { aiApiOfPath } from './apiKind.js';
@@ -21,7 +22,7 @@ export interface ResponseObserverOptions {
   toolsHeader?: string | readonly string[] | null;
   /** The upstream status: a 4xx/5xx with no reported usage is charged nothing (not estimated). */
   status?: number;
-  /** The upstream Content-Encoding: a compressed body cannot be read, so it is not buffered. */
+  /** The upstream Content-Encoding: gzip, deflate and br are kept and decompressed at the end; other codings are not read. */
   contentEncoding?: string | null;
   /** Cap for a buffered JSON body and for one SSE event (default 8 MiB); beyond it, given up. */
   maxBodyBytes?: number;
@@ -127,6 +128,9 @@ export class ResponseObserver {
   private readonly maxDeferredBytes: number;
   private jsonChunks: Buffer[] = [];
   private jsonBytes = 0;
+  private readonly encoding: Coding;
+  private compressed: Buffer[] = [];
+  private compressedBytes = 0;
   private gaveUp = false;
   private result: AiUsage | null = null;
 
@@ -138,7 +142,8 @@ export class ResponseObserver {
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.maxDeferredBytes = options.maxDeferredBytes ?? DEFAULT_MAX_DEFERRED_BYTES;
     const streamed = (options.contentType ?? '').toLowerCase().includes('text/event-stream');
-    if (this.api === null || this.api === 'mcp' || !isIdentityEncoding(options.contentEncoding)) {
+    this.encoding = contentCoding(options.contentEncoding);
+    if (this.api === null || this.api === 'mcp' || this.encoding === 'unknown') {
       this.reader = null;
     } else if (streamed) {
       this.reader = STREAM_EVENT_READERS[this.api];
@@ -153,7 +158,8 @@ export class ResponseObserver {
   write(chunk: Buffer): void {
     if (this.reader === null || this.gaveUp || this.result !== null) return;
     try {
-      if (this.sse !== null) this.sse.write(chunk);
+      if (this.encoding !== 'identity') this.bufferCompressed(chunk);
+      else if (this.sse !== null) this.sse.write(chunk);
       else this.bufferJson(chunk);
     } catch {
       this.gaveUp = true;
@@ -174,6 +180,30 @@ export class ResponseObserver {
     return this.result;
   }
 
+  /**
+   * A compressed body (gzip, deflate, br: an upstream that compresses although tollgate asks for
+   * identity) is kept as it comes, up to the cap, and decompressed once it has ended (below).
+   */
+  private bufferCompressed(chunk: Buffer): void {
+    this.compressedBytes += chunk.length;
+    if (this.compressedBytes > this.maxBodyBytes) {
+      this.gaveUp = true;
+      this.compressed = [];
+      return;
+    }
+    this.compressed.push(Buffer.from(chunk));
+  }
+
+  /** Decompresses what was kept (at most maxBodyBytes out) and reads it as an identity body. */
+  private decompressKept(): void {
+    const data = Buffer.concat(this.compressed);
+    this.compressed = [];
+    const limit = { maxOutputLength: this.maxBodyBytes };
+    const plain = this.encoding === 'gzip' ? gunzipSync(data, limit) : this.encoding === 'deflate' ? inflateSync(data, limit) : brotliDecompressSync(data, limit);
+    if (this.sse !== null) this.sse.write(plain);
+    else this.bufferJson(plain);
+  }
+
   private bufferJson(chunk: Buffer): void {
     this.jsonBytes += chunk.length;
     if (this.jsonBytes > this.maxBodyBytes) {
@@ -187,6 +217,7 @@ export class ResponseObserver {
   private readRest(): void {
     if (this.reader === null || this.gaveUp) return;
     try {
+      if (this.encoding !== 'identity' && this.compressedBytes > 0) this.decompressKept();
       if (this.sse !== null) {
         this.sse.end();
         // Usage incomplete: the estimate needs the text of the events kept unparsed.
@@ -241,8 +272,14 @@ function apiOf(request: AiRequestFacts | InspectedRequest | null, path: string |
   return path === null ? null : aiApiOfPath(path);
 }
 
-function isIdentityEncoding(encoding: string | null | undefined): boolean {
-  if (encoding == null) return true;
+type Coding = 'identity' | 'gzip' | 'deflate' | 'br' | 'unknown';
+
+/** The one content coding of a response (a list of several, or an unknown one, is not read). */
+function contentCoding(encoding: string | null | undefined): Coding {
+  if (encoding == null) return 'identity';
   const value = encoding.trim().toLowerCase();
-  return value === '' || value === 'identity';
+  if (value === '' || value === 'identity') return 'identity';
+  if (value === 'gzip' || value === 'x-gzip') return 'gzip';
+  if (value === 'deflate' || value === 'br') return value;
+  return 'unknown';
 }
