@@ -159,7 +159,7 @@ describe('audit log and metrics for a mix of real requests', { timeout: 120_000 
     });
 
     const streamed = await openai()
-      .chat.completions.create({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'use all tools please' }], tools: [WEATHER, TIME] })
+      .chat.completions.create({ model: MODEL, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'use all tools please' }], tools: [WEATHER, TIME] })
       .withResponse();
     let usage: OpenAI.CompletionUsage | null = null;
     for await (const chunk of streamed.data) usage = chunk.usage ?? usage;

@@ -119,6 +119,8 @@ export class RequestContext {
   rateLimited: string | null = null;
   /** Short description of what went wrong (audit `error`), never secrets or bodies. */
   error: string | null = null;
+  /** tollgate added `stream_options.include_usage` for a client that did not ask for it. */
+  usageInjected = false;
   /** Response headers received from upstream (lower-case), for log-phase plugins. */
   upstreamResponseHeaders: Record<string, string | string[]> | null = null;
 

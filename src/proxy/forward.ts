@@ -5,6 +5,7 @@ import { BadGatewayError, GatewayError, GatewayTimeoutError } from '../core/erro
 import { clientResponseHeaders } from './headers.js';
 import { isTimeout } from './upstream.js';
 import { ResponseObserver } from '../ai/index.js';
+import { UsageChunkFilter } from '../ai/usageChunkFilter.js';
 
 /** What the forwarder needs from the request handler. */
 export interface ForwardHost {
@@ -24,6 +25,8 @@ export interface ForwardHost {
 export class ResponseForwarder implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private observer: ResponseObserver | null = null;
+  /** Drops the usage chunk tollgate asked for on behalf of a client that did not. */
+  private usageFilter: UsageChunkFilter | null = null;
   private done = false;
   private paused = false;
   /** Set by the first body write, which carries the response head with it. */
@@ -64,6 +67,7 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
         toolsHeader: tools ?? null,
       });
     }
+    if (ctx.usageInjected && statusCode < 300 && (firstHeader(headers['content-type']) ?? '').includes('text/event-stream')) this.usageFilter = new UsageChunkFilter();
     this.host.runResponseHeaders(ctx, this.chain);
     const res = ctx.res;
     if (res.destroyed) return;
@@ -75,12 +79,13 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     if (headers['content-length'] === undefined) setImmediate(flushHead, this);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Dispatcher.DispatchController, upstream: Buffer): void {
     const ctx = this.ctx;
+    this.observer?.write(upstream);
+    const chunk = this.usageFilter === null ? upstream : this.usageFilter.push(upstream);
     ctx.bytesOut += chunk.length;
-    this.observer?.write(chunk);
     const res = ctx.res;
-    if (res.destroyed) return;
+    if (res.destroyed || chunk.length === 0) return;
     this.wroteBody = true;
     if (!res.write(chunk) && !this.paused) {
       this.paused = true;
@@ -95,7 +100,9 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.finish();
     const res = this.ctx.res;
-    if (!res.destroyed) res.end();
+    const rest = this.usageFilter?.end();
+    if (rest !== undefined && rest.length > 0) this.ctx.bytesOut += rest.length;
+    if (!res.destroyed) res.end(rest !== undefined && rest.length > 0 ? rest : undefined);
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {

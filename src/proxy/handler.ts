@@ -215,7 +215,10 @@ export class ProxyHandler implements ForwardHost {
       ctx.upstreamHeaders['accept-encoding'] = 'identity';
       if (ctx.json !== undefined && ctx.body !== null) {
         const changed = prepareUpstreamBody(path, ctx.json, ctx.body);
-        if (changed !== null) ctx.body = changed;
+        if (changed !== null) {
+          ctx.body = changed;
+          ctx.usageInjected = true;
+        }
       }
     }
     this.forward(ctx, route, upstreamPath(route.service.basePath, path, stripLength, ctx.query), withBody, limit);

@@ -82,16 +82,31 @@ describe('token-budget: charging real usage (in-process counters, membership ope
   });
 
   it('the openai SDK, streaming: include_usage is added upstream and the streamed usage is charged', async () => {
-    const stream = await client('ws-stream').chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Tell me a story' }], stream: true });
+    const messages = [{ role: 'user' as const, content: 'Tell me a story' }];
+    const asked = await client('ws-stream').chat.completions.create({ model: MODEL, messages, stream: true, stream_options: { include_usage: true } });
     let text = '';
     let total = 0;
-    for await (const chunk of stream) {
+    for await (const chunk of asked) {
       text += chunk.choices[0]?.delta?.content ?? '';
       total = chunk.usage?.total_tokens ?? total;
     }
     expect(text).toContain('Hello from the tollgate demo model');
     expect(total).toBeGreaterThan(0);
     expect((await settled('ws-stream')).used).toBe(total);
+
+    // A client that did not ask sees what OpenAI sends it by default, no usage chunk (code
+    // reading chunk.choices[0].delta works), and is charged all the same.
+    for (const stream_options of [undefined, { include_usage: false }]) {
+      const ws = `ws-stream-${stream_options === undefined ? 'default' : 'false'}`;
+      const plain = await client(ws).chat.completions.create({ model: MODEL, messages, stream: true, ...(stream_options ? { stream_options } : {}) });
+      let deltas = '';
+      for await (const chunk of plain) {
+        expect(chunk.usage ?? null).toBeNull();
+        deltas += chunk.choices[0]!.delta.content ?? '';
+      }
+      expect(deltas).toBe(text);
+      expect((await settled(ws)).used).toBe(total);
+    }
   });
 
   it('responses API, embeddings and an Anthropic stream are charged their reported usage', async () => {
@@ -294,7 +309,7 @@ describe.each(['local', 'redis'] as const)('token-budget: a stream that outlives
     const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', defaultHeaders: { 'X-Workspace-Id': ws }, maxRetries: 0 });
     // ~20 events 200 ms apart: the stream lasts about 4 s, more than twice the TTL.
     const reply = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen';
-    const stream = await openai.chat.completions.create({ ...chat, stream: true }, { headers: { 'x-demo-delay-ms': '200', 'x-demo-reply': reply } });
+    const stream = await openai.chat.completions.create({ ...chat, stream: true, stream_options: { include_usage: true } }, { headers: { 'x-demo-delay-ms': '200', 'x-demo-reply': reply } });
     const chunks = stream[Symbol.asyncIterator]();
     await chunks.next();
     const reservation = (await view()).reserved;
