@@ -134,18 +134,22 @@ describe('the production pod, run here', () => {
     const minted = await runCli(['token', 'mint', '--key', join(secrets(), 'admin-key/private.pem'), '--iss', 'admin-key', '--sub', 'user-123', '--aud', 'ai-platform', '--scopes', 'api.read,api.write']);
     expect(minted.code).toBe(0);
     const token = minted.stdout.trim();
-    const anonymous = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    // Plain HTTP (port 80 stays open for ACME) carries no token to the platform routes: 426.
+    const clear = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
+    expect(clear.status).toBe(426);
+    const anonymous = await fetch(`${gw.tlsUrl}/v1/chat/completions`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' }, dispatcher: insecure() } as RequestInit);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer/);
     // the workspace membership the guide registers through the Admin API
     const adminToken = pod.env.TOLLGATE_ADMIN_TOKEN!;
     const member = await fetch(`${gw.adminUrl}/workspaces/workspace-123/members/user-123`, { method: 'PUT', headers: { authorization: `Bearer ${adminToken}` } });
     expect(member.status).toBeLessThan(300);
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    const res = await fetch(`${gw.tlsUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'x-workspace-id': 'workspace-123', 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'llama-3.3-8b-instruct', messages: [{ role: 'user', content: 'Hello' }] }),
-    });
+      dispatcher: insecure(),
+    } as RequestInit);
     // authenticated and admitted; the LLM gateway itself does not exist here
     expect([502, 503]).toContain(res.status);
     expect(res.headers.get('x-ratelimit-limit-minute')).toBe('100');
