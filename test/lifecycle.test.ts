@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
-import { waitFor } from './helpers/ports.js';
+import { freePort, waitFor } from './helpers/ports.js';
+import { freshDatabase } from './helpers/postgres.js';
+import { connect as netConnect, createServer, type Socket } from 'node:net';
 
 function serviceConfig(up: TestUpstream, paths: string[]) {
   return { services: [{ name: 'echo', url: up.url, routes: paths.map((p, i) => ({ name: `r${i}`, paths: [p] })) }] };
@@ -112,6 +114,41 @@ describe('restart-only settings changed by a reload', () => {
     } finally {
       await gw.stop();
     }
+  });
+});
+
+describe('a store that is not reachable yet at start', () => {
+  it('is waited for (a PostgreSQL still starting), then the gateway starts; past TOLLGATE_STORE_WAIT_S it exits 1 naming it', async () => {
+    const db = new URL(await freshDatabase('tg_wait'));
+    const port = await freePort();
+    // Nothing listens on `port` for 2 s; then it forwards to the real PostgreSQL.
+    const sockets = new Set<Socket>();
+    const front = createServer((client) => {
+      const upstream = netConnect(Number(db.port), db.hostname);
+      sockets.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    const late = setTimeout(() => front.listen(port, '127.0.0.1'), 2000);
+    const store = new URL(db.href);
+    store.port = String(port);
+    try {
+      const gw = await startGateway({ gateway: { store: store.href } }, { env: { TOLLGATE_STORE_WAIT_S: '30', TOLLGATE_LOG_LEVEL: 'info' } });
+      try {
+        expect(gw.stderr()).toContain('store unreachable at start: waiting for it');
+        expect(await status(`${gw.statusUrl}/health/ready`)).toBe(200);
+      } finally {
+        await gw.stop();
+      }
+    } finally {
+      clearTimeout(late);
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => front.close(() => r(undefined)));
+    }
+    const nowhere = new URL(store.href);
+    nowhere.port = String(await freePort());
+    await expect(startGateway({ gateway: { store: nowhere.href } }, { env: { TOLLGATE_STORE_WAIT_S: '2' } })).rejects.toThrow(/exited \(1\)[\s\S]*is unreachable/);
   });
 });
 

@@ -14,6 +14,7 @@ import type { Store } from '../store/types.js';
 import type { CounterStore } from '../counters/types.js';
 import { createStore } from '../store/index.js';
 import { configSnapshot } from '../store/configSnapshot.js';
+import { StoreUnavailableError } from '../store/errors.js';
 import { createCounterStore } from '../counters/index.js';
 import { ProxyHandler } from '../proxy/handler.js';
 import { UpgradeProxy } from '../proxy/upgrade.js';
@@ -120,7 +121,7 @@ export class Gateway {
     if (noToken !== null) throw new UserError(noToken);
     await mkdir(g.data_dir, { recursive: true });
     this.store = await createStore(g.store);
-    await this.store.migrate();
+    await this.migrateWhenReachable();
     await this.store.syncEntities(await configSnapshot(this.config, { store: this.store }), { source: 'config', mode: 'replace' });
     this.runningRedis = g.redis !== undefined;
     const counters = createCounterStore({ redisUrl: g.redis, logger: this.logger.child({ component: 'counters' }) });
@@ -269,6 +270,28 @@ export class Gateway {
         resolve((server.address() as AddressInfo).port);
       });
     });
+  }
+
+  /**
+   * Migrates the store, waiting for it while it is unreachable (a PostgreSQL still starting, a
+   * PVC still binding: on Kubernetes the pod's startupProbe allows 120 s), up to
+   * TOLLGATE_STORE_WAIT_S (default 60 s), logging once; then the start fails as before (exit 1,
+   * the store named). Other errors (a failed migration, bad credentials) fail at once.
+   */
+  private async migrateWhenReachable(): Promise<void> {
+    const waitMs = 1000 * Number(this.env.TOLLGATE_STORE_WAIT_S ?? 60);
+    const deadline = Date.now() + waitMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.store.migrate();
+        if (attempt > 0) this.logger.info({ store: this.store.location }, 'store reachable: starting');
+        return;
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError) || Date.now() + 1000 > deadline) throw err;
+        if (attempt === 0) this.logger.warn({ store: this.store.location, err: err.reason, wait_s: waitMs / 1000 }, 'store unreachable at start: waiting for it');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   private buildRuntime(config: TollgateConfig): Promise<Runtime> {
