@@ -121,16 +121,22 @@ describe('a store that is not reachable yet at start', () => {
   it('is waited for (a PostgreSQL still starting), then the gateway starts; past TOLLGATE_STORE_WAIT_S it exits 1 naming it', async () => {
     const db = new URL(await freshDatabase('tg_wait'));
     const port = await freePort();
-    // Nothing listens on `port` for 2 s; then it forwards to the real PostgreSQL.
+    // The first two connections are cut at once (a PostgreSQL still starting); then it forwards.
     const sockets = new Set<Socket>();
+    let cut = 0;
     const front = createServer((client) => {
+      if (cut < 2) {
+        cut++;
+        client.destroy();
+        return;
+      }
       const upstream = netConnect(Number(db.port), db.hostname);
       sockets.add(client).add(upstream);
       client.pipe(upstream).pipe(client);
       client.on('error', () => upstream.destroy());
       upstream.on('error', () => client.destroy());
     });
-    const late = setTimeout(() => front.listen(port, '127.0.0.1'), 2000);
+    await new Promise<void>((r) => front.listen(port, '127.0.0.1', r));
     const store = new URL(db.href);
     store.port = String(port);
     try {
@@ -142,7 +148,6 @@ describe('a store that is not reachable yet at start', () => {
         await gw.stop();
       }
     } finally {
-      clearTimeout(late);
       for (const s of sockets) s.destroy();
       await new Promise((r) => front.close(() => r(undefined)));
     }

@@ -274,7 +274,10 @@ describe('the production pod, run here', () => {
     expect(refused).toBeGreaterThanOrEqual(5);
     expect(105 - refused).toBeLessThanOrEqual(100);
     expect(codes[0]).not.toBe('429');
-    expect(codes.at(-1)).toBe('429');
+    // Refusals begin once the window is full. (Not "the last one is a 429": the seed's limit
+    // is a sliding window, and a loop slowed by a busy CI host may cross a minute boundary,
+    // where the previous window's weight decays and frees a slot.)
+    expect(codes.indexOf('429')).toBeGreaterThan(0);
   });
 
   test('SIGTERM drains and exits 0 well within terminationGracePeriodSeconds', async () => {
