@@ -54,6 +54,24 @@ describe('TLS', () => {
     expect(after).not.toBe(before);
     expect(gw.child.exitCode).toBeNull();
   });
+
+  it('a renewal that does not load keeps the current certificate, and says so once, not every poll', async () => {
+    const before = (await handshake(gw.ports.proxy_tls!)).cert.fingerprint256;
+    const [a, b] = [await generateSelfSigned(), await generateSelfSigned()];
+    const warnings = () => gw.stderr().split('does not load yet').length - 1;
+    const seen = warnings();
+    writeFileSync(join(dir, 'tls.key.new'), b.key); // a key that is not the certificate's
+    writeFileSync(join(dir, 'tls.crt.new'), a.cert);
+    renameSync(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
+    renameSync(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
+    await waitFor(() => warnings() > seen || undefined, 'the warning', 10_000);
+    await new Promise((r) => setTimeout(r, 1500)); // several polls (200 ms here)
+    expect(warnings() - seen).toBe(1);
+    expect((await handshake(gw.ports.proxy_tls!)).cert.fingerprint256).toBe(before);
+    writeFileSync(join(dir, 'tls.key.new'), a.key);
+    renameSync(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
+    await waitFor(async () => ((await handshake(gw.ports.proxy_tls!)).cert.fingerprint256 !== before ? true : undefined), 'the fixed pair served', 10_000);
+  });
 });
 
 describe('TLS without a configured certificate', () => {

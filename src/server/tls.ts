@@ -114,6 +114,8 @@ export async function generateSelfSigned(): Promise<{ cert: string; key: string 
 export class TlsWatcher {
   private timer: NodeJS.Timeout | null = null;
   private fingerprint: string;
+  /** The last pair that did not load (not logged again until the files change). */
+  private refused: string | null = null;
 
   constructor(
     private material: TlsMaterial,
@@ -154,14 +156,17 @@ export class TlsWatcher {
       return; // mid-rotation: files briefly missing
     }
     const fp = TlsWatcher.hash(cert, key);
-    if (fp === this.fingerprint) return;
+    if (fp === this.fingerprint || fp === this.refused) return;
     const next = { ...this.material, cert, key };
     try {
       this.validate(next);
     } catch (err) {
+      // Once per broken pair, not once per poll: it is checked again when the files change.
+      this.refused = fp;
       this.logger.warn({ err: (err as Error).message }, 'new TLS certificate/key does not load yet; keeping the current one');
       return;
     }
+    this.refused = null;
     this.fingerprint = fp;
     this.material = next;
     this.onChange(next);
