@@ -100,11 +100,15 @@ function continueAccess(chain: Chain, ctx: RequestContext, counters: CounterStor
   return chain.limiters.length > 0 ? admit(chain, ctx, counters, from) : undefined;
 }
 
-/** Error precedence when no authentication plugin accepted: a dependency outage, then denial, then bad token. */
+/**
+ * Error precedence when no authentication plugin accepted: a dependency outage, then denial,
+ * then a bad token, then a token the plugin has no key for (`notOurs`: another plugin's token,
+ * whose own reason — expired, wrong audience — is the one to tell).
+ */
 function rank(err: GatewayError): number {
   if (err.status >= 500) return 3;
   if (err.status === 403) return 2;
-  return 1;
+  return (err as GatewayError & { notOurs?: boolean }).notOurs === true ? 0 : 1;
 }
 
 function worse(failure: GatewayError | null, err: unknown): GatewayError {

@@ -3,7 +3,7 @@ import { compactVerify } from 'jose';
 import type { Acceptance, TokenAuthority } from '../jwt/authority.js';
 import { cacheDeadline, checkClaims, type ClaimRules } from '../jwt/claims.js';
 import { identityFromClaims, keycloakRoles, stringClaim } from '../jwt/identity.js';
-import { invalidToken, type ParsedJwt } from '../jwt/parse.js';
+import { invalidToken, notOurToken, type ParsedJwt } from '../jwt/parse.js';
 import type { RemoteKeySet } from './jwks.js';
 
 /** A verified token is re-checked against the live key set on every cache hit; this caps its cache life. */
@@ -29,11 +29,11 @@ export class JwksAuthority implements TokenAuthority {
   async verify(jwt: ParsedJwt, nowMs: number): Promise<Acceptance> {
     if (!this.opts.algorithms.has(jwt.alg)) throw invalidToken('Invalid algorithm');
     const issuer = this.opts.issuer ?? this.keys.issuer;
-    if (issuer !== null && jwt.payload.iss !== issuer) throw invalidToken('Invalid issuer');
+    if (issuer !== null && jwt.payload.iss !== issuer) throw notOurToken('Invalid issuer');
     const kid = stringClaim(jwt.header.kid);
     const key = await this.keys.keyFor(kid, jwt.alg);
     // Discovery-only config: the issuer is known once the document was read.
-    if (issuer === null && jwt.payload.iss !== this.keys.issuer) throw invalidToken('Invalid issuer');
+    if (issuer === null && jwt.payload.iss !== this.keys.issuer) throw notOurToken('Invalid issuer');
     try {
       await compactVerify(jwt.raw, key, { algorithms: [jwt.alg] });
     } catch {

@@ -37,6 +37,8 @@ describe('custom-jwt-auth against a Keycloak-shaped JWKS server', () => {
           url: up.url,
           routes: [
             { name: 'kc', paths: ['/kc'], plugins: plugin(seed) },
+            // The usual migrated setup: Kong's jwt (consumer keys) beside Keycloak on one route.
+            { name: 'both', paths: ['/both'], plugins: [{ name: 'jwt' }, ...plugin(seed)] },
             { name: 'rot', paths: ['/rot'], plugins: plugin({ jwks_uri: kc.certsUrl, expected_issuer: kc.issuer }) },
             { name: 'ttl', paths: ['/ttl'], plugins: plugin({ ...seed, cache_ttl: 1 }) },
             { name: 'disc', paths: ['/disc'], plugins: plugin({ discovery_url: kc.discoveryUrl, clock_skew: 30 }) },
@@ -82,6 +84,18 @@ describe('custom-jwt-auth against a Keycloak-shaped JWKS server', () => {
       expect(res.status, name).toBe(401);
       expect(res.headers['www-authenticate'], name).toMatch(/^Bearer error="invalid_token"/);
       expect(res.body.message, name).toBe(message);
+    }
+  });
+
+  it("beside jwt on one route, a refused Keycloak token is told custom-jwt-auth's reason, not jwt's 'no credentials'", async () => {
+    const t = Math.floor(Date.now() / 1000);
+    expect((await call(`${gw.url}/both`, bearer(await kc.token()))).status).toBe(200);
+    for (const [token, message] of [
+      [await kc.token({ exp: t - 5 }), 'token expired'],
+      [await kc.token({ aud: 'another-client' }), 'Invalid audience'],
+    ] as const) {
+      const res = await call(`${gw.url}/both`, bearer(token));
+      expect([res.status, res.body.message]).toEqual([401, message]);
     }
   });
 

@@ -4,7 +4,7 @@ import type { Acceptance, TokenAuthority } from './authority.js';
 import { cacheDeadline, checkClaims, type ClaimRules } from './claims.js';
 import { keyOf, sameCredential, type CredentialCache, type ResolvedCredential } from './credentials.js';
 import { identityFromClaims, stringClaim, stringList } from './identity.js';
-import { invalidToken, type ParsedJwt } from './parse.js';
+import { invalidToken, notOurToken, type ParsedJwt } from './parse.js';
 
 /** Longest a verified token stays cached when it has no `exp` (its credential is re-checked anyway). */
 const NO_EXP_CACHE_MS = 5 * 60_000;
@@ -35,7 +35,7 @@ export class ConsumerCredentialAuthority implements TokenAuthority {
     if (key === null) throw invalidToken(`No mandatory '${claim}' in claims`);
     let credential = this.credentials.lookup(key, nowMs);
     if (isPromise<ResolvedCredential | null>(credential)) credential = await credential;
-    if (credential === null) throw invalidToken(`No credentials found for given '${claim}'`);
+    if (credential === null) throw notOurToken(`No credentials found for given '${claim}'`);
     if (jwt.alg !== credential.secret.algorithm) throw invalidToken('Invalid algorithm');
     const keyObject = keyOf(credential, this.opts.secretIsBase64);
     if (keyObject === null) {

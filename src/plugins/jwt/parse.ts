@@ -21,6 +21,16 @@ export function invalidToken(message: string): UnauthorizedError {
   return new UnauthorizedError(message, { 'www-authenticate': `Bearer error="invalid_token", error_description="${message.replace(/["\\]/g, "'")}"` });
 }
 
+/**
+ * A token this plugin has no key for (its issuer is not one of this plugin's consumers or
+ * identity providers): another authentication plugin on the route may own it, so when every
+ * plugin refuses, the others' reasons ('token expired', 'Invalid audience') are what the
+ * client is told. See `rank` in src/core/pipeline.ts.
+ */
+export function notOurToken(message: string): UnauthorizedError {
+  return Object.assign(invalidToken(message), { notOurs: true });
+}
+
 const SEGMENT = /^[A-Za-z0-9_-]*$/;
 
 function decodeJson(segment: string): Record<string, unknown> | null {
