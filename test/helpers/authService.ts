@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
  *   fail                     500
  *   status-<code>            that status (e.g. status-501)
  *   hang                     never answers
+ *   trickle                  200, then its JSON one space every 200 ms for 20 s
  */
 export interface AuthCall {
   method: string;
@@ -59,6 +60,22 @@ export async function startAuthService(): Promise<FakeAuthService> {
         case 'hang':
           hanging.push(res);
           return;
+        case 'trickle': {
+          hanging.push(res);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write('{"user_id":"slow"');
+          let n = 0;
+          const timer = setInterval(() => {
+            if (++n >= 100 || res.destroyed) {
+              clearInterval(timer);
+              if (!res.destroyed) res.end('}');
+              return;
+            }
+            res.write(' ');
+          }, 200);
+          res.on('close', () => clearInterval(timer));
+          return;
+        }
         default:
           return answer(res, 401, {});
       }

@@ -46,7 +46,11 @@ export class AuthClient {
   private readonly dispatcher: Dispatcher;
   private readonly agent: Agent;
 
+  /** The whole call, every attempt and its backoff (at most 1 s each) included. */
+  private readonly deadlineMs: number;
+
   constructor(private readonly opts: AuthClientOptions) {
+    this.deadlineMs = opts.timeoutMs * (opts.retries + 1) + 1000 * opts.retries;
     this.agent = new Agent({
       connect: { timeout: opts.timeoutMs, rejectUnauthorized: opts.sslVerify },
       headersTimeout: opts.timeoutMs,
@@ -80,7 +84,10 @@ export class AuthClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify({ method: ctx.method, path: ctx.path, headers: requestHeaders(ctx) });
     }
-    const res = await request(this.opts.url, { dispatcher: this.dispatcher, method: this.opts.method, headers, body });
+    // undici's timeouts bound the gaps between events (connect, headers, each body chunk); this
+    // bounds the whole call, so a service that trickles its answer cannot hold the request.
+    const signal = AbortSignal.timeout(this.deadlineMs);
+    const res = await request(this.opts.url, { dispatcher: this.dispatcher, method: this.opts.method, headers, body, signal });
     if (res.statusCode >= 500) {
       await res.body.dump();
       throw new Error(`auth service answered ${res.statusCode}`);

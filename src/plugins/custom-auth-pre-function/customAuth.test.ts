@@ -118,6 +118,12 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     expect(up.seen.some((s) => s.headers['x-request-id'] === res.id)).toBe(false);
   });
 
+  it('a service that trickles its answer is cut at the call deadline: 503, not a 20 s wait', async () => {
+    const res = await call(`${gw.url}/auth`, bearer('trickle'));
+    expect(res.status).toBe(503);
+    expect(up.seen.some((s) => s.headers['x-request-id'] === res.id)).toBe(false);
+  });
+
   it('a failing service (500): retried, then 503 without its internals', async () => {
     const res = await call(`${gw.url}/auth`, bearer('fail'));
     expect(res.status).toBe(503);

@@ -8,7 +8,7 @@ import { zSeconds } from '../../config/units.js';
  */
 export const customAuthSchema = z.strictObject({
   auth_service_url: z.url({ protocol: /^https?$/, error: 'expected an absolute http(s) URL such as http://auth-service:8003/auth/verify' }).describe('The auth service endpoint.'),
-  auth_service_timeout: zSeconds.prefault(10).describe('Seconds one call may take (to the end of the answer); a timeout counts as a failure and is retried.'),
+  auth_service_timeout: zSeconds.prefault(10).describe('Seconds an attempt may wait to connect, for the headers, or between body bytes (the whole call is cut at timeout × (retry_count + 1) + retry_count s); a timeout counts as a failure and is retried.'),
   ssl_verify: z.boolean().default(true).describe('Verify the auth service TLS certificate.'),
   retry_count: z.number().int().min(0).max(10).default(0).describe('Retries after a timeout, connection error or 5xx; then 503.'),
   method: z.enum(['POST', 'GET']).default('POST').describe('POST sends a JSON body {method, path, headers}; GET sends headers only.'),
