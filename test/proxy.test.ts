@@ -522,3 +522,78 @@ describe('proxy: write_timeout', () => {
     expect(((await res.body.json()) as { message: string }).message).toBe('The upstream server is timing out');
   });
 });
+
+describe('proxy: request bodies the upstream or the client leave unfinished', () => {
+  let up: Server;
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    // Answers 403 to /early at once, without reading the body; echoes the path otherwise, after a pause on /slow.
+    up = createServer((req, res) => {
+      if (req.url?.startsWith('/early')) {
+        res.writeHead(403, { 'content-type': 'application/json', 'content-length': '2' }).end('{}');
+        return;
+      }
+      req.resume();
+      req.on('end', () => {
+        const send = () => res.writeHead(200, { 'content-type': 'text/plain' }).end(`ok ${req.url}`);
+        if (req.url?.startsWith('/slow')) setTimeout(send, 800);
+        else send();
+      });
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    const port = (up.address() as AddressInfo).port;
+    gw = await startGateway({ services: [{ name: 's', url: `http://127.0.0.1:${port}`, write_timeout: 1000, routes: [{ name: 'r', paths: ['/'] }] }] });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    up.closeAllConnections();
+    await new Promise((r) => up.close(r));
+  });
+
+  /** One connection: writes the parts with pauses, collects everything until `until` matches or the gateway closes. */
+  function converse(parts: Array<string | Buffer | number>, until: RegExp, timeoutMs = 8000): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = connect(gw.ports.proxy!, '127.0.0.1');
+      let out = '';
+      const done = () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(out);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      socket.on('data', (d: Buffer) => {
+        out += d.toString('latin1');
+        if (until.test(out)) done();
+      });
+      socket.on('close', done);
+      socket.on('error', done);
+      void (async () => {
+        for (const p of parts) {
+          if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
+          else if (!socket.destroyed) socket.write(p);
+        }
+      })();
+    });
+  }
+
+  it('an upstream that answers before reading a large upload leaves the keep-alive connection usable', async () => {
+    const size = 900_000;
+    const out = await converse(
+      [`POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`, Buffer.alloc(1024, 0x61), 500, Buffer.alloc(size - 1024, 0x61), 'GET /after HTTP/1.1\r\nHost: x\r\n\r\n'],
+      /ok \/after/,
+    );
+    expect(out).toMatch(/^HTTP\/1\.1 403/);
+    expect(out).toContain('ok /after');
+  });
+
+  it('a small body that stops arriving gets 504 after write_timeout, not a connection held forever', async () => {
+    const out = await converse(['POST /x HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n0123456789'], /\r\n\r\n\{.*\}/s);
+    expect(out).toMatch(/^HTTP\/1\.1 504/);
+    expect(out).toContain('The upstream server is timing out');
+  });
+
+  it('a pipelined request that cannot be parsed while the one before is answered closes the connection instead of answering in its place', async () => {
+    const out = await converse(['GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n'], /$^/, 3000);
+    expect(out).not.toContain('400 Bad Request');
+  });
+});

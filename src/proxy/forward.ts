@@ -99,6 +99,15 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.finish();
+    // The upstream answered before reading the whole request body (a 401 or 403 to an upload):
+    // undici drops the body stream and the pipe leaves the request paused, with the rest of the
+    // body unread; on a keep-alive connection the next request would never be parsed. Read the
+    // rest and let it go, as the error path does.
+    const req = this.ctx.req;
+    if (!req.complete) {
+      req.unpipe();
+      req.resume();
+    }
     const res = this.ctx.res;
     const rest = this.usageFilter?.end();
     if (rest !== undefined && rest.length > 0) this.ctx.bytesOut += rest.length;

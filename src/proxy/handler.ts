@@ -201,7 +201,7 @@ export class ProxyHandler implements ForwardHost {
     if (small || readsBody) {
       // A small body has usually arrived with the headers: sending it as one buffer lets undici
       // write the request in one syscall instead of streaming it chunk by chunk.
-      const body = await readBody(ctx.req, limit);
+      const body = await readBody(ctx.req, limit, route.service.config.write_timeout);
       ctx.body = body;
       ctx.bytesIn = body.length;
       if (readsBody) parseJsonBody(ctx, body, chain.observesAi ? path : null);

@@ -27,11 +27,21 @@ export function isSmallBody(req: IncomingMessage): boolean {
 }
 
 /** Reads the whole body (for plugins that need it), refusing more than `limit` bytes with 413. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, idleMs = 0): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // A body that stops arriving (a slowloris on the body: headers_timeout covers only the
+    // header block) fails like a streamed one, after the service's write_timeout of silence.
+    const timer =
+      idleMs > 0
+        ? setTimeout(() => {
+            cleanup();
+            reject(new UpstreamWriteTimeoutError());
+          }, idleMs).unref()
+        : null;
     const onData = (chunk: Buffer) => {
+      timer?.refresh();
       size += chunk.length;
       if (size > limit) {
         cleanup();
@@ -54,6 +64,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       reject(Object.assign(new Error('client closed the connection while sending the body'), { code: 'TG_CLIENT_ABORTED' }));
     };
     const cleanup = () => {
+      if (timer !== null) clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);

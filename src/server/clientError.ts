@@ -33,6 +33,13 @@ export function sendClientError(err: NodeJS.ErrnoException & { rawPacket?: unkno
     socket.destroy();
     return null;
   }
+  // A pipelined request that fails to parse while an earlier one on this connection is still
+  // being answered: writing a 400 now would land inside that response (or answer it). Close
+  // the connection, as Node's default handler does once a response is under way.
+  if ((socket as Socket & { _httpMessage?: unknown })._httpMessage != null) {
+    socket.destroy();
+    return null;
+  }
   let status = 400;
   let message = 'Bad request';
   let error = `malformed request (${err.code ?? 'parse error'})`;
