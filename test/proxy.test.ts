@@ -533,6 +533,15 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
         res.writeHead(403, { 'content-type': 'application/json', 'content-length': '2' }).end('{}');
         return;
       }
+      if (req.url?.startsWith('/304cl')) {
+        res.writeHead(304, { etag: '"v1"', 'content-length': '8' }).end(); // the length of what it stands for
+        return;
+      }
+      if (req.url?.startsWith('/stall')) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.flushHeaders(); // the head, then nothing
+        return;
+      }
       req.resume();
       req.on('end', () => {
         const send = () => res.writeHead(200, { 'content-type': 'text/plain' }).end(`ok ${req.url}`);
@@ -542,7 +551,7 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
     });
     await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
     const port = (up.address() as AddressInfo).port;
-    gw = await startGateway({ services: [{ name: 's', url: `http://127.0.0.1:${port}`, write_timeout: 1000, routes: [{ name: 'r', paths: ['/'] }] }] });
+    gw = await startGateway({ services: [{ name: 's', url: `http://127.0.0.1:${port}`, write_timeout: 1000, read_timeout: 1500, routes: [{ name: 'r', paths: ['/'] }] }] });
   });
   afterAll(async () => {
     await gw?.stop();
@@ -590,6 +599,18 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
     const out = await converse(['POST /x HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n0123456789'], /\r\n\r\n\{.*\}/s);
     expect(out).toMatch(/^HTTP\/1\.1 504/);
     expect(out).toContain('The upstream server is timing out');
+  });
+
+  it('a 304 that declares a Content-Length reaches the client (RFC 9110 §8.6), and the connection stays usable', async () => {
+    const out = await converse(['GET /304cl HTTP/1.1\r\nHost: x\r\n\r\n', 300, 'GET /after HTTP/1.1\r\nHost: x\r\n\r\n'], /ok \/after/);
+    expect(out).toMatch(/^HTTP\/1\.1 304 Not Modified\r\n/);
+    expect(out.toLowerCase()).toContain('etag: "v1"');
+    expect(out).toContain('ok /after');
+  });
+
+  it('an upstream that sends its head and then stalls gets the client a 504, not a cut connection', async () => {
+    const out = await converse(['GET /stall HTTP/1.1\r\nHost: x\r\n\r\n'], /\r\n\r\n\{.*\}/s);
+    expect(out).toMatch(/^HTTP\/1\.1 504/);
   });
 
   it('a pipelined request that cannot be parsed while the one before is answered closes the connection instead of answering in its place', async () => {

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../core/context.js';
 import type { Chain } from '../core/pipeline.js';
@@ -25,6 +26,8 @@ export interface ForwardHost {
 export class ResponseForwarder implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private observer: ResponseObserver | null = null;
+  /** The client's response head while it waits for the first body bytes (Content-Length answers). */
+  private pendingHead: { status: number; headers: OutgoingHttpHeaders } | null = null;
   /** Drops the usage chunk tollgate asked for on behalf of a client that did not. */
   private usageFilter: UsageChunkFilter | null = null;
   private done = false;
@@ -71,12 +74,25 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     this.host.runResponseHeaders(ctx, this.chain);
     const res = ctx.res;
     if (res.destroyed) return;
+    if (headers['content-length'] !== undefined) {
+      // The head goes out with the first body bytes, in one write; until then nothing is
+      // committed, so an upstream that stalls or fails before its body still gets the client
+      // the SPEC's 504/502 instead of a cut connection.
+      this.pendingHead = { status: statusCode, headers: clientResponseHeaders(ctx, headers) };
+      return;
+    }
     res.writeHead(statusCode, clientResponseHeaders(ctx, headers));
-    // The head goes out with the first body bytes, in one write. A streamed answer (no
-    // Content-Length: SSE, chunked) whose first bytes are not in the same read shows its status
-    // at the end of this event-loop turn all the same. (writeHead with an object does not fill
-    // getHeader(), so the check reads the upstream's headers.)
-    if (headers['content-length'] === undefined) setImmediate(flushHead, this);
+    // A streamed answer (no Content-Length: SSE, chunked) whose first bytes are not in the same
+    // read shows its status at the end of this event-loop turn all the same.
+    setImmediate(flushHead, this);
+  }
+
+  /** Writes a head kept back for the first body bytes (see onResponseStart). */
+  private writePendingHead(): void {
+    const head = this.pendingHead;
+    if (head === null) return;
+    this.pendingHead = null;
+    this.ctx.res.writeHead(head.status, head.headers);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, upstream: Buffer): void {
@@ -86,6 +102,7 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     ctx.bytesOut += chunk.length;
     const res = ctx.res;
     if (res.destroyed || chunk.length === 0) return;
+    if (this.pendingHead !== null) this.writePendingHead();
     this.wroteBody = true;
     if (!res.write(chunk) && !this.paused) {
       this.paused = true;
@@ -111,7 +128,9 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     const res = this.ctx.res;
     const rest = this.usageFilter?.end();
     if (rest !== undefined && rest.length > 0) this.ctx.bytesOut += rest.length;
-    if (!res.destroyed) res.end(rest !== undefined && rest.length > 0 ? rest : undefined);
+    if (res.destroyed) return;
+    this.writePendingHead();
+    res.end(rest !== undefined && rest.length > 0 ? rest : undefined);
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
@@ -122,6 +141,14 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
       ctx.error ??= 'client closed the connection';
       return;
     }
+    // A 304 or 204 that declares the Content-Length of what it stands for (RFC 9110 §8.6 allows
+    // it on a 304): undici counts it as a length mismatch; it is a complete answer.
+    if (this.pendingHead !== null && (ctx.status === 304 || ctx.status === 204) && (err as { code?: string }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+      this.writePendingHead();
+      ctx.res.end();
+      return;
+    }
+    this.pendingHead = null;
     if (!ctx.res.headersSent) {
       // Our own body stream's errors (413, write timeout) come back through undici as they are.
       const e = err instanceof GatewayError ? err : mapUpstreamError(err);
