@@ -613,6 +613,29 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
     expect(out).toMatch(/^HTTP\/1\.1 504/);
   });
 
+  it('a 413 for a huge declared body closes the connection instead of reading the body for nothing', async () => {
+    const socket = connect(gw.ports.proxy!, '127.0.0.1');
+    let out = '';
+    socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n');
+    // Keep sending, as a client uploading 10 GB would; the gateway must end the connection.
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const pump = setInterval(() => {
+      if (!socket.destroyed) socket.write(chunk);
+    }, 5);
+    const closed = await new Promise<boolean>((resolve) => {
+      socket.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), 5000);
+    });
+    clearInterval(pump);
+    socket.destroy();
+    expect(out).toMatch(/^HTTP\/1\.1 413/);
+    expect(out.toLowerCase()).toContain('connection: close');
+    expect(closed).toBe(true);
+  });
+
   it('a pipelined request that cannot be parsed while the one before is answered closes the connection instead of answering in its place', async () => {
     const out = await converse(['GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n'], /$^/, 3000);
     expect(out).not.toContain('400 Bad Request');

@@ -27,6 +27,9 @@ import type { ParserRefusal } from '../server/clientError.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:@+=\-/]{1,200}$/;
 
+/** Largest unread request body drained after an error answer to keep the connection (else it closes). */
+const DRAIN_MAX_BYTES = 1024 * 1024;
+
 /** A matched route, the normalised path, and how much of it strip_path removes. */
 export interface RouteTarget {
   route: CompiledRoute;
@@ -291,11 +294,16 @@ export class ProxyHandler implements ForwardHost {
     headers['content-type'] = 'application/json; charset=utf-8';
     headers['content-length'] = Buffer.byteLength(body);
     headers['x-request-id'] = ctx.id;
+    // An unread request body would otherwise stall keep-alive. A small one is drained; a large
+    // or open-ended one (a 413, a chunked upload, 10 GB declared) is not read for nothing: the
+    // connection closes after the answer, as nginx does.
+    const unread = !ctx.req.complete;
+    const closeAfter = unread && (err.status === 413 || !(declaredLength(ctx.req) >= 0 && declaredLength(ctx.req) <= DRAIN_MAX_BYTES));
+    if (closeAfter) headers.connection = 'close';
     ctx.bytesOut += Buffer.byteLength(body);
     res.writeHead(err.status, headers);
     res.end(ctx.method === 'HEAD' ? undefined : body);
-    // An unread request body would otherwise stall keep-alive; drain it (bounded by max_body_size).
-    if (!ctx.req.complete) ctx.req.resume();
+    if (unread) ctx.req.resume();
   }
 
   fail(ctx: RequestContext, chain: Chain, err: unknown): void {
