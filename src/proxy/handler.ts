@@ -298,7 +298,8 @@ export class ProxyHandler implements ForwardHost {
     // or open-ended one (a 413, a chunked upload, 10 GB declared) is not read for nothing: the
     // connection closes after the answer, as nginx does.
     const unread = !ctx.req.complete;
-    const closeAfter = unread && (err.status === 413 || !(declaredLength(ctx.req) >= 0 && declaredLength(ctx.req) <= DRAIN_MAX_BYTES));
+    const declared = unread ? declaredLength(ctx.req) : 0;
+    const closeAfter = unread && (err.status === 413 || declared < 0 || declared > DRAIN_MAX_BYTES);
     if (closeAfter) headers.connection = 'close';
     ctx.bytesOut += Buffer.byteLength(body);
     res.writeHead(err.status, headers);

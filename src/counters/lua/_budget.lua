@@ -29,3 +29,22 @@ local function purge_expired(hkey, zkey, now)
   if freed > 0 then redis.call('HINCRBY', hkey, 'reserved', -freed) end
 end
 
+
+-- Budget keys outlive their period by 1 h (windowMath.ts BUDGET_KEY_MARGIN_MS).
+local MARGIN = 3600000
+
+-- Redis server time in ms (every replica agrees on it). Scripts call replicate_commands first.
+local function server_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Moves a budget key's expiry (hash and zset) to key_expires when that is later than `x`, the
+-- expiry the hash holds (field x; see admit.lua); the zset, while it exists, holds at least x.
+local function extend_key(hkey, zkey, key_expires, x)
+  if key_expires > (tonumber(x) or 0) then
+    redis.call('HSET', hkey, 'x', key_expires)
+    redis.call('PEXPIREAT', hkey, key_expires)
+    redis.call('PEXPIREAT', zkey, key_expires)
+  end
+end

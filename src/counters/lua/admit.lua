@@ -20,9 +20,7 @@
 --   then per claim: remaining, resetMs, used, reserved.
 if redis.replicate_commands then redis.replicate_commands() end
 
-local MARGIN = 3600000 -- budget keys outlive their period by 1 h (windowMath.ts BUDGET_KEY_MARGIN_MS)
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = server_now()
 
 local function read_window(s, key, a)
   local w = tonumber(ARGV[a + 2])

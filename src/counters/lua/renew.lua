@@ -6,9 +6,7 @@
 -- Returns { held_1, held_2, … }: 1 when it was held and now expires reservationTtlMs from now.
 if redis.replicate_commands then redis.replicate_commands() end
 
-local MARGIN = 3600000
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = server_now()
 local out = {}
 
 for i = 1, #KEYS / 2 do
@@ -20,13 +18,7 @@ for i = 1, #KEYS / 2 do
   if h[1] then
     local expires = now + tonumber(ARGV[a + 3])
     redis.call('ZADD', zkey, expires, id)
-    -- Key expiry as in admit.lua: it moves only when this needs a later one than x.
-    local key_expires = math.max(tonumber(ARGV[a + 2]), expires) + MARGIN
-    if key_expires > (tonumber(h[2]) or 0) then
-      redis.call('HSET', hkey, 'x', key_expires)
-      redis.call('PEXPIREAT', hkey, key_expires)
-      redis.call('PEXPIREAT', zkey, key_expires)
-    end
+    extend_key(hkey, zkey, math.max(tonumber(ARGV[a + 2]), expires) + MARGIN, h[2])
     out[i] = 1
   else
     out[i] = 0

@@ -7,9 +7,7 @@
 -- Returns "used_1,reserved_1,used_2,reserved_2,…" (each as it stands after its settlement).
 if redis.replicate_commands then redis.replicate_commands() end
 
-local MARGIN = 3600000
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = server_now()
 local out = {}
 
 for i = 1, #KEYS / 2 do
@@ -25,15 +23,8 @@ for i = 1, #KEYS / 2 do
   else
   drop_reservation(hkey, zkey, ARGV[a + 1])
   local used = redis.call('HINCRBY', hkey, 'used', tonumber(ARGV[a + 2]))
-  local key_expires = math.max(tonumber(ARGV[a + 3]), now + tonumber(ARGV[a + 4])) + MARGIN
   local h = redis.call('HMGET', hkey, 'reserved', 'x')
-  -- Expiry moves only when this needs a later one than the hash holds (x; see admit.lua);
-  -- the zset, while it exists, holds at least x.
-  if key_expires > (tonumber(h[2]) or 0) then
-    redis.call('HSET', hkey, 'x', key_expires)
-    redis.call('PEXPIREAT', hkey, key_expires)
-    redis.call('PEXPIREAT', zkey, key_expires)
-  end
+  extend_key(hkey, zkey, math.max(tonumber(ARGV[a + 3]), now + tonumber(ARGV[a + 4])) + MARGIN, h[2])
   out[2 * i - 1] = used
   out[2 * i] = tonumber(h[1]) or 0
   end

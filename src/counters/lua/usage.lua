@@ -4,8 +4,7 @@
 if redis.replicate_commands then redis.replicate_commands() end
 
 local hkey, zkey = KEYS[1], KEYS[2]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = server_now()
 
 purge_expired(hkey, zkey, now)
 local h = redis.call('HMGET', hkey, 'used', 'reserved')
