@@ -8,6 +8,15 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
 import { freePort, waitFor } from './helpers/ports.js';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+function readAudit(file: string): Array<Record<string, unknown>> {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
 
 const insecure = new Agent({ connect: { rejectUnauthorized: false } });
 const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
@@ -526,6 +535,7 @@ describe('proxy: write_timeout', () => {
 describe('proxy: request bodies the upstream or the client leave unfinished', () => {
   let up: Server;
   let gw: GatewayProcess;
+  let auditFile: string;
   beforeAll(async () => {
     // Answers 403 to /early at once, without reading the body; echoes the path otherwise, after a pause on /slow.
     up = createServer((req, res) => {
@@ -535,6 +545,11 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
       }
       if (req.url?.startsWith('/304cl')) {
         res.writeHead(304, { etag: '"v1"', 'content-length': '8' }).end(); // the length of what it stands for
+        return;
+      }
+      if (req.url?.startsWith('/tegzip')) {
+        // Node chunks any Transfer-Encoding ending in chunked; the bytes inside are gzip.
+        res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'gzip, chunked' }).end(gzipSync('{"ok":true}'));
         return;
       }
       if (req.url?.startsWith('/stall')) {
@@ -551,7 +566,11 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
     });
     await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
     const port = (up.address() as AddressInfo).port;
-    gw = await startGateway({ services: [{ name: 's', url: `http://127.0.0.1:${port}`, write_timeout: 1000, read_timeout: 1500, routes: [{ name: 'r', paths: ['/'] }] }] });
+    auditFile = join(mkdtempSync(join(tmpdir(), 'tg-proxy-audit-')), 'audit.log');
+    gw = await startGateway({
+      services: [{ name: 's', url: `http://127.0.0.1:${port}`, write_timeout: 1000, read_timeout: 1500, routes: [{ name: 'r', paths: ['/'] }] }],
+      plugins: [{ name: 'audit-log', config: { path: auditFile } }],
+    });
   });
   afterAll(async () => {
     await gw?.stop();
@@ -606,6 +625,15 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
     expect(out).toMatch(/^HTTP\/1\.1 304 Not Modified\r\n/);
     expect(out.toLowerCase()).toContain('etag: "v1"');
     expect(out).toContain('ok /after');
+  });
+
+  it('an upstream Transfer-Encoding other than chunked (gzip, chunked) gets a 502, not compressed bytes labelled as plain', async () => {
+    const out = await converse(['GET /tegzip HTTP/1.1\r\nHost: x\r\n\r\n', 300, 'GET /after HTTP/1.1\r\nHost: x\r\n\r\n'], /ok \/after/);
+    expect(out).toMatch(/^HTTP\/1\.1 502/);
+    expect(out).toContain('An invalid response was received from the upstream server');
+    expect(out).toContain('ok /after');
+    const record = await waitFor(() => readAudit(auditFile).find((r) => r.path === '/tegzip'), 'the audit record of /tegzip');
+    expect(record).toMatchObject({ status_code: 502, error: 'upstream sent a Transfer-Encoding other than chunked' });
   });
 
   it('an upstream that sends its head and then stalls gets the client a 504, not a cut connection', async () => {

@@ -55,6 +55,13 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
     if (statusCode < 200) return; // 1xx: the final response follows
     const ctx = this.ctx;
+    const te = headers['transfer-encoding'];
+    if (te !== undefined && te !== 'chunked' && !onlyChunked(te)) {
+      // `gzip, chunked` and the like: undici takes off the chunking only, and the client would
+      // get compressed bytes labelled as plain. Refused as nginx (and so Kong) refuses it.
+      this.controller?.abort(Object.assign(new Error(`upstream sent Transfer-Encoding: ${String(te)}`), { code: 'TG_UPSTREAM_TRANSFER_ENCODING' }));
+      return;
+    }
     ctx.upstreamHeadersNs = process.hrtime.bigint();
     ctx.status = statusCode;
     ctx.upstreamResponseHeaders = headers;
@@ -180,6 +187,15 @@ function flushHead(f: ResponseForwarder): void {
   f.flushHead();
 }
 
+/** A Transfer-Encoding of `chunked` alone (any case, spacing or repetition of the header). */
+function onlyChunked(te: string | string[]): boolean {
+  const values = Array.isArray(te) ? te : [te];
+  for (const value of values) {
+    for (const coding of value.split(',')) if (coding.trim().toLowerCase() !== 'chunked') return false;
+  }
+  return true;
+}
+
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -198,5 +214,6 @@ export function describeUpstreamError(err: unknown): string {
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'upstream host not found';
   if (code === 'TG_BODY_TOO_LARGE') return 'request body too large';
   if (code === 'TG_UPSTREAM_WRITE_TIMEOUT') return 'upstream write timeout';
+  if (code === 'TG_UPSTREAM_TRANSFER_ENCODING') return 'upstream sent a Transfer-Encoding other than chunked';
   return code ? `upstream error ${code}` : 'upstream error';
 }
