@@ -23,6 +23,8 @@ export interface FileSinkOptions {
 interface Pending {
   buf: Buffer;
   pos: number;
+  /** Records in `buf`, for `pendingRecords()`. */
+  lines?: number;
 }
 
 /** Size of a batch buffer; larger batches grow their own (COALESCE_BYTES usually sends first). */
@@ -154,6 +156,8 @@ export class AuditFile {
    */
   private carry: Buffer | null = null;
   users = 0;
+  /** Failed write attempts since start (`kong_audit_write_errors_total`). */
+  writeErrors = 0;
 
   constructor(
     readonly path: string,
@@ -260,8 +264,14 @@ export class AuditFile {
         this.writeFdSync(this.handle.fd);
       }
     } catch (err) {
+      this.writeErrors++;
       this.opts.logger.error({ err, path: this.path, lines: this.queue.lines }, 'audit file: could not write records at exit');
     }
+  }
+
+  /** Records accepted and not on disk yet (`kong_audit_pending_records`). */
+  pendingRecords(): number {
+    return this.queue.lines + (this.inflight?.lines ?? 0) + (this.carry === null ? 0 : newlines(this.carry));
   }
 
   private idleNow(): boolean {
@@ -300,15 +310,16 @@ export class AuditFile {
     if (!this.handle) return this.step(this.open());
     if (this.inflight === null && this.carry !== null) {
       this.noticeTruncation(this.handle);
-      this.inflight = { buf: this.carry, pos: this.offset };
+      this.inflight = { buf: this.carry, pos: this.offset, lines: newlines(this.carry) };
       this.offset += this.carry.length;
       this.carry = null;
     }
     if (this.inflight === null && this.rotationDue()) return this.step(this.rotate());
     if (this.inflight === null) {
       this.noticeTruncation(this.handle);
+      const lines = this.queue.lines;
       const buf = this.queue.take();
-      this.inflight = { buf, pos: this.offset };
+      this.inflight = { buf, pos: this.offset, lines };
       this.offset += buf.length;
     }
     const pending = this.inflight!;
@@ -390,6 +401,7 @@ export class AuditFile {
   }
 
   private failed(err: unknown): void {
+    this.writeErrors++;
     const now = Date.now();
     if (now - this.lastErrorLog > 10_000) {
       this.lastErrorLog = now;
@@ -479,12 +491,19 @@ export class AuditFile {
   }
 
   private failedSync(err: unknown): void {
+    this.writeErrors++;
     const now = Date.now();
     if (now - this.lastErrorLog > 10_000) {
       this.lastErrorLog = now;
       this.opts.logger.error({ err, path: this.path, queued: this.queue.lines }, 'audit file write failed; records are kept and retried');
     }
   }
+}
+
+function newlines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) n++;
+  return n;
 }
 
 async function writeAll(handle: FileHandle, p: Pending): Promise<void> {

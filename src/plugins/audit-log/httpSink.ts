@@ -55,6 +55,8 @@ export function safeEndpoint(endpoint: string): string {
  */
 export class HttpSink {
   users = 0;
+  /** Failed deliveries, refused batches and failed spool writes since start (`kong_audit_write_errors_total`). */
+  writeErrors = 0;
   private records: string[] = [];
   private queue: Batch[] = [];
   private nextSeq = 1;
@@ -104,6 +106,13 @@ export class HttpSink {
     if (this.inMemory() >= this.opts.bufferSize && Date.now() >= this.spoolRetryAt) this.spoolMemorySync();
   }
 
+  /** Records queued or spooled by this process and not delivered yet (batches an earlier process spooled are not counted). */
+  pendingRecords(): number {
+    let n = this.records.length;
+    for (const b of this.queue) n += b.count;
+    return n;
+  }
+
   /** Records still in memory only (not on disk, not delivered). */
   private inMemory(): number {
     let n = this.records.length;
@@ -136,6 +145,7 @@ export class HttpSink {
   }
 
   private async settle(batch: Batch, outcome: Outcome): Promise<void> {
+    if (outcome !== 'delivered') this.writeErrors++;
     if (outcome === 'retry') {
       this.failures++;
       for (const b of this.queue) this.spoolAsync(b);
@@ -225,6 +235,7 @@ export class HttpSink {
 
   /** One error line every 10 s while the spool cannot be written (disk full, read-only). */
   private spoolFailed(err: unknown): void {
+    this.writeErrors++;
     const now = Date.now();
     if (now - this.lastSpoolErrorLog < 10_000) return;
     this.lastSpoolErrorLog = now;

@@ -78,3 +78,19 @@ export async function releaseSinks(sinks: { file: AuditFile | null; http: HttpSi
   if (sinks.stdout) work.push(sinks.stdout.flush(timeoutMs));
   await Promise.all(work);
 }
+
+/** One sink's health for `kong_audit_*` (sampled at scrape): every sink this process opened. */
+export interface AuditSinkHealth {
+  sink: 'file' | 'http';
+  /** Records accepted and not yet written (file) or delivered (http). */
+  pending: number;
+  /** Failed write attempts, deliveries and refused batches since start. */
+  errors: number;
+}
+
+export function auditSinkHealth(): AuditSinkHealth[] {
+  const out: AuditSinkHealth[] = [];
+  for (const f of files.values()) out.push({ sink: 'file', pending: f.pendingRecords(), errors: f.writeErrors });
+  for (const h of https.values()) out.push({ sink: 'http', pending: h.pendingRecords(), errors: h.writeErrors });
+  return out;
+}

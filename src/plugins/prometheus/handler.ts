@@ -7,6 +7,7 @@ import { LabelGuard, limitByIndex } from './labels.js';
 import { TargetHealth } from './targetHealth.js';
 import type { CounterSeries, HistogramSeries } from './series.js';
 import { tokenBudgetRemaining } from '../token-budget/observed.js';
+import { auditSinkHealth } from '../audit-log/sinks.js';
 
 /** The handles of one route's series: looked up once, then every update is an addition. */
 interface RouteSeries {
@@ -29,13 +30,15 @@ interface SharedState {
   consumers: LabelGuard;
   models: LabelGuard;
   health: TargetHealth;
+  /** kong_audit_write_errors_total as last reported, per sink kind (the sinks count from start). */
+  auditErrorsReported: Map<string, number>;
 }
 const shared = new WeakMap<KongMetrics, SharedState>();
 
 function sharedState(m: KongMetrics, max: number): SharedState {
   let s = shared.get(m);
   if (!s) {
-    s = { workspaces: new LabelGuard(max), consumers: new LabelGuard(max), models: new LabelGuard(max), health: new TargetHealth(m.targetHealth) };
+    s = { workspaces: new LabelGuard(max), consumers: new LabelGuard(max), models: new LabelGuard(max), health: new TargetHealth(m.targetHealth), auditErrorsReported: new Map() };
     shared.set(m, s);
   }
   return s;
@@ -50,6 +53,23 @@ function sampleBudgets(m: KongMetrics, s: SharedState): void {
   }
   m.budgetRemaining.reset();
   for (const [ws, n] of remaining) m.budgetRemaining.set({ workspace_id: ws }, n);
+}
+
+/** kong_audit_pending_records and kong_audit_write_errors_total, per sink kind, from every audit sink of the process. */
+function sampleAudit(m: KongMetrics, s: SharedState): void {
+  const pending = new Map<string, number>();
+  const errors = new Map<string, number>();
+  for (const h of auditSinkHealth()) {
+    pending.set(h.sink, (pending.get(h.sink) ?? 0) + h.pending);
+    errors.set(h.sink, (errors.get(h.sink) ?? 0) + h.errors);
+  }
+  for (const [sink, n] of pending) m.auditPending.set({ sink }, n);
+  for (const [sink, n] of errors) {
+    const before = s.auditErrorsReported.get(sink) ?? 0;
+    if (n > before) m.auditErrors.inc({ sink }, n - before);
+    else if (!s.auditErrorsReported.has(sink)) m.auditErrors.inc({ sink }, 0);
+    s.auditErrorsReported.set(sink, Math.max(n, before));
+  }
 }
 
 /**
@@ -82,6 +102,7 @@ export default definePlugin<PrometheusConfig>({
       m.connections.set({ state: 'waiting' }, c.connections_waiting);
       m.connections.set({ state: 'writing' }, c.connections_writing);
       if (config.ai_metrics) sampleBudgets(m, s);
+      sampleAudit(m, s);
     });
 
     const refusedBy = (ctx: RequestContext): string => {

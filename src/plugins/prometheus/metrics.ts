@@ -36,6 +36,8 @@ export interface KongMetrics {
   rateLimitExceeded: Counter<'instance' | 'limit_by'>;
   budgetRemaining: Gauge<'workspace_id'>;
   targetHealth: Gauge<'upstream' | 'target' | 'address' | 'state'>;
+  auditPending: Gauge<'sink'>;
+  auditErrors: Counter<'sink'>;
 }
 
 /** Metric sets per registry and prefix: plugin instances are rebuilt on reload, metrics are not. */
@@ -90,6 +92,18 @@ export function kongMetrics(registry: Registry, prefix: string): KongMetrics {
       name: `${p}_upstream_target_health`,
       help: 'Passive health of each service target: 1 for its current state (healthy, unhealthy, dns_error), 0 for the others',
       labelNames: ['upstream', 'target', 'address', 'state'] as const,
+      registers,
+    }),
+    auditPending: new Gauge({
+      name: `${p}_audit_pending_records`,
+      help: 'Audit records accepted and not yet written to the file (sink="file") or delivered to http_endpoint (sink="http", spooled ones included)',
+      labelNames: ['sink'] as const,
+      registers,
+    }),
+    auditErrors: new Counter({
+      name: `${p}_audit_write_errors_total`,
+      help: 'Failed audit writes: file write attempts, http_endpoint deliveries (retried, or refused for good with a 4xx) and spool writes',
+      labelNames: ['sink'] as const,
       registers,
     }),
   };

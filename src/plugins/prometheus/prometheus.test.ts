@@ -4,6 +4,8 @@ import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
 import { waitFor } from '../../../test/helpers/ports.js';
 import { bearer, hs256 } from '../../../test/helpers/jwt.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const SECRET = 'prometheus-test-secret-0123456789abcdef';
 
@@ -83,5 +85,56 @@ describe('prometheus plugin options and reloads', () => {
     expect(requests(text, 'main', 'ws-a')).toBe(before + 2);
     expect(requests(text, 'extra', 'ws-a')).toBeGreaterThanOrEqual(1);
     expect(text.match(/^# TYPE tollgate_http_requests_total counter$/gm)).toHaveLength(1);
+  });
+});
+
+describe('prometheus: the audit sinks’ health', () => {
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+  let collector: Server;
+  let answer = 500;
+  let received = 0;
+  beforeAll(async () => {
+    up = await startUpstream();
+    collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d));
+      req.on('end', () => {
+        if (answer === 200) received += (JSON.parse(body) as unknown[]).length;
+        res.writeHead(answer).end();
+      });
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    gw = await startGateway({
+      services: [{ name: 'echo', url: up.url, routes: [{ name: 'r', paths: ['/r'] }] }],
+      plugins: [
+        { name: 'prometheus' },
+        // Every write to /dev/full fails with ENOSPC: a disk that is full.
+        { name: 'audit-log', instance_name: 'to-file', config: { path: '/dev/full' } },
+        { name: 'audit-log', instance_name: 'to-collector', config: { http_endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/audit`, batch_size: 1, retry_delay: '100ms', max_retry_delay: '200ms' } },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    collector?.close();
+    await up?.close();
+  });
+  const metrics = async () => (await request(`${gw.statusUrl}/metrics`)).body.text();
+  const value = (text: string, name: string, sink: string) => Number(new RegExp(`^kong_${name}\\{sink="${sink}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+
+  it('counts failed writes and deliveries and shows what is still pending, then the backlog clears when the endpoint answers', async () => {
+    for (let i = 0; i < 3; i++) await (await request(`${gw.url}/r/${i}`)).body.dump();
+    const failing = await waitFor(async () => {
+      const text = await metrics();
+      return value(text, 'audit_write_errors_total', 'file') > 0 && value(text, 'audit_write_errors_total', 'http') > 0 && value(text, 'audit_pending_records', 'http') === 3 ? text : undefined;
+    }, 'write errors on both sinks and 3 records pending for the endpoint');
+    expect(value(failing, 'audit_pending_records', 'file')).toBe(3);
+    expect(failing).toContain('# TYPE kong_audit_write_errors_total counter');
+    answer = 200;
+    await waitFor(async () => value(await metrics(), 'audit_pending_records', 'http') === 0, 'the http backlog delivered');
+    expect(received).toBe(3);
+    const errorsAfter = value(await metrics(), 'audit_write_errors_total', 'http');
+    expect(errorsAfter).toBeGreaterThan(0); // a counter: delivering the backlog does not lower it
   });
 });
