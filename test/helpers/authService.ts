@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
  *   allow-<user>[-<scope>…]  200 {user_id, client_id, username, enterprise_id, roles, workspaces, scopes}
  *   camel-<user>             200 with camelCase fields
  *   admin-<user>             200 with roles ["admin"]
+ *   nostore-<user>           200 like allow, with Cache-Control: no-store
  *   deny / forbid            401 / 403
  *   fail                     500
  *   status-<code>            that status (e.g. status-501)
@@ -45,6 +46,9 @@ export async function startAuthService(): Promise<FakeAuthService> {
       switch (kind) {
         case 'allow':
           return answer(res, 200, { user_id: user, client_id: 'svc-client', username: `${user}-name`, enterprise_id: 'ent-1', roles: ['user'], workspaces: ['ws-1'], scopes });
+        case 'nostore':
+          res.setHeader('cache-control', 'no-store');
+          return answer(res, 200, { user_id: user, roles: ['user'] });
         case 'camel':
           return answer(res, 200, { userId: user, clientId: 'camel-client', username: user, enterpriseId: 'ent-2', roles: ['user', 'ops'] });
         case 'admin':

@@ -1,5 +1,6 @@
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import type { RequestContext } from '../../core/context.js';
+import { readBounded } from '../../core/boundedBody.js';
 
 /** Largest auth-service answer read (an identity document is a few hundred bytes). */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -23,6 +24,8 @@ const RETRIED_ERRORS = [
 export interface AuthAnswer {
   status: number;
   body: unknown;
+  /** The service's Cache-Control, if any: `no-store` / `max-age` bound the decision cache. */
+  cacheControl: string | null;
 }
 
 export interface AuthClientOptions {
@@ -92,7 +95,8 @@ export class AuthClient {
       await res.body.dump();
       throw new Error(`auth service answered ${res.statusCode}`);
     }
-    return { status: res.statusCode, body: await readJson(res.body) };
+    const cc = res.headers['cache-control'];
+    return { status: res.statusCode, body: await readJson(res.body), cacheControl: cc === undefined ? null : Array.isArray(cc) ? cc.join(', ') : cc };
   }
 
   close(): Promise<void> {
@@ -119,19 +123,10 @@ function requestHeaders(ctx: RequestContext): Record<string, string> {
 }
 
 async function readJson(body: Dispatcher.ResponseData['body']): Promise<unknown> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_ANSWER_BYTES) {
-      body.destroy();
-      return null;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return null;
+  const bytes = await readBounded(body, MAX_ANSWER_BYTES);
+  if (bytes === null || bytes.length === 0) return null;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(bytes.toString('utf8'));
   } catch {
     return null;
   }

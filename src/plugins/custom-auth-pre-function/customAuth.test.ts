@@ -1,3 +1,4 @@
+import { cacheLifetime } from './handler.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
@@ -171,6 +172,24 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     expect(auth.callsFor(otherPath.id)).toHaveLength(1);
   });
 
+  it('a cached decision is reused only for the same query, host and workspace; Cache-Control: no-store is never cached', async () => {
+    const a = await call(`${gw.url}/cached/q?tenant=a`, bearer('allow-q1'));
+    const b = await call(`${gw.url}/cached/q?tenant=b`, bearer('allow-q1'));
+    const again = await call(`${gw.url}/cached/q?tenant=a`, bearer('allow-q1'));
+    expect([a.status, b.status, again.status]).toEqual([200, 200, 200]);
+    expect(auth.callsFor(a.id)).toHaveLength(1);
+    expect(auth.callsFor(b.id)).toHaveLength(1); // the service decides on the query it is shown
+    expect(auth.callsFor(again.id)).toHaveLength(0);
+    const ws1 = await call(`${gw.url}/cached/w`, { ...bearer('allow-q1'), 'x-workspace-id': 'ws-1' });
+    const ws2 = await call(`${gw.url}/cached/w`, { ...bearer('allow-q1'), 'x-workspace-id': 'ws-2' });
+    expect(auth.callsFor(ws1.id)).toHaveLength(1);
+    expect(auth.callsFor(ws2.id)).toHaveLength(1);
+    const n1 = await call(`${gw.url}/cached/n`, bearer('nostore-n1'));
+    const n2 = await call(`${gw.url}/cached/n`, bearer('nostore-n1'));
+    expect([n1.status, n2.status]).toEqual([200, 200]);
+    expect(auth.callsFor(n2.id)).toHaveLength(1);
+  });
+
   it('several authentication plugins: any one accepting is enough', async () => {
     const viaJwt = await call(`${gw.url}/multi`, bearer(await seedToken(key)));
     expect(viaJwt.status).toBe(200);
@@ -198,5 +217,16 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     expect((await call(`${gw.url}/roles`, bearer('admin-a1'))).status).toBe(200);
     expect((await call(`${gw.url}/roles`, bearer('camel-o1'))).status).toBe(200);
     expect((await call(`${gw.url}/nobody`)).status).toBe(401);
+  });
+});
+
+describe('custom-auth-pre-function: the service’s Cache-Control bounds the decision cache', () => {
+  it('keeps cache_ttl without one, caps it by max-age, keeps nothing with no-store or no-cache', () => {
+    expect(cacheLifetime(null, 60_000)).toBe(60_000);
+    expect(cacheLifetime('max-age=5', 60_000)).toBe(5_000);
+    expect(cacheLifetime('public, max-age=600', 60_000)).toBe(60_000);
+    expect(cacheLifetime('max-age=0', 60_000)).toBe(0);
+    expect(cacheLifetime('No-Store', 60_000)).toBe(0);
+    expect(cacheLifetime('max-age=30, no-cache', 60_000)).toBe(0);
   });
 });

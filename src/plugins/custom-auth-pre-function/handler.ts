@@ -52,7 +52,11 @@ class PreFunctionAuth implements PluginHandler {
     const now = Date.now();
     let cacheKey: string | null = null;
     if (this.decisions !== null) {
-      cacheKey = createHash('sha256').update(`${ctx.method} ${ctx.path}\n${authorization}`).digest('base64url');
+      // Everything a service is likely to decide on: the caller's credential, what it asks
+      // for (method, path and query, host) and for which workspace. A service that decides on
+      // other headers answers `Cache-Control: no-store`, or runs with cache_ttl 0.
+      const h = ctx.req.headers;
+      cacheKey = createHash('sha256').update(`${ctx.method} ${h.host ?? ''}${ctx.path}${ctx.query}\n${String(h['x-workspace-id'] ?? '')}\n${authorization}`).digest('base64url');
       const hit = this.decisions.get(cacheKey, now);
       if (hit !== undefined) return hit.allow ? copyIdentity(hit.identity) : deny(hit.status);
     }
@@ -72,7 +76,7 @@ class PreFunctionAuth implements PluginHandler {
     const { status } = answer;
     if (status === 401 || status === 403) {
       this.breaker.succeeded();
-      this.remember(cacheKey, { allow: false, status, expiresAt: Date.now() + this.ttl });
+      this.remember(cacheKey, answer, { allow: false, status, expiresAt: 0 });
       deny(status);
     }
     if (status < 200 || status >= 300) {
@@ -82,12 +86,17 @@ class PreFunctionAuth implements PluginHandler {
     }
     this.breaker.succeeded();
     const identity = identityFromAnswer(answer.body);
-    this.remember(cacheKey, { allow: true, identity, expiresAt: Date.now() + this.ttl });
+    this.remember(cacheKey, answer, { allow: true, identity, expiresAt: 0 });
     return copyIdentity(identity);
   }
 
-  private remember(cacheKey: string | null, decision: Decision): void {
-    if (cacheKey !== null) this.decisions?.set(cacheKey, decision);
+  /** Keeps a decision for cache_ttl, or less when the service's Cache-Control says so. */
+  private remember(cacheKey: string | null, answer: AuthAnswer, decision: Decision): void {
+    if (cacheKey === null || this.decisions === null) return;
+    const ttl = cacheLifetime(answer.cacheControl, this.ttl);
+    if (ttl <= 0) return;
+    decision.expiresAt = Date.now() + ttl;
+    this.decisions.set(cacheKey, decision);
   }
 
   private unavailable(cause?: unknown): ServiceUnavailableError {
@@ -101,6 +110,19 @@ class PreFunctionAuth implements PluginHandler {
   close(): Promise<void> {
     return this.client.close();
   }
+}
+
+/** ms a decision may be reused: cache_ttl, capped by `max-age`; none with `no-store` or `no-cache`. */
+export function cacheLifetime(cacheControl: string | null, ttlMs: number): number {
+  if (cacheControl === null) return ttlMs;
+  let ttl = ttlMs;
+  for (const part of cacheControl.toLowerCase().split(',')) {
+    const directive = part.trim();
+    if (directive === 'no-store' || directive === 'no-cache') return 0;
+    const m = /^max-age\s*=\s*"?(\d+)"?$/.exec(directive);
+    if (m) ttl = Math.min(ttl, Number(m[1]) * 1000);
+  }
+  return ttl;
 }
 
 /**
