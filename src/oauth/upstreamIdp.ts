@@ -2,6 +2,7 @@ import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { request } from 'undici';
 import type { IdentityProviderConfig } from '../plugins/oauth2/schema.js';
 import { OAuthError } from './errors.js';
+import { readBounded } from '../core/boundedBody.js';
 
 /**
  * tollgate as an OpenID Connect client of the upstream identity provider (`identity_provider`,
@@ -22,17 +23,27 @@ interface IdpMetadata {
 }
 
 const TIMEOUT_MS = 5000;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 function unavailable(what: string, cause?: unknown): OAuthError {
   return new OAuthError('temporarily_unavailable', `the identity provider is unavailable (${what}); try again later`, { cause });
 }
 
 async function fetchJson(url: string, init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: unknown }> {
-  const res = await request(url, { method: init.method ?? 'GET', headers: { accept: 'application/json', ...init.headers }, body: init.body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
-  const text = await res.body.text();
+  // The signal bounds the whole exchange (undici's timeouts only the gaps between chunks), and
+  // the body is read up to MAX_BODY_BYTES: a provider that trickles or floods cannot hold a login.
+  const res = await request(url, {
+    method: init.method ?? 'GET',
+    headers: { accept: 'application/json', ...init.headers },
+    body: init.body,
+    headersTimeout: TIMEOUT_MS,
+    bodyTimeout: TIMEOUT_MS,
+    signal: AbortSignal.timeout(2 * TIMEOUT_MS),
+  });
+  const bytes = await readBounded(res.body, MAX_BODY_BYTES);
   let body: unknown = null;
   try {
-    body = JSON.parse(text);
+    body = bytes === null ? null : JSON.parse(bytes.toString('utf8'));
   } catch {
     body = null;
   }

@@ -23,6 +23,8 @@ export interface FakeKeycloak {
   /** The kid currently used by `token()` (the newest key). */
   currentKid(): string;
   setDown(down: boolean): void;
+  /** The JWKS endpoint misbehaves: `trickle` (200, then a space every 500 ms, never done), `huge` (2 MiB, chunked, no Content-Length); null: normal. */
+  setMisbehaviour(mode: 'trickle' | 'huge' | null): void;
   /** A Keycloak-like access token signed with `kid` (default: the newest key). */
   token(claims?: Record<string, unknown>, opts?: { kid?: string; alg?: string }): Promise<string>;
   close(): Promise<void>;
@@ -32,6 +34,7 @@ export async function startKeycloak(realm = 'kong', tls?: { cert: string; key: s
   const keys = new Map<string, RsaPair>();
   let published: string[] = [];
   let down = false;
+  let misbehaviour: 'trickle' | 'huge' | null = null;
   const enc = rsaPair(2048);
   const fetches = { certs: 0, discovery: 0 };
   let base = '';
@@ -44,8 +47,23 @@ export async function startKeycloak(realm = 'kong', tls?: { cert: string; key: s
     }
     if (url === `/realms/${realm}/protocol/openid-connect/certs`) {
       fetches.certs++;
+      if (misbehaviour === 'trickle') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{');
+        const timer = setInterval(() => res.write(' '), 500);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
       const jwks = published.map((kid) => ({ ...keys.get(kid)!.publicKey.export({ format: 'jwk' }), kid, kty: 'RSA', alg: 'RS256', use: 'sig' }));
       jwks.push({ ...enc.publicKey.export({ format: 'jwk' }), kid: 'enc-key', kty: 'RSA', alg: 'RSA-OAEP', use: 'enc' });
+      if (misbehaviour === 'huge') {
+        // Valid keys, padded past any sane JWKS size, with no Content-Length to go by.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write(`{"keys":${JSON.stringify(jwks)},"pad":"`);
+        for (let i = 0; i < 32; i++) res.write('x'.repeat(64 * 1024));
+        res.end('"}');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: jwks }));
       return;
     }
@@ -80,6 +98,7 @@ export async function startKeycloak(realm = 'kong', tls?: { cert: string; key: s
     rotate,
     currentKid: () => published[published.length - 1]!,
     setDown: (d) => (down = d),
+    setMisbehaviour: (m) => (misbehaviour = m),
     token(claims = {}, opts = {}) {
       const kid = opts.kid ?? published[published.length - 1]!;
       const t = Math.floor(Date.now() / 1000);

@@ -19,6 +19,7 @@ describe('custom-jwt-auth against a Keycloak-shaped JWKS server', () => {
   let kc: FakeKeycloak;
   let neverUp: FakeKeycloak;
   let tlsKc: FakeKeycloak;
+  let odd: FakeKeycloak;
   let gw: GatewayProcess;
 
   beforeAll(async () => {
@@ -27,6 +28,8 @@ describe('custom-jwt-auth against a Keycloak-shaped JWKS server', () => {
     neverUp = await startKeycloak('other');
     neverUp.setDown(true);
     tlsKc = await startKeycloak('secure', await generateSelfSigned());
+    odd = await startKeycloak('odd');
+    odd.setMisbehaviour('huge'); // from the start: the gateway's first fetch meets it
     const plugin = (config: Record<string, unknown>) => [{ name: 'custom-jwt-auth', config }];
     // the seed's config, verbatim
     const seed = { keycloak_base_url: kc.baseUrl, keycloak_realm: 'kong', expected_issuer: kc.issuer, expected_audience: 'account', cache_ttl: 3600, ssl_verify: false };
@@ -43,6 +46,7 @@ describe('custom-jwt-auth against a Keycloak-shaped JWKS server', () => {
             { name: 'ttl', paths: ['/ttl'], plugins: plugin({ ...seed, cache_ttl: 1 }) },
             { name: 'disc', paths: ['/disc'], plugins: plugin({ discovery_url: kc.discoveryUrl, clock_skew: 30 }) },
             { name: 'down', paths: ['/down'], plugins: plugin({ keycloak_base_url: neverUp.baseUrl, keycloak_realm: 'other' }) },
+            { name: 'odd', paths: ['/odd'], plugins: plugin({ keycloak_base_url: odd.baseUrl, keycloak_realm: 'odd' }) },
             { name: 'tls-off', paths: ['/tls-off'], plugins: plugin({ keycloak_base_url: tlsKc.baseUrl, keycloak_realm: 'secure', ssl_verify: false }) },
             { name: 'tls-on', paths: ['/tls-on'], plugins: plugin({ keycloak_base_url: tlsKc.baseUrl, keycloak_realm: 'secure', ssl_verify: true }) },
           ],
@@ -52,7 +56,7 @@ describe('custom-jwt-auth against a Keycloak-shaped JWKS server', () => {
   });
   afterAll(async () => {
     await gw?.stop();
-    await Promise.all([up?.close(), kc?.close(), neverUp?.close(), tlsKc?.close()]);
+    await Promise.all([up?.close(), kc?.close(), neverUp?.close(), tlsKc?.close(), odd?.close()]);
   });
 
   it('verifies a Keycloak access token and maps its claims to the identity headers', async () => {
@@ -136,6 +140,22 @@ describe('custom-jwt-auth against a Keycloak-shaped JWKS server', () => {
     const strict = await call(`${gw.url}/tls-on`, bearer(await tlsKc.token()));
     expect(strict.status).toBe(503);
     expect(strict.body.message).not.toMatch(/certificate|self-signed|127\.0\.0\.1/i);
+  });
+
+  it('a JWKS answer that trickles or is too large gets 503 in bounded time, and keys are fetched again once it behaves', { timeout: 40_000 }, async () => {
+    const huge = await call(`${gw.url}/odd`, bearer(await odd.token({})));
+    expect(huge.status).toBe(503); // 2 MiB without a Content-Length: refused, not buffered
+    odd.setMisbehaviour('trickle');
+    await sleep(2100); // the retry spacing after a failed fetch with no keys
+    const started = Date.now();
+    const trickled = await call(`${gw.url}/odd`, bearer(await odd.token({})));
+    expect(trickled.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    odd.setMisbehaviour(null);
+    await sleep(2100);
+    const fine = await call(`${gw.url}/odd`, bearer(await odd.token({ sub: 'after-recovery' })));
+    expect(fine.status).toBe(200);
+    expect(fine.body.headers['x-user-id']).toBe('after-recovery');
   });
 
   it('keeps serving cached keys while the JWKS endpoint is down; 503 when it never had any', async () => {

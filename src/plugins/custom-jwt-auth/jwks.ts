@@ -3,10 +3,13 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { ServiceUnavailableError } from '../../core/errors.js';
 import { invalidToken } from '../jwt/parse.js';
+import { readBounded } from '../../core/boundedBody.js';
 
 /** At most one refetch per this interval for an unknown `kid` (SPEC §5). */
 export const UNKNOWN_KID_REFETCH_MS = 30_000;
 const FETCH_TIMEOUT_MS = 5_000;
+/** A whole fetch (discovery or JWKS), however its bytes trickle in. */
+const FETCH_DEADLINE_MS = 10_000;
 /** With no key at all, requests get 503 at once for this long after a failed fetch. */
 const NO_KEYS_RETRY_MS = 2_000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -43,17 +46,22 @@ export interface RemoteKeySetOptions {
 }
 
 async function getJson(url: string, dispatcher: Dispatcher): Promise<Record<string, unknown>> {
-  const res = await request(url, { dispatcher, headers: { accept: 'application/json' } });
+  // undici's timeouts bound the gaps (connect, headers, each body chunk); the signal bounds the
+  // whole fetch, so an endpoint that trickles its answer cannot hold the requests waiting for
+  // keys, nor block every later refresh behind a fetch that never ends.
+  const res = await request(url, { dispatcher, headers: { accept: 'application/json' }, signal: AbortSignal.timeout(FETCH_DEADLINE_MS) });
   if (res.statusCode !== 200) {
     await res.body.dump();
     throw new Error(`${url} answered ${res.statusCode}`);
   }
-  const length = Number(res.headers['content-length'] ?? 0);
-  if (length > MAX_BODY_BYTES) {
-    await res.body.dump();
-    throw new Error(`${url}: document too large`);
+  const bytes = await readBounded(res.body, MAX_BODY_BYTES);
+  if (bytes === null) throw new Error(`${url}: document larger than ${MAX_BODY_BYTES} bytes`);
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new Error(`${url}: not JSON`);
   }
-  const value: unknown = await res.body.json();
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${url}: not a JSON object`);
   return value as Record<string, unknown>;
 }
