@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import { request } from 'undici';
+import { SignJWT } from 'jose';
 import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
 import { bearer, hs256, hs256WithPublicKey, rsaPair, seedPayload, seedToken, sign, unsignedToken, type RsaPair } from '../../../test/helpers/jwt.js';
@@ -123,6 +124,9 @@ describe('jwt plugin through a real gateway', () => {
       ['malformed (not a JWT)', () => 'not-a-jwt', 'Bad token; not a JWT'],
       ['malformed (bad JSON)', () => 'eyJhbGciOi.eyJzdWIi.c2ln', 'Bad token; invalid JSON in header'],
       ['RS256 token for an ES256 credential', () => sign(seedPayload('ec-key', 'u'), seedKey.privateKey), 'Invalid algorithm'],
+      // RFC 7515 §4.1.11: no extension is understood, so one marked critical is refused; RFC 7797's b64 has no place in a JWT.
+      ['a critical header extension', () => new SignJWT(seedPayload('admin-key', 'u')).setProtectedHeader({ alg: 'RS256', crit: ['urn:x'], 'urn:x': 1 }).sign(seedKey.privateKey, { crit: { 'urn:x': true } }), 'Bad token; unsupported critical header parameter'],
+      ['a b64 header', () => new SignJWT(seedPayload('admin-key', 'u')).setProtectedHeader({ alg: 'RS256', b64: false }).sign(seedKey.privateKey), 'Bad token; unsupported critical header parameter'],
     ];
     for (const [name, make, message] of attacks) {
       it(name, async () => {

@@ -58,5 +58,8 @@ export function parseJwt(raw: string): ParsedJwt {
   if (typeof alg !== 'string' || alg === '') throw invalidToken('Bad token; no algorithm');
   // Unsecured JWTs (RFC 7519 §6) are never accepted, whatever a credential says.
   if (alg.toLowerCase() === 'none' || signature === '') throw invalidToken('Invalid algorithm');
+  // No JWS extension is understood here, so a token that marks one critical is refused (RFC 7515
+  // §4.1.11); `b64: false` (RFC 7797) would make the claims read below differ from what was signed.
+  if (header.crit !== undefined || header.b64 !== undefined) throw invalidToken('Bad token; unsupported critical header parameter');
   return { raw, header, payload, alg };
 }
