@@ -669,3 +669,48 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
     expect(out).not.toContain('400 Bad Request');
   });
 });
+
+describe('proxy: upstream_keepalive is the keep-alive pool, not a cap on concurrent requests', () => {
+  let up: Server;
+  let gw: GatewayProcess;
+  const held: Array<import('node:http').ServerResponse> = [];
+  beforeAll(async () => {
+    up = createServer((req, res) => {
+      if (req.url === '/hold') {
+        // A stream that stays open (an MCP GET stream, a long generation).
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(': open\n\n');
+        held.push(res);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('quick');
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    gw = await startGateway({
+      gateway: { upstream_keepalive: 2 },
+      services: [{ name: 's', url: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, routes: [{ name: 'r', paths: ['/'] }] }],
+    });
+  });
+  afterAll(async () => {
+    for (const r of held) r.end();
+    await gw?.stop();
+    up.closeAllConnections();
+    await new Promise((r) => up.close(r));
+  });
+
+  it('more open streams than upstream_keepalive leave the service answering; connections beyond it close once idle', async () => {
+    const agent = new Agent({ connections: 10 });
+    const streams = await Promise.all([1, 2, 3, 4].map(() => request(`${gw.url}/hold`, { dispatcher: agent, headersTimeout: 5000 })));
+    expect(streams.map((s) => s.statusCode)).toEqual([200, 200, 200, 200]);
+    const quick = await request(`${gw.url}/quick`, { dispatcher: agent, headersTimeout: 5000, bodyTimeout: 5000 });
+    expect(quick.statusCode).toBe(200);
+    expect(await quick.body.text()).toBe('quick');
+    for (const r of held.splice(0)) r.end();
+    await Promise.all(streams.map((s) => s.body.dump()));
+    const open = () => new Promise<number>((r) => up.getConnections((_e, n) => r(n)));
+    expect(await open()).toBeGreaterThan(2);
+    // The two kept-alive connections stay; the ones opened beyond them close after 4 s idle.
+    await waitFor(async () => (await open()) <= 2, 'the connections beyond upstream_keepalive closed', 10_000);
+    await agent.close();
+  });
+});

@@ -1,10 +1,10 @@
-import { Pool, type Dispatcher } from 'undici';
+import { Dispatcher, Pool } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
 
 /**
- * One undici Pool per upstream (keep-alive connections, timeouts), composed with the
- * connection-failure retry interceptor. Pools are cached by everything that shapes them, so a
- * config reload that leaves a service alone keeps its warm connections.
+ * One keep-alive pool per upstream (timeouts, `upstream_keepalive` connections), composed with
+ * the connection-failure retry interceptor. Pools are cached by everything that shapes them, so
+ * a config reload that leaves a service alone keeps its warm connections.
  */
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -103,9 +103,43 @@ export interface PoolSettings {
   keepAliveConnections: number;
 }
 
+/** Idle time after which a connection opened beyond `upstream_keepalive` is closed. */
+const OVERFLOW_IDLE_MS = 4_000;
+
+/**
+ * nginx's `keepalive N` for undici: N connections per upstream are kept open for reuse; while
+ * all N are busy, further requests open more connections (as many as they need), which close
+ * after OVERFLOW_IDLE_MS idle. An undici Pool's `connections` is a cap, not a keep-alive size:
+ * requests beyond it wait in its queue with no timeout at all, so N long-lived answers (MCP
+ * GET streams, SSE, slow generations) froze the service for everyone.
+ * The main pool's dispatch() answering false means its next request would queue; its 'drain'
+ * event means a connection is free again.
+ */
+class KeepAlivePool extends Dispatcher {
+  private saturated = false;
+  private overflowDispatcher: Dispatcher | null = null;
+
+  constructor(
+    private readonly main: Dispatcher,
+    mainPool: Pool,
+    private readonly openOverflow: () => Dispatcher,
+  ) {
+    super();
+    mainPool.on('drain', () => (this.saturated = false));
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (!this.saturated) {
+      if (!this.main.dispatch(opts, handler)) this.saturated = true;
+      return true;
+    }
+    return (this.overflowDispatcher ??= this.openOverflow()).dispatch(opts, handler);
+  }
+}
+
 /** Cache of dispatchers keyed by origin + timeouts + retries + TLS verification. */
 export class UpstreamPools {
-  private readonly pools = new Map<string, { pool: Pool; dispatcher: Dispatcher }>();
+  private readonly pools = new Map<string, { pool: Pool; overflow: Pool | null; dispatcher: Dispatcher }>();
 
   constructor(private readonly settings: PoolSettings) {}
 
@@ -118,7 +152,7 @@ export class UpstreamPools {
     const key = UpstreamPools.key(s, origin);
     let entry = this.pools.get(key);
     if (!entry) {
-      const pool = new Pool(origin, {
+      const options: Pool.Options = {
         connections: this.settings.keepAliveConnections,
         pipelining: 1,
         connect: { timeout: s.connect_timeout, rejectUnauthorized: s.tls_verify },
@@ -126,8 +160,14 @@ export class UpstreamPools {
         bodyTimeout: s.read_timeout,
         keepAliveTimeout: 60_000,
         keepAliveMaxTimeout: 600_000,
+      };
+      const pool = new Pool(origin, options);
+      const created: { pool: Pool; overflow: Pool | null; dispatcher: Dispatcher } = { pool, overflow: null, dispatcher: pool };
+      created.dispatcher = new KeepAlivePool(pool.compose(connectRetry(s.retries)), pool, () => {
+        created.overflow = new Pool(origin, { ...options, connections: null, keepAliveTimeout: OVERFLOW_IDLE_MS, keepAliveMaxTimeout: OVERFLOW_IDLE_MS });
+        return created.overflow.compose(connectRetry(s.retries));
       });
-      entry = { pool, dispatcher: pool.compose(connectRetry(s.retries)) };
+      entry = created;
       this.pools.set(key, entry);
     }
     return { dispatcher: entry.dispatcher, key };
@@ -140,6 +180,7 @@ export class UpstreamPools {
       if (keys.has(key)) continue;
       this.pools.delete(key);
       closing.push(entry.pool.close().catch(() => {}));
+      if (entry.overflow) closing.push(entry.overflow.close().catch(() => {}));
     }
     await Promise.all(closing);
   }
