@@ -41,6 +41,34 @@ describe('audit-log file sink', { timeout: 120_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('an MCP tools/call sent upstream is in tools_used even when no answer came back (read timeout, client gone)', async () => {
+    const file = join(dir, 'mcp-cut', 'audit.log');
+    const gw = await startGateway({
+      services: [{ name: 'mcp', url: up.url, read_timeout: 400, routes: [{ name: 'all', paths: ['/'] }] }],
+      plugins: [{ name: 'audit-log', config: { path: file } }],
+    });
+    try {
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'drop_table', arguments: {} } });
+      const headers = { 'content-type': 'application/json' };
+      const timedOut = await request(`${gw.url}/slow?ms=1500`, { method: 'POST', headers, body });
+      await timedOut.body.dump();
+      expect(timedOut.statusCode).toBe(504);
+      const gone = request(`${gw.url}/slow?ms=300`, { method: 'POST', headers, body, signal: AbortSignal.timeout(150) });
+      await expect(gone).rejects.toThrow();
+      const lines = await waitFor(() => {
+        const all = readLines(file);
+        return all.length >= 2 ? all : undefined;
+      }, 'two audit lines');
+      expect(lines.map((l) => [l.status_code, l.tools_used])).toEqual([
+        [504, ['drop_table']],
+        [499, ['drop_table']],
+      ]);
+      for (const l of lines) expect(l.upstream_latency_ms as number).toBeLessThanOrEqual(l.latency_ms as number);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it('SIGTERM during 50 in-flight requests: one line per completed response, then exit 0', async () => {
     const file = join(dir, 'sigterm', 'audit.log');
     const gw = await startGateway({ services: services(up), plugins: [{ name: 'audit-log', config: { path: file } }] });

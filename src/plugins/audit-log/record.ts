@@ -163,7 +163,9 @@ function header(value: string | string[] | undefined): string | null {
 export function buildRecord(ctx: RequestContext): AuditRecord {
   const end = ctx.endNs ?? process.hrtime.bigint();
   const latency = RequestContext.ms(ctx.startNs, end);
-  const upstream = RequestContext.ms(ctx.upstreamStartNs, ctx.upstreamEndNs ?? (ctx.upstreamStartNs === null ? null : end));
+  // An exchange cut when the response closed (client gone, shutdown) ends with it, not later.
+  const upstreamEnd = ctx.upstreamEndNs === null || ctx.upstreamEndNs > end ? (ctx.upstreamStartNs === null ? null : end) : ctx.upstreamEndNs;
+  const upstream = RequestContext.ms(ctx.upstreamStartNs, upstreamEnd);
   const id = ctx.identity;
   const ai = ctx.ai;
   const hasTokens = ai !== null && ai.totalTokens !== null;
@@ -178,7 +180,8 @@ export function buildRecord(ctx: RequestContext): AuditRecord {
     latency_ms: roundMs(latency),
     tokens_used: ai?.totalTokens ?? null,
     model_name: ai?.model ?? ctx.aiRequest?.model ?? null,
-    tools_used: ai ? [...ai.tools] : [],
+    // No answer head (client gone, timeout): the tools the request called upstream all the same.
+    tools_used: ai ? [...ai.tools] : ctx.upstreamStartNs !== null && ctx.aiRequest !== null ? [...ctx.aiRequest.tools] : [],
     ip_address: ctx.clientIp,
     user_agent: header(ctx.req.headers['user-agent']),
     service: ctx.service?.name ?? null,
