@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { UserError } from '../core/errors.js';
 import { GENESIS_HASH, checkLine } from '../plugins/audit-log/hashChain.js';
+import { inChainOrder } from '../plugins/audit-log/rotation.js';
 
 interface FileResult {
   lines: number;
@@ -37,11 +38,13 @@ async function verifyFile(file: string, prevHash: string | null): Promise<FileRe
 
 /**
  * `tollgate audit verify FILE [FILE...]`: checks the hash chain of audit files written with
- * `tamper_evident: true` (src/plugins/audit-log/hashChain.ts). Several files (rotated ones
- * first, oldest to newest, then the current one) are checked as one chain. Exit 0 when intact;
+ * `tamper_evident: true` (src/plugins/audit-log/hashChain.ts). Several files are checked as one
+ * chain, in rotation order whatever order they were given in (rotated ones by day and number,
+ * then the current one). Exit 0 when intact;
  * exit 1 with `FILE:LINE: problem` for the first broken line.
  */
-export async function auditVerifyCommand(files: string[]): Promise<void> {
+export async function auditVerifyCommand(given: string[]): Promise<void> {
+  const files = inChainOrder(given);
   for (const f of files) {
     await access(f).catch(() => {
       throw new UserError(`${f}: no such file (pass the audit file written with tamper_evident: true)`);

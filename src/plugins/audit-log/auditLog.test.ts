@@ -126,6 +126,10 @@ describe('audit-log file sink', { timeout: 120_000 }, () => {
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`${all.length} records, hash chain intact`);
+    // Any order on the command line (a shell glob puts `.10` before `.2`): checked in rotation order.
+    const anyOrder = await runCli(['audit', 'verify', file, ...files.slice(0, -1).reverse()]);
+    expect(anyOrder.code).toBe(0);
+    expect(anyOrder.stdout).toContain(`${all.length} records, hash chain intact`);
 
     // Someone edits one line: its file and line number are reported.
     const original = readFileSync(files[0]!, 'utf8');

@@ -19,6 +19,22 @@ interface Rotated {
   n: number;
 }
 
+/**
+ * Files of audit logs in chain order: per log, its rotated files by (day, n), then the current
+ * one. A shell glob (`audit.log.*`) sorts `.10` before `.2`; this does not. Logs keep the order
+ * they first appear in.
+ */
+export function inChainOrder(files: readonly string[]): string[] {
+  const keyed = files.map((file, i) => {
+    const m = /^(.*)\.(\d{4}-\d{2}-\d{2})\.(\d+)$/.exec(file);
+    return m ? { file, base: m[1]!, day: m[2]!, n: Number(m[3]), i } : { file, base: file, day: '\uffff', n: 0, i };
+  });
+  const firstSeen = new Map<string, number>();
+  for (const k of keyed) if (!firstSeen.has(k.base)) firstSeen.set(k.base, k.i);
+  keyed.sort((a, b) => firstSeen.get(a.base)! - firstSeen.get(b.base)! || (a.day === b.day ? a.n - b.n : a.day < b.day ? -1 : 1));
+  return keyed.map((k) => k.file);
+}
+
 /** The rotated siblings of `path`, oldest first. */
 export async function rotatedFiles(path: string): Promise<Rotated[]> {
   const dir = dirname(path);
