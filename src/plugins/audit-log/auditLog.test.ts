@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { runCli, startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
 import { freePort, waitFor } from '../../../test/helpers/ports.js';
@@ -167,6 +167,39 @@ describe('audit-log file sink', { timeout: 120_000 }, () => {
     const r = await runCli(['audit', 'verify', join(dir, 'nope.log')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('nope.log: no such file');
+  });
+});
+
+describe('audit-log stdout sink', { timeout: 120_000 }, () => {
+  it('a reader of stdout that stalls holds the gateway up instead of losing records; SIGTERM then flushes every one', async () => {
+    const up = await startUpstream();
+    const gw = await startGateway({ services: services(up), plugins: [{ name: 'audit-log', config: { stdout: true, flush_timeout: '1s' } }] });
+    try {
+      gw.child.stdout!.pause(); // the log collector stops reading
+      const agent = new Agent({ connections: 20 });
+      let completed = 0;
+      const requests = Array.from({ length: 400 }, (_, i) =>
+        request(`${gw.url}/r${i}`, { dispatcher: agent })
+          .then(async (r) => {
+            await r.body.dump();
+            completed++;
+          })
+          .catch(() => undefined),
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      gw.signal('SIGTERM');
+      await new Promise((r) => setTimeout(r, 2500)); // longer than flush_timeout
+      gw.child.stdout!.resume();
+      expect(await gw.exited).toBe(0);
+      await Promise.all(requests);
+      await agent.close();
+      const lines = gw.stdout().split('\n').filter((l) => l.startsWith('{"timestamp"'));
+      expect(completed).toBeGreaterThan(100);
+      expect(lines.length).toBe(completed);
+    } finally {
+      if (gw.child.exitCode === null) await gw.stop();
+      await up.close();
+    }
   });
 });
 

@@ -60,8 +60,22 @@ export async function acquireHttp(opts: HttpSinkOptions, dataDir: string, spoolD
 
 export function acquireStdout(): StdoutSink {
   installExitHook();
-  stdout ??= new StdoutSink();
+  if (stdout === null) {
+    blockingStdoutPipe();
+    stdout = new StdoutSink();
+  }
   return stdout;
+}
+
+/**
+ * Node writes a stdout pipe asynchronously on Linux: when the reader stalls (a log agent
+ * behind), libuv queues every write in memory without bound, and what is queued at exit is
+ * lost. Blocking writes make a stalled reader hold the process up instead, with the pipe's
+ * buffer as the bound, as a file or a terminal already do.
+ */
+function blockingStdoutPipe(): void {
+  const out = process.stdout as unknown as { _type?: string; _handle?: { setBlocking?: (on: boolean) => number } };
+  if (out._type === 'pipe') out._handle?.setBlocking?.(true);
 }
 
 /** A handler lets go of its sinks (reload replaced it, or shutdown): flush what it queued. */

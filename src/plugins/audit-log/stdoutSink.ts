@@ -1,10 +1,11 @@
 /**
  * Audit lines on stdout (for `kubectl logs` and log collectors). Lines queued during one turn
  * of the event loop go out as one write on the next (`setImmediate`), never from inside the
- * log phase. Node writes stdout synchronously when it is a file or a pipe on Linux, so a
- * stalled reader holds the process up rather than losing records, and nothing is left
- * unwritten at exit. stdout also carries the gateway's `{"event":"listening"}` line, printed
- * before any request is served; every audit line is a whole line of its own.
+ * log phase. Writes are synchronous: Node writes files and terminals so, and a pipe is set to
+ * blocking when the sink is acquired (sinks.ts), so a stalled reader holds the process up
+ * (beyond the pipe's buffer) rather than records piling up in memory and being lost at exit.
+ * stdout also carries the gateway's `{"event":"listening"}` line, printed before any request
+ * is served; every audit line is a whole line of its own.
  */
 export class StdoutSink {
   private lines: string[] = [];
