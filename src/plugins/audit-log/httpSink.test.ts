@@ -56,6 +56,26 @@ describe('HttpSink (in process, against a scripted collector)', () => {
   };
   const delivered = () => received.flatMap((r) => r.ids);
 
+  it('a spooled batch another process sharing the spool already sent is dropped quietly, not refused as a 4xx', async () => {
+    // Ten batches left on disk by a run whose endpoint was unreachable.
+    const first = await sink({ endpoint: 'http://127.0.0.1:1/audit' });
+    for (let n = 1; n <= 20; n++) first.append(JSON.stringify({ n }));
+    await first.close(200);
+    expect(readdirSync(join(dir, 'spool')).filter((f) => f.endsWith('.json'))).toHaveLength(10);
+    script = [503]; // b's first POST fails; while it waits to retry, a sends everything
+    const b = await sink({ retryDelay: 600, maxRetryDelay: 600 });
+    await waitFor(() => received.length === 0 && script.length === 0, "b's failed first POST");
+    const a = await sink();
+    await waitFor(() => delivered().length === 20, 'every record delivered by a');
+    await a.close(1000);
+    await waitFor(() => readdirSync(join(dir, 'spool')).filter((f) => f.endsWith('.json')).length === 0, 'the spool emptied');
+    await new Promise((r) => setTimeout(r, 1000)); // b's retry finds its files gone
+    await b.close(1000);
+    expect(b.writeErrors).toBe(1); // the 503, nothing else
+    expect(readdirSync(join(dir, 'spool', 'rejected'))).toEqual([]);
+    expect(new Set(delivered()).size).toBe(20);
+  });
+
   it('retries 5xx/429 with backoff and delivers each record once, in order, with its batch key and headers', async () => {
     script = [503, 429, 500];
     const s = await sink();

@@ -30,7 +30,8 @@ interface Batch {
   spooling: Promise<void> | null;
 }
 
-type Outcome = 'delivered' | 'retry' | 'rejected';
+/** `gone`: a spooled batch whose file another process took (it shares the spool) and sent. */
+type Outcome = 'delivered' | 'retry' | 'rejected' | 'gone';
 
 /** The endpoint without credentials or query, for logs. */
 export function safeEndpoint(endpoint: string): string {
@@ -145,6 +146,11 @@ export class HttpSink {
   }
 
   private async settle(batch: Batch, outcome: Outcome): Promise<void> {
+    if (outcome === 'gone') {
+      this.queue.splice(this.queue.indexOf(batch), 1);
+      this.opts.logger.debug({ file: batch.file }, 'audit: a spooled batch was taken by another process sharing the spool');
+      return;
+    }
     if (outcome !== 'delivered') this.writeErrors++;
     if (outcome === 'retry') {
       this.failures++;
@@ -173,6 +179,7 @@ export class HttpSink {
     try {
       body ??= await this.spool.read(batch.file!);
     } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return 'gone';
       this.opts.logger.error({ err, file: batch.file }, 'audit: a spooled batch could not be read');
       return 'rejected';
     }
