@@ -163,6 +163,30 @@ describe('audit-log file sink', { timeout: 120_000 }, () => {
     expect(verify.code).toBe(0);
   });
 
+  it('a second process writing the same file: lines of both are kept (not overwritten), and the log says so', async () => {
+    const file = join(dir, 'shared', 'audit.log');
+    const config = { services: services(up), plugins: [{ name: 'audit-log', config: { path: file } }] };
+    const a = await startGateway(config);
+    const b = await startGateway(config);
+    try {
+      const ids: string[] = [];
+      const burst = async (gw: GatewayProcess, what: string) => {
+        for (let i = 0; i < 30; i++) ids.push((await get(`${gw.url}/${what}/${i}`)).id);
+        await waitFor(() => readLines(file).some((l) => l.request_id === ids[ids.length - 1]), `${what} written`);
+      };
+      await burst(a, 'a1');
+      await burst(b, 'b1');
+      await burst(a, 'a2'); // a's file offset is behind b's lines now
+      const lines = readLines(file);
+      expect(lines).toHaveLength(90);
+      expect(new Set(lines.map((l) => l.request_id))).toEqual(new Set(ids));
+      await waitFor(() => a.stderr().includes('another process writes to it too'), "a's error line");
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
   it('verify: a missing file is a usage error (exit 2)', async () => {
     const r = await runCli(['audit', 'verify', join(dir, 'nope.log')]);
     expect(r.code).toBe(2);

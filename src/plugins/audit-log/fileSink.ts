@@ -150,6 +150,7 @@ export class AuditFile {
   private opening: Promise<void> | null = null;
   private stepping: Promise<void> | null = null;
   private truncatedLogged = false;
+  private lastForeignLog = 0;
   /**
    * Lines queued under the previous tamper_evident setting when it switched: written at the
    * end of the current file, before the rotation the switch forces.
@@ -334,7 +335,9 @@ export class AuditFile {
 
   /**
    * An external `logrotate copytruncate` (or `> audit.log`) shrank the file: the next lines
-   * go at its new end, not at the old offset behind a hole of zero bytes. One fstat per batch.
+   * go at its new end, not at the old offset behind a hole of zero bytes. A file that grew
+   * behind our back has another writer (a second process configured with this path): our
+   * lines go after its lines instead of over them, and the log says so. One fstat per batch.
    */
   private noticeTruncation(handle: FileHandle): void {
     let size: number;
@@ -343,7 +346,16 @@ export class AuditFile {
     } catch {
       return;
     }
-    if (size >= this.offset) return;
+    if (size === this.offset) return;
+    if (size > this.offset) {
+      const now = Date.now();
+      if (now - this.lastForeignLog > 10_000) {
+        this.lastForeignLog = now;
+        this.opts.logger.error({ path: this.path, expected: this.offset, found: size }, 'audit file: another process writes to it too; lines from both are kept, but their order and any hash chain are not. Give every process its own path (${HOSTNAME} in it)');
+      }
+      this.offset = size;
+      return;
+    }
     if (!this.truncatedLogged) {
       this.truncatedLogged = true;
       this.opts.logger.warn({ path: this.path, was: this.offset, now: size }, 'audit file was truncated by another process (logrotate copytruncate?); writing on at its end. Let tollgate rotate (rotate_size, rotate_daily)');
