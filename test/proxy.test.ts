@@ -480,6 +480,14 @@ describe('proxy: trusted proxies', () => {
     expect(seen.headers['x-forwarded-for']).toBe('203.0.113.9, 198.51.100.7, 127.0.0.1');
     expect(seen.headers['x-forwarded-proto']).toBe('https');
   });
+
+  it('reads an entry with a port (ip:port, [v6]:port) as its address, IPv6 in canonical form', async () => {
+    const realIp = async (xff: string) => ((await (await request(`${gw.url}/x`, { headers: { 'x-forwarded-for': xff } })).body.json()) as { headers: Record<string, string> }).headers['x-real-ip'];
+    expect(await realIp('203.0.113.9:4711')).toBe('203.0.113.9');
+    expect(await realIp('[2001:DB8:0:0::1]:443')).toBe('2001:db8::1');
+    expect(await realIp('::FFFF:198.51.100.7')).toBe('198.51.100.7');
+    expect(await realIp('not-an-address')).toBe('127.0.0.1'); // garbage: the peer itself
+  });
 });
 
 /** Sends raw request bytes and returns the whole raw response (the request must say Connection: close). */

@@ -74,7 +74,7 @@ export const gatewaySchema = z
       .string()
       .optional()
       .describe('Admin API token (`Authorization: Bearer` or `Kong-Admin-Token`); required when admin listens beyond loopback. Empty = unset.'),
-    trusted_proxies: z.array(cidr).default([]).describe('Peers whose X-Forwarded-For is honoured.'),
+    trusted_proxies: z.array(cidr).default([]).describe('Peers whose X-Forwarded-For is honoured: the client is its right-most entry that is not a trusted proxy (`ip:port` and `[v6]:port` entries read as their address); an entry that is no address stops the walk at the peer.'),
     issuer: z.url({ protocol: /^https?$/, error: 'expected an absolute http(s) URL' }).optional().describe('OAuth issuer identifier (required with the oauth2 plugin).'),
     signing_keys: z.array(signingKeySchema).default([]).describe('Keys for tokens tollgate issues: the first signs, all verify.'),
     data_dir: z.string().default('./.tollgate').describe('Writable directory for generated certificates, spools and the SQLite file.'),

@@ -35,12 +35,41 @@ export class ClientIpResolver {
     if (this.trusted === null || forwardedFor === undefined || !this.isTrusted(ip)) return ip;
     const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = normalizeIp(hops[i]!.trim());
-      if (isIP(hop) === 0) return ip; // garbage in the chain: stop trusting it
+      const hop = hopAddress(hops[i]!.trim());
+      if (hop === null) return ip; // garbage in the chain: stop trusting it
       if (!this.isTrusted(hop)) return hop;
     }
-    return normalizeIp(hops[0]!.trim()) || ip;
+    return hopAddress(hops[0]!.trim()) ?? ip;
   }
+}
+
+/**
+ * One X-Forwarded-For entry as an address, or null when it is none: `1.2.3.4`, `1.2.3.4:5678`
+ * (some load balancers append the port), `[2001:db8::1]:443`, `2001:DB8::1`. IPv6 is written
+ * in its canonical form, so one client has one rate-limit key however a proxy spells it.
+ */
+export function hopAddress(hop: string): string | null {
+  let addr = hop;
+  if (addr.startsWith('[')) {
+    const end = addr.indexOf(']');
+    if (end < 0 || (end + 1 < addr.length && !/^:\d{1,5}$/.test(addr.slice(end + 1)))) return null;
+    addr = addr.slice(1, end);
+  } else if (addr.indexOf(':') > 0 && addr.indexOf(':') === addr.lastIndexOf(':')) {
+    const [host, port] = addr.split(':') as [string, string];
+    if (!/^\d{1,5}$/.test(port)) return null;
+    addr = host;
+  }
+  const family = isIP(addr);
+  if (family === 0) return null;
+  if (family === 4) return addr;
+  const canonical = new URL(`http://[${addr}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical); // an IPv4 client, as ::ffff:a.b.c.d
+  if (mapped) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return canonical;
 }
 
 /** `::ffff:10.0.0.1` → `10.0.0.1`, so IPv4 clients on dual-stack sockets get one key. */
