@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedRedisUrl, startRedis } from '../../test/helpers/redis.js';
 import { waitFor } from '../../test/helpers/ports.js';
@@ -300,5 +301,30 @@ describe('Redis counters', () => {
     for (let n = 0; n < 4; n++) results.push(await store.admit([local, shared]));
     expect(results.map((r) => r.refusedIndex)).toEqual([-1, -1, 1, 1]);
     expect(results[3].states[0].remaining).toBe(8);
+  });
+});
+
+describe('Redis counters: the eviction policy', () => {
+  it('warns once at start when Redis may evict keys, and not with noeviction', async () => {
+    const own = await startRedis();
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    try {
+      const store = createCounterStore({ redisUrl: own.url, keyPrefix: prefix, logger });
+      stores.push(store);
+      expect(await store.waitReady(5000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(lines.filter((l) => l.includes('maxmemory-policy'))).toEqual([]); // redis-server's default is noeviction
+      const conf = new Redis(own.url);
+      await conf.config('SET', 'maxmemory-policy', 'volatile-ttl');
+      conf.disconnect();
+      const evicting = createCounterStore({ redisUrl: own.url, keyPrefix: prefix, logger });
+      stores.push(evicting);
+      expect(await evicting.waitReady(5000)).toBe(true);
+      const warning = await waitFor(() => lines.find((l) => l.includes('maxmemory-policy volatile-ttl')), 'the eviction warning');
+      expect(JSON.parse(warning)).toMatchObject({ level: 40, maxmemory_policy: 'volatile-ttl' });
+    } finally {
+      await own.stop();
+    }
   });
 });

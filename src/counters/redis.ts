@@ -252,6 +252,23 @@ export class RedisCounters {
     this.#health = 'up';
     if (was === 'down') this.#logger?.info({ redis: this.#where }, 'Redis reachable again: counters are shared through Redis again');
     else this.#logger?.info({ redis: this.#where }, 'Redis connected: counters are shared through Redis');
+    if (was === 'connecting') void this.#checkEviction();
+  }
+
+  /**
+   * Any maxmemory-policy but noeviction lets Redis evict live counters under memory pressure:
+   * a limit or budget silently reset. Said once at start; a Redis that refuses CONFIG (managed
+   * services, ACLs) is not asked again.
+   */
+  async #checkEviction(): Promise<void> {
+    const reply = await this.#client.call('CONFIG', 'GET', 'maxmemory-policy').catch(() => null);
+    const policy = Array.isArray(reply) ? String(reply[1] ?? '') : '';
+    if (policy !== '' && policy !== 'noeviction') {
+      this.#logger?.warn(
+        { redis: this.#where, maxmemory_policy: policy },
+        `Redis may evict keys (maxmemory-policy ${policy}): an evicted counter resets a rate limit or budget without a trace. Set maxmemory-policy noeviction (tollgate's keys all expire on their own)`,
+      );
+    }
   }
 
   #down(err: unknown): void {
