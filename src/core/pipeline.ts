@@ -186,11 +186,11 @@ function decide(chain: Chain, ctx: RequestContext, counters: CounterStore, all: 
   if (all.length === 0) return undefined;
   const now = counters.admitNow?.(all) ?? null;
   if (now !== null) {
-    applyAdmission(chain, ctx, now, ends);
+    applyAdmission(chain, ctx, now, ends, all);
     return undefined;
   }
   return counters.admit(all).then(
-    (result) => applyAdmission(chain, ctx, result, ends),
+    (result) => applyAdmission(chain, ctx, result, ends, all),
     (err: unknown) => {
       if (err instanceof CountersUnavailableError) {
         throw new ServiceUnavailableError('Rate-limit counters are unavailable, try again later', 'TG_COUNTERS_DOWN', err, { 'retry-after': '1' });
@@ -201,7 +201,7 @@ function decide(chain: Chain, ctx: RequestContext, counters: CounterStore, all: 
 }
 
 /** Every limit sees its outcome (and sets its headers, also on a 429); the first refusal is thrown. */
-function applyAdmission(chain: Chain, ctx: RequestContext, result: AdmitResult, ends: number[]): void {
+function applyAdmission(chain: Chain, ctx: RequestContext, result: AdmitResult, ends: number[], claims: readonly Claim[]): void {
   let refusal: unknown;
   let start = 0;
   for (let i = 0; i < chain.limiters.length; i++) {
@@ -224,8 +224,29 @@ function applyAdmission(chain: Chain, ctx: RequestContext, result: AdmitResult, 
     }
     start = end;
   }
-  if (refusal !== undefined) throw refusal;
+  if (refusal !== undefined) {
+    if (refusal instanceof GatewayError && refusal.headers?.['Retry-After'] !== undefined) widenRetryAfter(refusal.headers, claims, result.states);
+    throw refusal;
+  }
   if (!result.admitted) throw new GatewayError('TG_RATE_LIMITED', 429, 'API rate limit exceeded');
+}
+
+/**
+ * A 429's Retry-After covers every limit that would refuse the request, not only the layer
+ * that said so first: with a per-second and a per-hour window both used up (or a budget spent
+ * too), retrying when the first frees would only meet the next.
+ */
+function widenRetryAfter(headers: NonNullable<GatewayError['headers']>, claims: readonly Claim[], states: AdmitResult['states']): void {
+  let ms = 0;
+  for (let i = 0; i < claims.length; i++) {
+    const claim = claims[i]!;
+    const state = states[i];
+    if (state === undefined) continue;
+    const refuses = claim.kind === 'window' ? state.remaining < claim.cost : state.remaining < claim.amount;
+    if (refuses && state.resetMs > ms) ms = state.resetMs;
+  }
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds > Number(headers['Retry-After'])) headers['Retry-After'] = String(seconds);
 }
 
 /** Runs a void phase over a list, isolating failures (response/log phases must not break the response). */

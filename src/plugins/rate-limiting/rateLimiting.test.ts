@@ -91,6 +91,11 @@ describe('rate-limiting: keys, layers and options (one gateway, in-process count
       svc('hidden', '/hidden', [
         { name: 'rate-limiting', config: { hour: 1, limit_by: 'ip', hide_client_headers: true, error_code: 503, error_message: 'Slow down, please' } },
       ]),
+      // Both exhausted by the same three requests; the instance that refuses first frees first.
+      svc('both', '/both', [
+        { name: 'rate-limiting', instance_name: 'a-per-second', config: { second: 3, limit_by: 'header', header_name: 'X-Caller' } },
+        { name: 'rate-limiting', instance_name: 'z-per-hour', config: { hour: 3, limit_by: 'header', header_name: 'X-Caller' } },
+      ]),
       svc('fixed', '/fixed', [{ name: 'rate-limiting', config: { hour: 2, day: 5, limit_by: 'path', path: '/fixed/a', window_type: 'fixed' } }]),
     ];
     [gw, trusting] = await Promise.all([
@@ -154,6 +159,16 @@ describe('rate-limiting: keys, layers and options (one gateway, in-process count
     expect(header(r, 'X-RateLimit-Remaining-Hour')).toBe('19');
     expect(header(r, 'RateLimit-Limit')).toBe('5');
     expect(header(r, 'RateLimit-Remaining')).toBe('4');
+  });
+
+  it("a 429's Retry-After covers every exhausted limit, not only the first to refuse", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await send(`${gw.url}/both`, { headers: { 'X-Caller': 'frank' } })).status);
+    const refused = await send(`${gw.url}/both`, { headers: { 'X-Caller': 'frank' } });
+    expect([...statuses, refused.status]).toEqual([200, 200, 200, 429]);
+    expect(header(refused, 'X-RateLimit-Remaining-Hour')).toBe('0');
+    expect(Number(header(refused, 'Retry-After'))).toBeGreaterThan(60); // the hour window, not the second's
+    expect(header(refused, 'Retry-After')).toBe(header(refused, 'RateLimit-Reset')); // a sliding hour can free later than an hour from now
   });
 
   it('hide_client_headers, error_code and error_message', async () => {
