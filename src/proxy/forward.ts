@@ -59,7 +59,7 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     if (te !== undefined && te !== 'chunked' && !onlyChunked(te)) {
       // `gzip, chunked` and the like: undici takes off the chunking only, and the client would
       // get compressed bytes labelled as plain. Refused as nginx (and so Kong) refuses it.
-      this.controller?.abort(Object.assign(new Error(`upstream sent Transfer-Encoding: ${String(te)}`), { code: 'TG_UPSTREAM_TRANSFER_ENCODING' }));
+      this.controller?.abort(Object.assign(new Error(`upstream sent Transfer-Encoding: ${String(te)}`), { code: 'UPSTREAM_BAD_TRANSFER_ENCODING' }));
       return;
     }
     ctx.upstreamHeadersNs = process.hrtime.bigint();
@@ -214,6 +214,6 @@ export function describeUpstreamError(err: unknown): string {
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'upstream host not found';
   if (code === 'TG_BODY_TOO_LARGE') return 'request body too large';
   if (code === 'TG_UPSTREAM_WRITE_TIMEOUT') return 'upstream write timeout';
-  if (code === 'TG_UPSTREAM_TRANSFER_ENCODING') return 'upstream sent a Transfer-Encoding other than chunked';
+  if (code === 'UPSTREAM_BAD_TRANSFER_ENCODING') return 'upstream sent a Transfer-Encoding other than chunked';
   return code ? `upstream error ${code}` : 'upstream error';
 }
