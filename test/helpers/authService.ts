@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
  *   camel-<user>             200 with camelCase fields
  *   admin-<user>             200 with roles ["admin"]
  *   nostore-<user>           200 like allow, with Cache-Control: no-store
+ *   html                     200 with an HTML page (a maintenance page served with 200)
+ *   empty                    204, no body
  *   deny / forbid            401 / 403
  *   fail                     500
  *   status-<code>            that status (e.g. status-501)
@@ -46,6 +48,12 @@ export async function startAuthService(): Promise<FakeAuthService> {
       switch (kind) {
         case 'allow':
           return answer(res, 200, { user_id: user, client_id: 'svc-client', username: `${user}-name`, enterprise_id: 'ent-1', roles: ['user'], workspaces: ['ws-1'], scopes });
+        case 'html':
+          res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Down for maintenance</body></html>');
+          return;
+        case 'empty':
+          res.writeHead(204).end();
+          return;
         case 'nostore':
           res.setHeader('cache-control', 'no-store');
           return answer(res, 200, { user_id: user, roles: ['user'] });

@@ -26,6 +26,8 @@ export interface AuthAnswer {
   body: unknown;
   /** The service's Cache-Control, if any: `no-store` / `max-age` bound the decision cache. */
   cacheControl: string | null;
+  /** `invalid`: a body that is not a JSON object (an HTML page, an array, too large, cut). */
+  bodyKind: 'object' | 'empty' | 'invalid';
 }
 
 export interface AuthClientOptions {
@@ -96,7 +98,8 @@ export class AuthClient {
       throw new Error(`auth service answered ${res.statusCode}`);
     }
     const cc = res.headers['cache-control'];
-    return { status: res.statusCode, body: await readJson(res.body), cacheControl: cc === undefined ? null : Array.isArray(cc) ? cc.join(', ') : cc };
+    const answer = await readJson(res.body);
+    return { status: res.statusCode, body: answer.body, bodyKind: answer.kind, cacheControl: cc === undefined ? null : Array.isArray(cc) ? cc.join(', ') : cc };
   }
 
   close(): Promise<void> {
@@ -122,12 +125,14 @@ function requestHeaders(ctx: RequestContext): Record<string, string> {
   return out;
 }
 
-async function readJson(body: Dispatcher.ResponseData['body']): Promise<unknown> {
+async function readJson(body: Dispatcher.ResponseData['body']): Promise<{ body: unknown; kind: AuthAnswer['bodyKind'] }> {
   const bytes = await readBounded(body, MAX_ANSWER_BYTES);
-  if (bytes === null || bytes.length === 0) return null;
+  if (bytes === null) return { body: null, kind: 'invalid' };
+  if (bytes.toString('utf8').trim() === '') return { body: null, kind: 'empty' };
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? { body: value, kind: 'object' } : { body: null, kind: 'invalid' };
   } catch {
-    return null;
+    return { body: null, kind: 'invalid' };
   }
 }

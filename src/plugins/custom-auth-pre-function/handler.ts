@@ -84,6 +84,13 @@ class PreFunctionAuth implements PluginHandler {
       this.logger.warn({ status, request_id: ctx.id }, 'auth service gave an unexpected status');
       throw this.unavailable();
     }
+    if (answer.bodyKind === 'invalid') {
+      // A 2xx whose body is no JSON object (a maintenance page served with 200, a proxy's error
+      // page) is not a decision: allowing on it would let everyone in while the service is broken.
+      this.breaker.failed(Date.now());
+      this.logger.warn({ status, request_id: ctx.id }, 'auth service answered 2xx without a JSON object; treated as a failure');
+      throw this.unavailable();
+    }
     this.breaker.succeeded();
     const identity = identityFromAnswer(answer.body);
     this.remember(cacheKey, answer, { allow: true, identity, expiresAt: 0 });
