@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
  *   nostore-<user>           200 like allow, with Cache-Control: no-store
  *   html                     200 with an HTML page (a maintenance page served with 200)
  *   empty                    204, no body
+ *   plain                    200 text/plain "OK" (an nginx auth_request-style service)
  *   deny / forbid            401 / 403
  *   fail                     500
  *   status-<code>            that status (e.g. status-501)
@@ -50,6 +51,9 @@ export async function startAuthService(): Promise<FakeAuthService> {
           return answer(res, 200, { user_id: user, client_id: 'svc-client', username: `${user}-name`, enterprise_id: 'ent-1', roles: ['user'], workspaces: ['ws-1'], scopes });
         case 'html':
           res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Down for maintenance</body></html>');
+          return;
+        case 'plain':
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
           return;
         case 'empty':
           res.writeHead(204).end();

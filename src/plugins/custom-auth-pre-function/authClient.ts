@@ -98,7 +98,7 @@ export class AuthClient {
       throw new Error(`auth service answered ${res.statusCode}`);
     }
     const cc = res.headers['cache-control'];
-    const answer = await readJson(res.body);
+    const answer = await readJson(res.body, String(res.headers['content-type'] ?? ''));
     return { status: res.statusCode, body: answer.body, bodyKind: answer.kind, cacheControl: cc === undefined ? null : Array.isArray(cc) ? cc.join(', ') : cc };
   }
 
@@ -125,14 +125,25 @@ function requestHeaders(ctx: RequestContext): Record<string, string> {
   return out;
 }
 
-async function readJson(body: Dispatcher.ResponseData['body']): Promise<{ body: unknown; kind: AuthAnswer['bodyKind'] }> {
+/**
+ * The answer's body. `invalid` when it cannot be a decision: over MAX_ANSWER_BYTES, an HTML page
+ * (a maintenance or proxy error page served with 200), or JSON that is not an object. A body
+ * of another type (`text/plain` "OK", as nginx auth_request services answer) is `empty`: an
+ * allow with no identity, as SPEC §5 has it.
+ */
+async function readJson(body: Dispatcher.ResponseData['body'], contentType: string): Promise<{ body: unknown; kind: AuthAnswer['bodyKind'] }> {
   const bytes = await readBounded(body, MAX_ANSWER_BYTES);
   if (bytes === null) return { body: null, kind: 'invalid' };
-  if (bytes.toString('utf8').trim() === '') return { body: null, kind: 'empty' };
+  const text = bytes.toString('utf8');
+  if (text.trim() === '') return { body: null, kind: 'empty' };
+  const type = contentType.toLowerCase();
+  if (type.includes('html')) return { body: null, kind: 'invalid' };
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(bytes.toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? { body: value, kind: 'object' } : { body: null, kind: 'invalid' };
+    value = JSON.parse(text);
   } catch {
-    return { body: null, kind: 'invalid' };
+    return { body: null, kind: type.includes('json') ? 'invalid' : 'empty' };
   }
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return { body: value, kind: 'object' };
+  return { body: null, kind: type.includes('json') ? 'invalid' : 'empty' };
 }

@@ -172,12 +172,13 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     expect(auth.callsFor(otherPath.id)).toHaveLength(1);
   });
 
-  it('a 2xx whose body is no JSON object is a failure (503), not an allow; an empty 204 allows', async () => {
+  it('a 2xx with an HTML page is a failure (503), not an allow; an empty 204 or a text/plain OK allows', async () => {
     const page = await call(`${gw.url}/auth/html`, bearer('html'));
     expect(page.status).toBe(503);
     const empty = await call(`${gw.url}/auth/empty`, bearer('empty'));
     expect(empty.status).toBe(200);
     expect(empty.body.headers['x-user-id']).toBeUndefined();
+    expect((await call(`${gw.url}/auth/plain`, bearer('plain'))).status).toBe(200); // text/plain "OK" allows, as SPEC §5 says of a 2xx
   });
 
   it('a cached decision is reused only for the same query, host and workspace; Cache-Control: no-store is never cached', async () => {
