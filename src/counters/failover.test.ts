@@ -179,6 +179,14 @@ describe('a settlement that cannot reach Redis', () => {
       await direct.settle(second, 7);
       expect(await direct.settleAgain([{ claim: second, actual: 7 }])).toEqual([{ used: 47, reserved: 0 }]);
       expect(await store.budgetUsage('ws-blip', 'redis')).toEqual({ used: 47, reserved: 0 });
+      // Redis away for longer than the reservation's TTL: it lapsed (and was purged by the next
+      // admission), and the settlement sent again afterwards is still charged, once.
+      const third = budgetClaim('ws-blip', 1000, 100, 'r3', { reservationTtlMs: 300 });
+      await direct.admit([third], true);
+      await new Promise((r) => setTimeout(r, 500));
+      await direct.admit([budgetClaim('ws-blip', 1000, 100, 'r4')], false); // purges r3
+      expect(await direct.settleAgain([{ claim: third, actual: 5 }])).toEqual([{ used: 52, reserved: 0 }]);
+      expect(await direct.settleAgain([{ claim: third, actual: 5 }])).toEqual([{ used: 52, reserved: 0 }]);
       await direct.close();
     } finally {
       await store.close();

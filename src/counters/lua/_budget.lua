@@ -1,19 +1,25 @@
 -- _budget.lua: shared by the budget scripts; luaScript.ts puts it in front of each of them
 -- (one EVALSHA body per script, so a script cannot load another).
 -- Reservations live in the hash as r:<id> = amount, summed in `reserved`, and in the zset by
--- expiry time.
+-- expiry time. A reservation that lapsed unsettled leaves l:<id> = 1 behind, so that its
+-- settlement, sent again after Redis was away for longer than the TTL, is still charged once
+-- (settle.lua) rather than taken for one already settled. The marker goes with the settlement,
+-- or with the key at the end of the period.
 
--- Drops one reservation (settled, released or rolled back), if it is still there.
+-- Drops one reservation (settled, released or rolled back), or its lapse marker.
 local function drop_reservation(hkey, zkey, id)
   local amount = tonumber(redis.call('HGET', hkey, 'r:' .. id))
   if amount then
     redis.call('HDEL', hkey, 'r:' .. id)
     redis.call('HINCRBY', hkey, 'reserved', -amount)
+  else
+    redis.call('HDEL', hkey, 'l:' .. id)
   end
   redis.call('ZREM', zkey, id)
 end
 
--- Drops reservations whose expiry has passed (a crashed replica never settled them).
+-- Drops reservations whose expiry has passed (a crashed replica never settled them, or its
+-- settlement is waiting for Redis), leaving their lapse markers.
 local function purge_expired(hkey, zkey, now)
   local ids = redis.call('ZRANGEBYSCORE', zkey, '-inf', now, 'LIMIT', 0, 512)
   if #ids == 0 then return end
@@ -23,6 +29,7 @@ local function purge_expired(hkey, zkey, now)
     if amount then
       freed = freed + amount
       redis.call('HDEL', hkey, 'r:' .. id)
+      redis.call('HSET', hkey, 'l:' .. id, 1)
     end
   end
   redis.call('ZREM', zkey, unpack(ids))
