@@ -481,6 +481,16 @@ describe('proxy: trusted proxies', () => {
     expect(seen.headers['x-forwarded-proto']).toBe('https');
   });
 
+  it('forwards every header of a request under max_header_size, however many (Node keeps 1,000 by default)', async () => {
+    const filler: Record<string, string> = {};
+    for (let i = 0; i < 1500; i++) filler[`a${i}`] = '1';
+    const res = await request(`${gw.url}/x`, { headers: { ...filler, 'x-last': 'seen' } });
+    const seen = (await res.body.json()) as { headers: Record<string, string> };
+    expect(res.statusCode).toBe(200);
+    expect(seen.headers['a1499']).toBe('1');
+    expect(seen.headers['x-last']).toBe('seen');
+  });
+
   it('reads an entry with a port (ip:port, [v6]:port) as its address, IPv6 in canonical form', async () => {
     const realIp = async (xff: string) => ((await (await request(`${gw.url}/x`, { headers: { 'x-forwarded-for': xff } })).body.json()) as { headers: Record<string, string> }).headers['x-real-ip'];
     expect(await realIp('203.0.113.9:4711')).toBe('203.0.113.9');

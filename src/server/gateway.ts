@@ -207,6 +207,10 @@ export class Gateway {
   }
 
   private wireProxyServer(server: Listener, proxy: ProxyHandler, upgrade: UpgradeProxy): void {
+    // Node keeps only the first 1,000 headers of a request (maxHeadersCount 2000 counts names
+    // and values) and drops the rest without a word: a credential after them was ignored.
+    // max_header_size bounds a request's headers already (431 beyond it).
+    server.maxHeadersCount = 0;
     this.connections.track(server);
     server.on('upgrade', upgrade.handle);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -41,6 +41,7 @@ export async function startUpstream(handler?: Handler): Promise<TestUpstream> {
       void (handler ?? defaultHandler)(req, res, body);
     });
   });
+  server.maxHeadersCount = 0; // sees every header the gateway forwards (Node keeps 1,000 by default)
   server.on('connection', () => state.connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
