@@ -481,6 +481,14 @@ describe('proxy: trusted proxies', () => {
     expect(seen.headers['x-forwarded-proto']).toBe('https');
   });
 
+  it('an HTTP/1.0 request without Host gets no empty X-Forwarded-Host upstream', async () => {
+    const raw = await rawRequest(gw.ports.proxy!, 'GET /x HTTP/1.0\r\n\r\n');
+    expect(raw).toMatch(/^HTTP\/1\.[01] 200/);
+    const seen = up.seen[up.seen.length - 1]!;
+    expect(seen.headers).not.toHaveProperty('x-forwarded-host');
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
   it('forwards every header of a request under max_header_size, however many (Node keeps 1,000 by default)', async () => {
     const filler: Record<string, string> = {};
     for (let i = 0; i < 1500; i++) filler[`a${i}`] = '1';

@@ -91,7 +91,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, f: Forward
   const chain = f.peerTrusted && xff !== undefined ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${f.peerIp}` : f.peerIp;
   out['x-forwarded-for'] = chain;
   out['x-forwarded-proto'] = (f.peerTrusted && first(incoming['x-forwarded-proto'])) || f.proto;
-  out['x-forwarded-host'] = (f.peerTrusted && first(incoming['x-forwarded-host'])) || f.host;
+  const forwardedHost = (f.peerTrusted && first(incoming['x-forwarded-host'])) || f.host;
+  if (forwardedHost !== '') out['x-forwarded-host'] = forwardedHost; // an HTTP/1.0 request may name no host
   out['x-forwarded-port'] = (f.peerTrusted && first(incoming['x-forwarded-port'])) || String(f.port);
   out['x-real-ip'] = f.clientIp;
   out['x-request-id'] = f.requestId;
