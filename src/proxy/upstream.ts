@@ -116,30 +116,45 @@ const OVERFLOW_IDLE_MS = 4_000;
  * event means a connection is free again.
  */
 class KeepAlivePool extends Dispatcher {
+  private readonly main: Pool;
+  private readonly mainDispatcher: Dispatcher;
+  private overflow: { pool: Pool; dispatcher: Dispatcher } | null = null;
   private saturated = false;
-  private overflowDispatcher: Dispatcher | null = null;
 
   constructor(
-    private readonly main: Dispatcher,
-    mainPool: Pool,
-    private readonly openOverflow: () => Dispatcher,
+    private readonly origin: string,
+    private readonly options: Pool.Options,
+    private readonly retries: number,
   ) {
     super();
-    mainPool.on('drain', () => (this.saturated = false));
+    this.main = new Pool(origin, options);
+    this.mainDispatcher = this.main.compose(connectRetry(retries));
+    this.main.on('drain', () => (this.saturated = false));
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (!this.saturated) {
-      if (!this.main.dispatch(opts, handler)) this.saturated = true;
+      if (!this.mainDispatcher.dispatch(opts, handler)) this.saturated = true;
       return true;
     }
-    return (this.overflowDispatcher ??= this.openOverflow()).dispatch(opts, handler);
+    this.overflow ??= this.openOverflow();
+    return this.overflow.dispatcher.dispatch(opts, handler);
+  }
+
+  private openOverflow(): { pool: Pool; dispatcher: Dispatcher } {
+    const pool = new Pool(this.origin, { ...this.options, connections: null, keepAliveTimeout: OVERFLOW_IDLE_MS, keepAliveMaxTimeout: OVERFLOW_IDLE_MS });
+    return { pool, dispatcher: pool.compose(connectRetry(this.retries)) };
+  }
+
+  /** Closes both pools (after the requests using them drained). */
+  async shutdown(): Promise<void> {
+    await Promise.all([this.main.close().catch(() => {}), this.overflow?.pool.close().catch(() => {})]);
   }
 }
 
 /** Cache of dispatchers keyed by origin + timeouts + retries + TLS verification. */
 export class UpstreamPools {
-  private readonly pools = new Map<string, { pool: Pool; overflow: Pool | null; dispatcher: Dispatcher }>();
+  private readonly pools = new Map<string, KeepAlivePool>();
 
   constructor(private readonly settings: PoolSettings) {}
 
@@ -150,37 +165,33 @@ export class UpstreamPools {
   get(s: ServiceConfig): { dispatcher: Dispatcher; key: string } {
     const { origin } = upstreamTarget(s);
     const key = UpstreamPools.key(s, origin);
-    let entry = this.pools.get(key);
-    if (!entry) {
-      const options: Pool.Options = {
-        connections: this.settings.keepAliveConnections,
-        pipelining: 1,
-        connect: { timeout: s.connect_timeout, rejectUnauthorized: s.tls_verify },
-        headersTimeout: s.read_timeout,
-        bodyTimeout: s.read_timeout,
-        keepAliveTimeout: 60_000,
-        keepAliveMaxTimeout: 600_000,
-      };
-      const pool = new Pool(origin, options);
-      const created: { pool: Pool; overflow: Pool | null; dispatcher: Dispatcher } = { pool, overflow: null, dispatcher: pool };
-      created.dispatcher = new KeepAlivePool(pool.compose(connectRetry(s.retries)), pool, () => {
-        created.overflow = new Pool(origin, { ...options, connections: null, keepAliveTimeout: OVERFLOW_IDLE_MS, keepAliveMaxTimeout: OVERFLOW_IDLE_MS });
-        return created.overflow.compose(connectRetry(s.retries));
-      });
-      entry = created;
-      this.pools.set(key, entry);
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new KeepAlivePool(
+        origin,
+        {
+          connections: this.settings.keepAliveConnections,
+          pipelining: 1,
+          connect: { timeout: s.connect_timeout, rejectUnauthorized: s.tls_verify },
+          headersTimeout: s.read_timeout,
+          bodyTimeout: s.read_timeout,
+          keepAliveTimeout: 60_000,
+          keepAliveMaxTimeout: 600_000,
+        },
+        s.retries,
+      );
+      this.pools.set(key, pool);
     }
-    return { dispatcher: entry.dispatcher, key };
+    return { dispatcher: pool, key };
   }
 
   /** Closes pools no longer used by the live config (after the old config drained). */
   async retain(keys: ReadonlySet<string>): Promise<void> {
     const closing: Promise<void>[] = [];
-    for (const [key, entry] of this.pools) {
+    for (const [key, pool] of this.pools) {
       if (keys.has(key)) continue;
       this.pools.delete(key);
-      closing.push(entry.pool.close().catch(() => {}));
-      if (entry.overflow) closing.push(entry.overflow.close().catch(() => {}));
+      closing.push(pool.shutdown());
     }
     await Promise.all(closing);
   }

@@ -310,14 +310,14 @@ export class AuditFile {
     if (this.closing) return this.step(this.closing);
     if (!this.handle) return this.step(this.open());
     if (this.inflight === null && this.carry !== null) {
-      this.noticeTruncation(this.handle);
+      this.followFileEnd(this.handle);
       this.inflight = { buf: this.carry, pos: this.offset, lines: newlines(this.carry) };
       this.offset += this.carry.length;
       this.carry = null;
     }
     if (this.inflight === null && this.rotationDue()) return this.step(this.rotate());
     if (this.inflight === null) {
-      this.noticeTruncation(this.handle);
+      this.followFileEnd(this.handle);
       const lines = this.queue.lines;
       const buf = this.queue.take();
       this.inflight = { buf, pos: this.offset, lines };
@@ -339,7 +339,7 @@ export class AuditFile {
    * behind our back has another writer (a second process configured with this path): our
    * lines go after its lines instead of over them, and the log says so. One fstat per batch.
    */
-  private noticeTruncation(handle: FileHandle): void {
+  private followFileEnd(handle: FileHandle): void {
     let size: number;
     try {
       size = fstatSync(handle.fd).size;

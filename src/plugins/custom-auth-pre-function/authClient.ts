@@ -138,11 +138,11 @@ async function readJson(body: Dispatcher.ResponseData['body'], contentType: stri
   if (text.trim() === '') return { body: null, kind: 'empty' };
   const type = contentType.toLowerCase();
   if (type.includes('html')) return { body: null, kind: 'invalid' };
-  let value: unknown;
+  let value: unknown = null;
   try {
     value = JSON.parse(text);
   } catch {
-    return { body: null, kind: type.includes('json') ? 'invalid' : 'empty' };
+    /* not JSON: decided by its type below */
   }
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) return { body: value, kind: 'object' };
   return { body: null, kind: type.includes('json') ? 'invalid' : 'empty' };

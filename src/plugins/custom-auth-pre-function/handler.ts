@@ -12,6 +12,7 @@ import { identityFromAnswer } from './answer.js';
 
 /** A remembered decision of the auth service (only when `cache_ttl` > 0). */
 type Decision = { allow: true; identity: Identity; expiresAt: number } | { allow: false; status: 401 | 403; expiresAt: number };
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 const UNAVAILABLE = 'The authentication service is unavailable, try again later';
 
@@ -76,7 +77,7 @@ class PreFunctionAuth implements PluginHandler {
     const { status } = answer;
     if (status === 401 || status === 403) {
       this.breaker.succeeded();
-      this.remember(cacheKey, answer, { allow: false, status, expiresAt: 0 });
+      this.remember(cacheKey, answer, { allow: false, status });
       deny(status);
     }
     if (status < 200 || status >= 300) {
@@ -93,17 +94,15 @@ class PreFunctionAuth implements PluginHandler {
     }
     this.breaker.succeeded();
     const identity = identityFromAnswer(answer.body);
-    this.remember(cacheKey, answer, { allow: true, identity, expiresAt: 0 });
+    this.remember(cacheKey, answer, { allow: true, identity });
     return copyIdentity(identity);
   }
 
   /** Keeps a decision for cache_ttl, or less when the service's Cache-Control says so. */
-  private remember(cacheKey: string | null, answer: AuthAnswer, decision: Decision): void {
+  private remember(cacheKey: string | null, answer: AuthAnswer, decision: DistributiveOmit<Decision, 'expiresAt'>): void {
     if (cacheKey === null || this.decisions === null) return;
     const ttl = cacheLifetime(answer.cacheControl, this.ttl);
-    if (ttl <= 0) return;
-    decision.expiresAt = Date.now() + ttl;
-    this.decisions.set(cacheKey, decision);
+    if (ttl > 0) this.decisions.set(cacheKey, { ...decision, expiresAt: Date.now() + ttl } as Decision);
   }
 
   private unavailable(cause?: unknown): ServiceUnavailableError {

@@ -64,11 +64,10 @@ function sampleAudit(m: KongMetrics, s: SharedState): void {
     errors.set(h.sink, (errors.get(h.sink) ?? 0) + h.errors);
   }
   for (const [sink, n] of pending) m.auditPending.set({ sink }, n);
+  // Sinks are never dropped (sinks.ts), so a kind's total only grows: add what is new since.
   for (const [sink, n] of errors) {
-    const before = s.auditErrorsReported.get(sink) ?? 0;
-    if (n > before) m.auditErrors.inc({ sink }, n - before);
-    else if (!s.auditErrorsReported.has(sink)) m.auditErrors.inc({ sink }, 0);
-    s.auditErrorsReported.set(sink, Math.max(n, before));
+    m.auditErrors.inc({ sink }, n - (s.auditErrorsReported.get(sink) ?? 0));
+    s.auditErrorsReported.set(sink, n);
   }
 }
 
