@@ -8,10 +8,91 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
 import { freePort, waitFor } from './helpers/ports.js';
+import { rsaPair, seedToken } from './helpers/jwt.js';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+
+describe('proxy: a request body waits for access to pass', () => {
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+  let token: string;
+  const chat = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hello' }] });
+  beforeAll(async () => {
+    up = await startUpstream();
+    const key = rsaPair(2048);
+    token = await seedToken(key, 'admin-key', 'user-1');
+    gw = await startGateway({
+      services: [
+        {
+          name: 'echo',
+          url: up.url,
+          routes: [
+            // jwt + token-budget: the body is parsed (the budget's estimate needs it)
+            { name: 'ai', paths: ['/ai'], plugins: [{ name: 'jwt' }, { name: 'token-budget', config: { day: 1_000_000, membership: 'open' } }] },
+            // jwt alone: a small body is read whole, a large one streamed
+            { name: 'authed', paths: ['/authed'], plugins: [{ name: 'jwt' }] },
+            { name: 'open', paths: ['/open'] },
+          ],
+        },
+      ],
+      consumers: [{ username: 'app', jwt_secrets: [{ key: 'admin-key', algorithm: 'RS256', rsa_public_key: key.publicPem }] }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+  const head = (path: string, length: number, extra = '') =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Workspace-Id: ws-1\r\nContent-Length: ${length}\r\n${extra}\r\n`;
+  const answered = /\r\n\r\n\{[^]*\}/;
+
+  it('a client waiting on Expect: 100-continue without credentials gets its 401, not an invitation to send the body', async () => {
+    for (const path of ['/ai/v1/chat/completions', '/authed/x']) {
+      const seen = up.seen.length;
+      const out = await talk(gw.ports.proxy!, [head(path, 50_000, 'Expect: 100-continue\r\n')], answered);
+      expect(out, path).toMatch(/^HTTP\/1\.1 401 /);
+      expect(out, path).not.toContain('100 Continue');
+      // The body it announced may never come: the connection closes after the answer.
+      expect(out.toLowerCase(), path).toContain('connection: close');
+      expect(up.seen.length).toBe(seen);
+    }
+  });
+
+  it('a body still arriving does not hold back the 401: the gateway does not buffer it for an unauthenticated caller', async () => {
+    // 10 of 50,000 bytes sent; the service's write_timeout (60 s) would pass before the rest.
+    for (const path of ['/ai/v1/chat/completions', '/authed/x']) {
+      const out = await talk(gw.ports.proxy!, [head(path, 50_000), '{"model":"'], answered);
+      expect(out, path).toMatch(/^HTTP\/1\.1 401 /);
+    }
+  });
+
+  it('an authenticated client gets 100 Continue, sends its body and gets the answer', async () => {
+    const big = JSON.stringify({ pad: 'a'.repeat(200_000) }); // beyond the small-body size: streamed
+    const cases: Array<[string, string, string]> = [
+      ['/ai/v1/chat/completions', chat, `Authorization: Bearer ${token}\r\n`],
+      ['/authed/small', chat, `Authorization: Bearer ${token}\r\n`],
+      ['/authed/big', big, `Authorization: Bearer ${token}\r\n`],
+      ['/open/x', chat, ''],
+    ];
+    for (const [path, body, auth] of cases) {
+      const seen = up.seen.length;
+      const out = await talk(gw.ports.proxy!, [head(path, body.length, `Expect: 100-continue\r\n${auth}`), 300, body], /\r\n0\r\n\r\n/);
+      expect(out, path).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+      expect(up.seen.length, path).toBe(seen + 1);
+      const got = up.seen.at(-1)!;
+      expect(got.body.length, path).toBe(body.length);
+      expect(got.headers.expect, path).toBeUndefined();
+    }
+  });
+
+  it('a 401 on a keep-alive connection without Expect and with the body sent leaves the connection usable', async () => {
+    const out = await talk(gw.ports.proxy!, [head('/ai/v1/chat/completions', chat.length) + chat, 200, 'GET /open/after HTTP/1.1\r\nHost: x\r\n\r\n'], /"url":"\/after"/);
+    expect(out).toMatch(/^HTTP\/1\.1 401 /);
+    expect(out).toContain('HTTP/1.1 200 ');
+  });
+});
 
 function readAudit(file: string): Array<Record<string, unknown>> {
   if (!existsSync(file)) return [];
@@ -508,6 +589,33 @@ describe('proxy: trusted proxies', () => {
   });
 });
 
+/** One connection: writes the parts with pauses, collects everything until `until` matches or the gateway closes. */
+function talk(port: number, parts: Array<string | Buffer | number>, until: RegExp, timeoutMs = 8000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let out = '';
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(out);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    socket.on('data', (d: Buffer) => {
+      out += d.toString('latin1');
+      if (until.test(out)) done();
+    });
+    socket.on('close', done);
+    socket.on('error', done);
+    void (async () => {
+      for (const p of parts) {
+        if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
+        else if (!socket.destroyed) socket.write(p);
+      }
+    })();
+  });
+}
+
+
 /** Sends raw request bytes and returns the whole raw response (the request must say Connection: close). */
 function rawRequest(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -604,31 +712,7 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
     await new Promise((r) => up.close(r));
   });
 
-  /** One connection: writes the parts with pauses, collects everything until `until` matches or the gateway closes. */
-  function converse(parts: Array<string | Buffer | number>, until: RegExp, timeoutMs = 8000): Promise<string> {
-    return new Promise((resolve) => {
-      const socket = connect(gw.ports.proxy!, '127.0.0.1');
-      let out = '';
-      const done = () => {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(out);
-      };
-      const timer = setTimeout(done, timeoutMs);
-      socket.on('data', (d: Buffer) => {
-        out += d.toString('latin1');
-        if (until.test(out)) done();
-      });
-      socket.on('close', done);
-      socket.on('error', done);
-      void (async () => {
-        for (const p of parts) {
-          if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
-          else if (!socket.destroyed) socket.write(p);
-        }
-      })();
-    });
-  }
+  const converse = (parts: Array<string | Buffer | number>, until: RegExp, timeoutMs?: number) => talk(gw.ports.proxy!, parts, until, timeoutMs);
 
   it('an upstream that answers before reading a large upload leaves the keep-alive connection usable', async () => {
     const size = 900_000;

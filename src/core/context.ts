@@ -119,6 +119,12 @@ export class RequestContext {
   rateLimited: string | null = null;
   /** Short description of what went wrong (audit `error`), never secrets or bodies. */
   error: string | null = null;
+  /**
+   * The client sent `Expect: 100-continue` and waits for `100 Continue` before its body: sent
+   * once access has passed, where the body is first read or forwarded (allowBody), as nginx
+   * does; an error answer before that closes the connection instead.
+   */
+  awaitsContinue = false;
   /** tollgate added `stream_options.include_usage` for a client that did not ask for it. */
   usageInjected = false;
   /** Response headers received from upstream (lower-case), for log-phase plugins. */

@@ -32,6 +32,8 @@ export interface Chain {
   log: PluginInstance[];
   needsBody: boolean;
   observesAi: boolean;
+  /** A limit or budget plugin reads the body (token-budget's estimate): limits run after the body read. */
+  limitsNeedBody: boolean;
   /** Any correlation/authentication/authorization/limit plugin: the request takes the async path. */
   hasAccess: boolean;
 }
@@ -40,16 +42,18 @@ export function buildChain(instances: PluginInstance[]): Chain {
   const sorted = [...instances].sort((a, b) => b.priority - a.priority || a.instanceId.localeCompare(b.instanceId));
   const inPhase = (...phases: Phase[]) => sorted.filter((p) => phases.includes(p.phase));
   const having = (key: keyof PluginHandler) => sorted.filter((p) => typeof p.handler[key] === 'function');
+  const limiters = inPhase('limits', 'budget');
   const chain = {
     correlation: inPhase('correlation').filter((p) => p.handler.access),
     authentication: inPhase('authentication').filter((p) => p.handler.authenticate),
     authorization: inPhase('authorization').filter((p) => p.handler.access),
-    limiters: inPhase('limits', 'budget'),
+    limiters,
     responseHeaders: having('responseHeaders'),
     responseEnd: having('responseEnd'),
     log: having('log'),
     needsBody: sorted.some((p) => p.needsBody),
     observesAi: sorted.some((p) => p.observesAi),
+    limitsNeedBody: limiters.some((p) => p.needsBody),
   };
   const hasAccess = chain.correlation.length + chain.authentication.length + chain.authorization.length + chain.limiters.length > 0;
   return { ...chain, hasAccess };
@@ -75,7 +79,22 @@ export function runAccessPhases(chain: Chain, ctx: RequestContext, counters: Cou
   return continueAccess(chain, ctx, counters, Stage.Correlation, 0);
 }
 
-function continueAccess(chain: Chain, ctx: RequestContext, counters: CounterStore, stage: Stage, from: number): Promise<void> | undefined {
+/**
+ * Correlation → authentication → authorization, without the limits: for a route whose limits
+ * need the body (runLimitPhases after it is read), so that who the caller is and whether they
+ * may come in is settled before a byte of the body is read.
+ */
+export function runIdentityPhases(chain: Chain, ctx: RequestContext): Promise<void> | undefined {
+  return continueAccess(chain, ctx, null, Stage.Correlation, 0);
+}
+
+/** The limits and budget alone (after runIdentityPhases). */
+export function runLimitPhases(chain: Chain, ctx: RequestContext, counters: CounterStore): Promise<void> | undefined {
+  return chain.limiters.length > 0 ? admit(chain, ctx, counters, 0) : undefined;
+}
+
+/** `counters` null: stop before the limits. */
+function continueAccess(chain: Chain, ctx: RequestContext, counters: CounterStore | null, stage: Stage, from: number): Promise<void> | undefined {
   if (stage === Stage.Correlation) {
     const list = chain.correlation;
     for (let i = from; i < list.length; i++) {
@@ -97,7 +116,7 @@ function continueAccess(chain: Chain, ctx: RequestContext, counters: CounterStor
     }
     from = 0;
   }
-  return chain.limiters.length > 0 ? admit(chain, ctx, counters, from) : undefined;
+  return counters !== null && chain.limiters.length > 0 ? admit(chain, ctx, counters, from) : undefined;
 }
 
 /**

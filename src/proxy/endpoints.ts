@@ -4,7 +4,7 @@ import type { PluginEndpoint } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
 import type { CounterStore } from '../counters/types.js';
 import { runAccessPhases } from '../core/pipeline.js';
-import { declaredLength, hasBody, readBody } from './requestBody.js';
+import { allowBody, declaredLength, hasBody, readBody } from './requestBody.js';
 
 /**
  * Plugin-served endpoints on the proxy listeners (the OAuth endpoints): the request handler
@@ -28,6 +28,7 @@ export async function serveEndpoint(ctx: RequestContext, rt: Runtime, ep: Plugin
   let body: Buffer | null = null;
   if (hasBody(ctx.req)) {
     if (declaredLength(ctx.req) > limit) throw new PayloadTooLargeError();
+    allowBody(ctx);
     body = await readBody(ctx.req, limit);
     ctx.bytesIn = body.length;
   }

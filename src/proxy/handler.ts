@@ -12,14 +12,14 @@ import {
   UpgradeRequiredError,
   toGatewayError,
 } from '../core/errors.js';
-import { runAccessPhases, runResponseEnd, runSyncPhase, type Chain, type PluginInstance } from '../core/pipeline.js';
+import { runAccessPhases, runIdentityPhases, runLimitPhases, runResponseEnd, runSyncPhase, type Chain, type PluginInstance } from '../core/pipeline.js';
 import type { Runtime, CompiledRoute } from '../core/runtime.js';
 import type { CounterStore } from '../counters/types.js';
 import { applyIdentity, upstreamRequestHeaders } from './headers.js';
 import { normalizePath } from './normalizePath.js';
 import { aiApiOfPath } from '../ai/apiKind.js';
 import { upstreamPath } from './router.js';
-import { UpstreamBody, declaredLength, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
+import { UpstreamBody, allowBody, declaredLength, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
 import { ResponseForwarder, type ForwardHost } from './forward.js';
 import { serveEndpoint } from './endpoints.js';
 import { inspectRequest, prepareUpstreamBody } from '../ai/index.js';
@@ -65,9 +65,13 @@ const UPSTREAM = new Slot<ResponseForwarder>('upstream');
 export class ProxyHandler implements ForwardHost {
   constructor(private readonly deps: ProxyDeps) {}
 
-  /** `request` listener for the HTTP and HTTPS proxy servers. */
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+  /**
+   * `request` listener for the HTTP and HTTPS proxy servers, and their `checkContinue` one with
+   * `awaitsContinue` (Node then leaves `100 Continue` to us: allowBody).
+   */
+  readonly handle = (req: IncomingMessage, res: ServerResponse, awaitsContinue = false): void => {
     const { ctx, rt } = this.begin(req, res);
+    if (awaitsContinue) ctx.awaitsContinue = true;
     try {
       const pending = this.process(ctx, rt);
       if (pending !== undefined) pending.catch((err: unknown) => this.fail(ctx, ctx.route?.chain ?? rt.globalChain, err));
@@ -201,16 +205,26 @@ export class ProxyHandler implements ForwardHost {
   private async processAsync(ctx: RequestContext, target: RouteTarget, withBody: boolean, readsBody: boolean, small: boolean, limit: number): Promise<void> {
     const { route, path, stripLength } = target;
     const chain = route.chain;
+    const counters = this.deps.counters;
+    // Access runs before a byte of the body is read: an unauthenticated caller cannot make the
+    // gateway buffer max_body_size, and one waiting on `Expect: 100-continue` gets its 401
+    // rather than a 100. Limits that need the body (the budget's estimate) run after the read.
+    const limitsAfterBody = readsBody && chain.limitsNeedBody;
+    if (chain.hasAccess) {
+      const pending = limitsAfterBody ? runIdentityPhases(chain, ctx) : runAccessPhases(chain, ctx, counters);
+      if (pending !== undefined) await pending;
+    }
     if (small || readsBody) {
       // A small body has usually arrived with the headers: sending it as one buffer lets undici
       // write the request in one syscall instead of streaming it chunk by chunk.
+      allowBody(ctx);
       const body = await readBody(ctx.req, limit, route.service.config.write_timeout);
       ctx.body = body;
       ctx.bytesIn = body.length;
       if (readsBody) parseJsonBody(ctx, body, chain.observesAi ? path : null);
     }
-    if (chain.hasAccess) {
-      const pending = runAccessPhases(chain, ctx, this.deps.counters);
+    if (limitsAfterBody) {
+      const pending = runLimitPhases(chain, ctx, counters);
       if (pending !== undefined) await pending;
     }
     applyIdentity(ctx);
@@ -262,6 +276,7 @@ export class ProxyHandler implements ForwardHost {
       const req = ctx.req;
       const declared = declaredLength(req);
       if (declared >= 0) ctx.bytesIn = declared;
+      allowBody(ctx);
       body = req.pipe(new UpstreamBody(bodyLimit, route.service.config.write_timeout, (n) => (ctx.bytesIn = n)));
     }
     ctx.upstreamStartNs = process.hrtime.bigint();
@@ -299,7 +314,8 @@ export class ProxyHandler implements ForwardHost {
     // connection closes after the answer, as nginx does.
     const unread = !ctx.req.complete;
     const declared = unread ? declaredLength(ctx.req) : 0;
-    const closeAfter = unread && (err.status === 413 || declared < 0 || declared > DRAIN_MAX_BYTES);
+    // A client still waiting for `100 Continue` may never send the body it announced.
+    const closeAfter = unread && (ctx.awaitsContinue || err.status === 413 || declared < 0 || declared > DRAIN_MAX_BYTES);
     if (closeAfter) headers.connection = 'close';
     ctx.bytesOut += Buffer.byteLength(body);
     res.writeHead(err.status, headers);

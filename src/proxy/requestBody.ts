@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { RequestContext } from '../core/context.js';
 import { Transform, type TransformCallback } from 'node:stream';
 import { PayloadTooLargeError, UpstreamWriteTimeoutError } from '../core/errors.js';
 
@@ -24,6 +25,16 @@ export const SMALL_BODY = 64 * 1024;
 export function isSmallBody(req: IncomingMessage): boolean {
   const n = declaredLength(req);
   return n >= 0 && n <= SMALL_BODY;
+}
+
+/**
+ * Lets a client waiting on `Expect: 100-continue` send its body: called where the body is first
+ * read or forwarded, so only after access has passed.
+ */
+export function allowBody(ctx: RequestContext): void {
+  if (!ctx.awaitsContinue) return;
+  ctx.awaitsContinue = false;
+  if (!ctx.res.headersSent && !ctx.res.destroyed) ctx.res.writeContinue();
 }
 
 /** Reads the whole body (for plugins that need it), refusing more than `limit` bytes with 413. */

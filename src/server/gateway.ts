@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type Server as HttpServer, type ServerOptions } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { mkdir } from 'node:fs/promises';
@@ -140,9 +140,9 @@ export class Gateway {
       closedByGateway: () => this.cutting,
     });
     const upgrade = new UpgradeProxy(proxy, this.counters, this.logger);
-    const onRequest: typeof proxy.handle = (req, res) => {
+    const onRequest: typeof proxy.handle = (req, res, awaitsContinue) => {
       if (this.draining) res.shouldKeepAlive = false;
-      proxy.handle(req, res);
+      proxy.handle(req, res, awaitsContinue);
     };
     const httpOptions: ServerOptions = {
       maxHeaderSize: g.max_header_size,
@@ -161,14 +161,14 @@ export class Gateway {
     const proxyAddr = this.address('proxy');
     if (proxyAddr) {
       const server = createHttpServer(httpOptions, onRequest);
-      this.wireProxyServer(server, proxy, upgrade);
+      this.wireProxyServer(server, proxy, upgrade, onRequest);
       this.ports.proxy = await this.listen(server, proxyAddr, 'proxy');
     }
     const tlsAddr = this.address('proxy_tls');
     if (tlsAddr) {
       const material = await loadTlsMaterial(g, g.data_dir, this.logger);
       const server = createHttpsServer({ ...httpOptions, ...secureOptions(material, g.tls), handshakeTimeout: g.headers_timeout }, onRequest);
-      this.wireProxyServer(server, proxy, upgrade);
+      this.wireProxyServer(server, proxy, upgrade, onRequest);
       this.watchTls(server, material);
       this.ports.proxy_tls = await this.listen(server, tlsAddr, 'proxy_tls');
     }
@@ -206,13 +206,16 @@ export class Gateway {
     return this.ports;
   }
 
-  private wireProxyServer(server: Listener, proxy: ProxyHandler, upgrade: UpgradeProxy): void {
+  private wireProxyServer(server: Listener, proxy: ProxyHandler, upgrade: UpgradeProxy, onRequest: ProxyHandler['handle']): void {
     // Node keeps only the first 1,000 headers of a request (maxHeadersCount 2000 counts names
     // and values) and drops the rest without a word: a credential after them was ignored.
     // max_header_size bounds a request's headers already (431 beyond it).
     server.maxHeadersCount = 0;
     this.connections.track(server);
     server.on('upgrade', upgrade.handle);
+    // `Expect: 100-continue`: Node would answer 100 at once; the proxy sends it once access has
+    // passed (a 401 goes out instead of inviting the body).
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       const refusal = sendClientError(err, socket, this.logger);
       if (refusal !== null) proxy.logRefusal(refusal, socket);
