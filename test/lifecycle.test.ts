@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type GatewayProcess } from './helpers/gateway.js';
@@ -8,6 +8,7 @@ import { startUpstream, type TestUpstream } from './helpers/upstream.js';
 import { freePort, waitFor } from './helpers/ports.js';
 import { freshDatabase } from './helpers/postgres.js';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 
 function serviceConfig(up: TestUpstream, paths: string[]) {
   return { services: [{ name: 'echo', url: up.url, routes: paths.map((p, i) => ({ name: `r${i}`, paths: [p] })) }] };
@@ -221,6 +222,106 @@ describe('SIGTERM past drain_timeout', () => {
     expect(line?.error).toBe('cut at shutdown: drain_timeout passed');
     await up.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('WebSockets: a client leaving during the handshake, and SIGTERM', () => {
+  const UPGRADE_REQUEST = 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+  let hang: ReturnType<typeof createServer>;
+  /** Upstream connections that received a handshake, and whether each has closed since. */
+  const handshakes: Array<{ closed: boolean }> = [];
+  let dir: string;
+  beforeAll(async () => {
+    hang = createServer((s) => {
+      const seen = { closed: false };
+      s.once('data', () => handshakes.push(seen));
+      s.on('close', () => (seen.closed = true));
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-ws-hang-'));
+  });
+  afterAll(async () => {
+    await new Promise((r) => hang.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const start = (audit: string) =>
+    startGateway({
+      gateway: { drain_timeout: 1 },
+      services: [{ name: 'hang', url: `http://127.0.0.1:${(hang.address() as { port: number }).port}`, read_timeout: 120_000, routes: [{ name: 'ws', paths: ['/ws'] }] }],
+      plugins: [{ name: 'audit-log', config: { path: audit } }],
+    });
+  const records = (audit: string) =>
+    readFileSync(audit, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { status_code: number; error: string | null; request_uri: string });
+  const openHandshake = async (gw: GatewayProcess): Promise<Socket> => {
+    const before = handshakes.length;
+    const socket = netConnect(gw.ports.proxy!, '127.0.0.1', () => socket.write(UPGRADE_REQUEST));
+    socket.on('error', () => {});
+    await waitFor(() => handshakes.length > before || undefined, 'the handshake upstream');
+    return socket;
+  };
+
+  it('a client that leaves before the 101 gets its record at once, and the upstream handshake is dropped', async () => {
+    const audit = join(dir, 'leave.log');
+    const gw = await start(audit);
+    try {
+      const socket = await openHandshake(gw);
+      const upstream = handshakes.at(-1)!;
+      socket.end();
+      // read_timeout is 120 s: both happen long before it would.
+      await waitFor(() => (existsSync(audit) && records(audit).length === 1) || undefined, 'the record', 10_000);
+      expect(records(audit)[0]).toMatchObject({ status_code: 499, error: 'client closed the connection' });
+      await waitFor(() => upstream.closed || undefined, 'the upstream connection closed', 10_000);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('SIGTERM with a handshake pending exits after drain_timeout, and the record says the gateway cut it', async () => {
+    const audit = join(dir, 'sigterm.log');
+    const gw = await start(audit);
+    const socket = await openHandshake(gw);
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    expect(await gw.stop(15_000)).toBe(0); // drain_timeout 1 s; read_timeout 120 s
+    await closed;
+    expect(records(audit)).toMatchObject([{ status_code: 499, error: 'cut at shutdown: drain_timeout passed' }]);
+    expect(handshakes.at(-1)!.closed).toBe(true);
+  });
+
+  it('a WebSocket still open when the drain runs out is recorded as cut; one its client closed has no error', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => wss.once('listening', r));
+    wss.on('connection', (sock) => sock.on('message', (m) => sock.send(`echo:${m.toString()}`)));
+    const audit = join(dir, 'tunnel.log');
+    const gw = await startGateway({
+      gateway: { drain_timeout: 1 },
+      services: [{ name: 'ws', url: `http://127.0.0.1:${(wss.address() as { port: number }).port}`, routes: [{ name: 'ws', paths: ['/ws'] }] }],
+      plugins: [{ name: 'audit-log', config: { path: audit } }],
+    });
+    const open = async () => {
+      const ws = new WebSocket(`ws://127.0.0.1:${gw.ports.proxy}/ws`);
+      ws.on('error', () => {});
+      await new Promise((r) => ws.once('open', r));
+      ws.send('ping');
+      await new Promise((r) => ws.once('message', r));
+      return ws;
+    };
+    try {
+      const closedByClient = await open();
+      closedByClient.close();
+      await waitFor(() => (existsSync(audit) && records(audit).length === 1) || undefined, 'the first record', 10_000);
+      const stays = await open();
+      const gone = new Promise((r) => stays.once('close', r));
+      expect(await gw.stop(15_000)).toBe(0);
+      await gone;
+      expect(records(audit)).toMatchObject([
+        { status_code: 101, error: null },
+        { status_code: 101, error: 'cut at shutdown: drain_timeout passed' },
+      ]);
+    } finally {
+      await gw.stop();
+      await new Promise((r) => wss.close(r));
+    }
   });
 });
 

@@ -54,8 +54,15 @@ export interface ProxyDeps {
   closedByGateway?(): boolean;
 }
 
+/** An upstream exchange in progress: a response being forwarded, a WebSocket handshake. */
+export interface UpstreamExchange {
+  abort(reason: Error): void;
+}
+
 /** The request's upstream exchange, while it runs (aborted when the client leaves first). */
-const UPSTREAM = new Slot<ResponseForwarder>('upstream');
+const UPSTREAM = new Slot<UpstreamExchange>('upstream');
+
+const CUT_AT_SHUTDOWN = 'cut at shutdown: drain_timeout passed';
 
 /**
  * The request path (docs/architecture.md): context → route → access phases (auth, authz,
@@ -262,7 +269,7 @@ export class ProxyHandler implements ForwardHost {
   private forward(ctx: RequestContext, route: CompiledRoute, path: string, withBody: boolean, bodyLimit: number): void {
     if (ctx.res.destroyed) return;
     const forwarder = new ResponseForwarder(ctx, route.chain, this);
-    ctx.set(UPSTREAM, forwarder);
+    this.upstreamStarted(ctx, forwarder);
     let body: Buffer | UpstreamBody | null = null;
     const headers = ctx.upstreamHeaders;
     if (ctx.body !== null) {
@@ -286,6 +293,11 @@ export class ProxyHandler implements ForwardHost {
   /** ForwardHost: response-headers phase. */
   runResponseHeaders(ctx: RequestContext, chain: Chain): void {
     if (chain.responseHeaders.length > 0) runSyncPhase(chain.responseHeaders, 'responseHeaders', ctx, this.pluginError);
+  }
+
+  /** An exchange to abort if the client leaves (or is cut at shutdown) before it is done. */
+  upstreamStarted(ctx: RequestContext, exchange: UpstreamExchange): void {
+    ctx.set(UPSTREAM, exchange);
   }
 
   upstreamDone(ctx: RequestContext): void {
@@ -340,10 +352,13 @@ export class ProxyHandler implements ForwardHost {
   private onClose(ctx: RequestContext, rt: Runtime): void {
     ctx.endNs = process.hrtime.bigint();
     const upstream = ctx.get(UPSTREAM);
+    const cut = this.deps.closedByGateway?.() === true;
     if (upstream !== undefined) {
-      const why = this.deps.closedByGateway?.() === true ? 'cut at shutdown: drain_timeout passed' : 'client closed the connection';
+      const why = cut ? CUT_AT_SHUTDOWN : 'client closed the connection';
       ctx.error ??= why;
       upstream.abort(new Error(why));
+    } else if (cut && ctx.status === 101) {
+      ctx.error ??= CUT_AT_SHUTDOWN; // a WebSocket still open when the drain ran out
     }
     // 499 (nginx's "client closed request") when the client left before any response.
     if (ctx.status === 0) ctx.status = ctx.res.headersSent ? ctx.res.statusCode : 499;

@@ -31,21 +31,26 @@ export class UpgradeProxy {
     // the upstream's refusal) nothing more can be read from it, so it says so and closes.
     res.shouldKeepAlive = false;
     res.once('finish', () => socket.end());
+    // Until the 101 a client sends nothing more (RFC 6455 §4.1), so the end of its stream is a
+    // client that left. Node leaves the socket half-open; closing it closes the response (the
+    // record says 499 at once) and aborts the upstream handshake (onClose).
+    const leave = () => socket.destroy();
+    socket.once('end', leave);
     const { ctx, rt } = this.proxy.begin(req, res);
-    this.process(ctx, socket, head, rt).catch((err: unknown) => this.proxy.fail(ctx, ctx.route?.chain ?? rt.globalChain, err));
+    this.process(ctx, socket, head, rt, leave).catch((err: unknown) => this.proxy.fail(ctx, ctx.route?.chain ?? rt.globalChain, err));
   };
 
-  private async process(ctx: RequestContext, client: Duplex, head: Buffer, rt: ReturnType<RuntimeSource['current']>): Promise<void> {
+  private async process(ctx: RequestContext, client: Duplex, head: Buffer, rt: ReturnType<RuntimeSource['current']>, leave: () => void): Promise<void> {
     const { route, path, stripLength } = this.proxy.resolveRoute(ctx, rt);
     ctx.upstreamHeaders = this.proxy.buildUpstreamHeaders(ctx, rt, route);
     await runAccessPhases(route.chain, ctx, this.counters);
+    if (ctx.res.destroyed) return; // left while access ran
     applyIdentity(ctx);
     const upgrade = String(ctx.req.headers.upgrade ?? 'websocket');
+    const handler = new UpgradeHandler(ctx, route.chain, client, head, this.proxy, this.logger, leave);
+    this.proxy.upstreamStarted(ctx, handler);
     ctx.upstreamStartNs = process.hrtime.bigint();
-    route.service.dispatcher.dispatch(
-      { path: upstreamPath(route.service.basePath, path, stripLength, ctx.query), method: ctx.method, headers: ctx.upstreamHeaders, upgrade },
-      new UpgradeHandler(ctx, route.chain, client, head, this.proxy, this.logger),
-    );
+    route.service.dispatcher.dispatch({ path: upstreamPath(route.service.basePath, path, stripLength, ctx.query), method: ctx.method, headers: ctx.upstreamHeaders, upgrade }, handler);
   }
 }
 
@@ -57,12 +62,32 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     private readonly head: Buffer,
     private readonly proxy: ProxyHandler,
     private readonly logger: Logger,
+    private readonly leave: () => void,
   ) {}
 
-  onRequestStart(): void {}
+  private controller: Dispatcher.DispatchController | null = null;
+  private aborted = false;
+
+  /** The client left before the 101 (ProxyHandler.onClose): the handshake upstream stops. */
+  abort(reason: Error): void {
+    this.aborted = true;
+    this.controller?.abort(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.aborted) controller.abort(new Error('client closed the connection'));
+  }
 
   onRequestUpgrade(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>, upstream: Duplex): void {
     const ctx = this.ctx;
+    if (this.aborted) {
+      upstream.destroy();
+      return;
+    }
+    // From here on the tunnel's two ends close each other; either closing is its normal end.
+    this.proxy.upstreamDone(ctx);
+    this.client.off('end', this.leave);
     ctx.status = statusCode;
     ctx.upstreamHeadersNs = process.hrtime.bigint();
     this.proxy.runResponseHeaders(ctx, this.chain);
@@ -91,7 +116,8 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
 
   /** The upstream refused the upgrade (any status but 101): its answer is relayed as is. */
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
-    if (statusCode < 200) return;
+    if (statusCode < 200 || this.aborted) return;
+    this.proxy.upstreamDone(this.ctx);
     const ctx = this.ctx;
     ctx.status = statusCode;
     ctx.upstreamHeadersNs = process.hrtime.bigint();
@@ -111,6 +137,8 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.proxy.upstreamDone(this.ctx);
+    if (this.aborted) return; // the record already says why
     this.ctx.error = describeUpstreamError(err);
     this.proxy.sendError(this.ctx, this.chain, mapUpstreamError(err));
   }
