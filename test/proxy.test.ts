@@ -18,11 +18,13 @@ describe('proxy: a request body waits for access to pass', () => {
   let up: TestUpstream;
   let gw: GatewayProcess;
   let token: string;
+  let auditFile: string;
   const chat = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hello' }] });
   beforeAll(async () => {
     up = await startUpstream();
     const key = rsaPair(2048);
     token = await seedToken(key, 'admin-key', 'user-1');
+    auditFile = join(mkdtempSync(join(tmpdir(), 'tg-body-audit-')), 'audit.log');
     gw = await startGateway({
       services: [
         {
@@ -38,6 +40,7 @@ describe('proxy: a request body waits for access to pass', () => {
         },
       ],
       consumers: [{ username: 'app', jwt_secrets: [{ key: 'admin-key', algorithm: 'RS256', rsa_public_key: key.publicPem }] }],
+      plugins: [{ name: 'audit-log', config: { path: auditFile } }],
     });
   });
   afterAll(async () => {
@@ -85,6 +88,21 @@ describe('proxy: a request body waits for access to pass', () => {
       expect(got.body.length, path).toBe(body.length);
       expect(got.headers.expect, path).toBeUndefined();
     }
+  });
+
+  it('a client that hangs up while the body of its answered request is drained gets no second record', async () => {
+    const out = await talk(gw.ports.proxy!, [head('/authed/x', 1000) + '{"pad":"', 300], answered);
+    expect(out).toMatch(/^HTTP\/1\.1 401 /);
+    const id = /x-request-id: (\S+)/i.exec(out)![1]!; // talk() then ends the connection mid-body
+    const marker = await talk(gw.ports.proxy!, ['GET /open/marker HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], /\r\n0\r\n\r\n/);
+    const markerId = /x-request-id: (\S+)/i.exec(marker)![1]!;
+    const lines = await waitFor(() => {
+      const all = readAudit(auditFile);
+      return all.some((l) => l.request_id === markerId) ? all : undefined;
+    }, 'the marker record');
+    const from = lines.findIndex((l) => l.request_id === id);
+    expect(lines[from]).toMatchObject({ status_code: 401 });
+    expect(lines.slice(from + 1).map((l) => l.status_code)).toEqual([200]); // the marker, nothing between
   });
 
   it('a 401 on a keep-alive connection without Expect and with the body sent leaves the connection usable', async () => {

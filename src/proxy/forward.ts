@@ -5,6 +5,7 @@ import type { Chain } from '../core/pipeline.js';
 import { BadGatewayError, GatewayError, GatewayTimeoutError } from '../core/errors.js';
 import { clientResponseHeaders } from './headers.js';
 import { isTimeout } from './upstream.js';
+import { discardBody } from './requestBody.js';
 import { ResponseObserver } from '../ai/index.js';
 import { UsageChunkFilter } from '../ai/usageChunkFilter.js';
 
@@ -130,7 +131,7 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     const req = this.ctx.req;
     if (!req.complete) {
       req.unpipe();
-      req.resume();
+      discardBody(req);
     }
     const res = this.ctx.res;
     const rest = this.usageFilter?.end();

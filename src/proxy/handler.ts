@@ -19,7 +19,7 @@ import { applyIdentity, upstreamRequestHeaders } from './headers.js';
 import { normalizePath } from './normalizePath.js';
 import { aiApiOfPath } from '../ai/apiKind.js';
 import { upstreamPath } from './router.js';
-import { UpstreamBody, allowBody, declaredLength, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
+import { UpstreamBody, allowBody, declaredLength, discardBody, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
 import { ResponseForwarder, type ForwardHost } from './forward.js';
 import { serveEndpoint } from './endpoints.js';
 import { inspectRequest, prepareUpstreamBody } from '../ai/index.js';
@@ -332,7 +332,7 @@ export class ProxyHandler implements ForwardHost {
     ctx.bytesOut += Buffer.byteLength(body);
     res.writeHead(err.status, headers);
     res.end(ctx.method === 'HEAD' ? undefined : body);
-    if (unread) ctx.req.resume();
+    if (unread) discardBody(ctx.req);
   }
 
   fail(ctx: RequestContext, chain: Chain, err: unknown): void {

@@ -27,6 +27,26 @@ export function isSmallBody(req: IncomingMessage): boolean {
   return n >= 0 && n <= SMALL_BODY;
 }
 
+/** Connections reading the rest of a body whose request has been answered (discardBody). */
+const discarding = new WeakSet<object>();
+
+/**
+ * Reads the rest of an answered request's body and lets it go (a keep-alive connection parses
+ * its next request only after it). A client that hangs up meanwhile makes the parser report an
+ * unfinished message; that request already has its answer and record (discardingBody).
+ */
+export function discardBody(req: IncomingMessage): void {
+  const socket = req.socket;
+  discarding.add(socket);
+  req.once('end', () => discarding.delete(socket));
+  req.resume();
+}
+
+/** True while `socket` reads the rest of an answered request's body. */
+export function discardingBody(socket: object): boolean {
+  return discarding.has(socket);
+}
+
 /**
  * Lets a client waiting on `Expect: 100-continue` send its body: called where the body is first
  * read or forwarded, so only after access has passed.

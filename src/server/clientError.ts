@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { discardingBody } from '../proxy/requestBody.js';
 
 /** A request the HTTP parser refused, as answered: what its audit record and metrics get. */
 export interface ParserRefusal {
@@ -37,6 +38,12 @@ export function sendClientError(err: NodeJS.ErrnoException & { rawPacket?: unkno
   // being answered: writing a 400 now would land inside that response (or answer it). Close
   // the connection, as Node's default handler does once a response is under way.
   if ((socket as Socket & { _httpMessage?: unknown })._httpMessage != null) {
+    socket.destroy();
+    return null;
+  }
+  // The client hung up while the rest of an answered request's body was being read: that
+  // request has its answer and its record; there is nothing more to answer.
+  if (err.code === 'HPE_INVALID_EOF_STATE' && discardingBody(socket)) {
     socket.destroy();
     return null;
   }
