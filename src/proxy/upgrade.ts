@@ -117,7 +117,6 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
   /** The upstream refused the upgrade (any status but 101): its answer is relayed as is. */
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
     if (statusCode < 200 || this.aborted) return;
-    this.proxy.upstreamDone(this.ctx);
     const ctx = this.ctx;
     ctx.status = statusCode;
     ctx.upstreamHeadersNs = process.hrtime.bigint();
@@ -132,6 +131,7 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.proxy.upstreamDone(this.ctx);
     this.ctx.upstreamEndNs ??= process.hrtime.bigint();
     if (!this.ctx.res.destroyed) this.ctx.res.end();
   }
