@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type PeerCertificate } from 'node:tls';
 import { connect as netConnect, type Socket } from 'node:net';
-import { mkdtempSync, writeFileSync, renameSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startGateway, type GatewayProcess } from './helpers/gateway.js';
@@ -74,6 +75,63 @@ describe('TLS', () => {
   });
 });
 
+describe('TLS renewals that cannot be served yet', () => {
+  let gw: GatewayProcess;
+  let dir: string;
+  const fingerprint = async () => (await handshake(gw.ports.proxy_tls!)).cert.fingerprint256;
+  const count = (text: string) => gw.stderr().split(text).length - 1;
+  const install = (pair: { cert: string; key: string }) => {
+    writeFileSync(join(dir, 'tls.key.new'), pair.key);
+    writeFileSync(join(dir, 'tls.crt.new'), pair.cert);
+    renameSync(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
+    renameSync(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
+  };
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-tlsdates-'));
+    const first = await generateSelfSigned();
+    writeFileSync(join(dir, 'tls.crt'), first.cert);
+    writeFileSync(join(dir, 'tls.key'), first.key);
+    gw = await startGateway({ gateway: { tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') } } });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('an expired replacement is refused (said once); one not valid yet is held back, then served once it is', async () => {
+    const before = await fingerprint();
+    install(await generateSelfSigned({ from: new Date('2020-01-01T00:00:00Z'), to: new Date('2020-06-01T00:00:00Z') }));
+    const expired = 'the certificate expired on 2020-06-01T00:00:00.000Z';
+    await waitFor(() => count(expired) > 0 || undefined, 'the warning about the expired certificate', 10_000);
+    await new Promise((r) => setTimeout(r, 1500)); // several polls (200 ms here)
+    expect(count(expired)).toBe(1);
+    expect(await fingerprint()).toBe(before);
+
+    const future = await generateSelfSigned({ from: new Date(Date.now() + 3000), to: new Date(Date.now() + 86_400_000) });
+    install(future);
+    await waitFor(() => count('new TLS certificate is not valid yet') > 0 || undefined, 'the warning about the early certificate', 10_000);
+    expect(await fingerprint()).toBe(before);
+    const served = await waitFor(async () => ((await fingerprint()) !== before ? fingerprint() : undefined), 'the certificate once valid', 15_000);
+    expect(served).toBe(new X509Certificate(future.cert).fingerprint256);
+    expect(count('new TLS certificate is not valid yet')).toBe(1);
+  });
+
+  it('renewed files that cannot be read are warned about (once, when it lasts), and the current certificate keeps serving', async () => {
+    const before = await fingerprint();
+    rmSync(join(dir, 'tls.key'));
+    symlinkSync(join(dir, '..data', 'tls.key'), join(dir, 'tls.key')); // a Secret swapped to one without the key
+    const warning = 'cannot read the TLS certificate/key files';
+    await waitFor(() => count(warning) > 0 || undefined, 'the warning', 10_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(count(warning)).toBe(1);
+    expect(gw.stderr()).toContain(`${join(dir, 'tls.key')}: ENOENT`);
+    expect(await fingerprint()).toBe(before);
+    rmSync(join(dir, 'tls.key'));
+    const next = await generateSelfSigned();
+    install(next);
+    await waitFor(async () => ((await fingerprint()) === new X509Certificate(next.cert).fingerprint256 ? true : undefined), 'the readable pair served', 10_000);
+  });
+});
+
 describe('TLS without a configured certificate', () => {
   it('generates a self-signed one with a warning', async () => {
     const gw = await startGateway({});
@@ -139,14 +197,59 @@ describe('TLS: a broken certificate at start', () => {
       ['a.crt', 'b.key', /the private key does not belong to the certificate/],
       ['garbage.crt', 'b.key', /not a PEM certificate and key/],
     ];
+    cases.push(['a.crt', 'a.crt', /the key file holds no PEM private key/]);
     for (const [cert, key, why] of cases) {
-      const file = join(dir, `${cert}.yaml`);
+      const file = join(dir, `${cert}-${key}.yaml`);
       writeFileSync(file, `gateway:\n  data_dir: ${join(dir, 'data')}\n  store: sqlite://${join(dir, 'tg.db')}\n  tls:\n    cert: ${join(dir, cert)}\n    key: ${join(dir, key)}\n`);
       const out = await runCli(['start', '--config', file], { env: { TOLLGATE_PROXY_LISTEN: '127.0.0.1:0', TOLLGATE_PROXY_TLS_LISTEN: '127.0.0.1:0', TOLLGATE_ADMIN_LISTEN: 'off', TOLLGATE_STATUS_LISTEN: 'off' }, timeoutMs: 20_000 });
       expect(out.code).toBe(2);
       const line = out.stderr.trim().split('\n').at(-1)!;
       expect(line).toContain(`gateway.tls.cert / gateway.tls.key (${join(dir, cert)}, ${join(dir, key)})`);
       expect(line).toMatch(why);
+    }
+  });
+});
+
+describe('TLS settings that do not load at start', () => {
+  const env = { TOLLGATE_PROXY_LISTEN: '127.0.0.1:0', TOLLGATE_PROXY_TLS_LISTEN: '127.0.0.1:0', TOLLGATE_ADMIN_LISTEN: 'off', TOLLGATE_STATUS_LISTEN: 'off' };
+  let dir: string;
+  const configFile = (name: string, tls: string) => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, `gateway:\n  data_dir: ${join(dir, 'data')}\n  store: sqlite://${join(dir, `${name}.db`)}\n  tls:\n${tls}`);
+    return file;
+  };
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-tlsstart-'));
+    const a = await generateSelfSigned();
+    writeFileSync(join(dir, 'a.crt'), a.cert);
+    writeFileSync(join(dir, 'a.key'), a.key);
+    const old = await generateSelfSigned({ from: new Date('2020-01-01T00:00:00Z'), to: new Date('2020-06-01T00:00:00Z') });
+    writeFileSync(join(dir, 'old.crt'), old.cert);
+    writeFileSync(join(dir, 'old.key'), old.key);
+    mkdirSync(join(dir, 'adir'));
+  });
+
+  it('a cipher list OpenSSL matches nothing in fails config validate and start alike: exit 2 naming gateway.tls.ciphers', async () => {
+    const file = configFile('ciphers', `    cert: ${join(dir, 'a.crt')}\n    key: ${join(dir, 'a.key')}\n    ciphers: NOPE-NOT-A-CIPHER\n`);
+    for (const args of [['config', 'validate', file], ['start', '--config', file]]) {
+      const out = await runCli(args, { env, timeoutMs: 20_000 });
+      expect(out.code, args[0]).toBe(2);
+      expect(out.stderr, args[0]).toContain('gateway.tls.ciphers: OpenSSL matches no cipher in this list');
+    }
+  });
+
+  it('a key path that cannot be read is named as the key', async () => {
+    const out = await runCli(['start', '--config', configFile('keydir', `    cert: ${join(dir, 'a.crt')}\n    key: ${join(dir, 'adir')}\n`)], { env, timeoutMs: 20_000 });
+    expect(out.code).toBe(2);
+    expect(out.stderr.trim().split('\n').at(-1)).toBe(`tollgate: gateway.tls.key: cannot read ${join(dir, 'adir')}: EISDIR; check the mounted certificate files`);
+  });
+
+  it('an expired certificate starts, with a warning that clients will refuse it', async () => {
+    const gw = await startGateway({ gateway: { tls: { cert: join(dir, 'old.crt'), key: join(dir, 'old.key') } } });
+    try {
+      expect(gw.stderr()).toContain('gateway.tls.cert: the certificate expired on 2020-06-01T00:00:00.000Z; clients will refuse it');
+    } finally {
+      await gw.stop();
     }
   });
 });

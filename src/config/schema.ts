@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { zSeconds, zSize } from './units.js';
 import type { PluginRegistry } from '../core/registry.js';
 
@@ -32,12 +33,26 @@ const listen = z
   .refine((v) => v === 'off' || Number(/(\d+)$/.exec(v)?.[1]) <= 65535, 'the port must be 0-65535')
   .describe('Listen address `host:port`, a bare port, or `off`.');
 
+/** True when OpenSSL accepts the cipher list (`no cipher match` otherwise, at start). */
+function ciphersLoad(ciphers: string): boolean {
+  try {
+    createSecureContext({ ciphers });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const tlsSchema = z
   .strictObject({
     cert: z.string().min(1).optional().describe('PEM certificate chain file (e.g. the cert-manager Secret, mounted). Reloaded when it changes.'),
     key: z.string().min(1).optional().describe('PEM private key file. Reloaded when it changes.'),
     min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3').describe('Oldest TLS version accepted; TLS 1.2 only for legacy clients.'),
-    ciphers: z.string().optional().describe('OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are fixed by OpenSSL).'),
+    ciphers: z
+      .string()
+      .refine(ciphersLoad, 'OpenSSL matches no cipher in this list; see `openssl ciphers -v` for the names')
+      .optional()
+      .describe('OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are fixed by OpenSSL).'),
   })
   .superRefine((v, ctx) => {
     if ((v.cert === undefined) !== (v.key === undefined)) {

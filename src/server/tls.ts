@@ -1,4 +1,4 @@
-import { createHash, webcrypto } from 'node:crypto';
+import { X509Certificate, createHash, webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -24,7 +24,7 @@ export interface TlsMaterial {
   selfSigned: boolean;
 }
 
-export function secureOptions(m: TlsMaterial, tls: GatewaySettings['tls']): SecureContextOptions {
+export function secureOptions(m: Pick<TlsMaterial, 'cert' | 'key'>, tls: GatewaySettings['tls']): SecureContextOptions {
   return {
     cert: m.cert,
     key: m.key,
@@ -37,14 +37,11 @@ export function secureOptions(m: TlsMaterial, tls: GatewaySettings['tls']): Secu
 export async function loadTlsMaterial(gateway: GatewaySettings, dataDir: string, logger: Logger): Promise<TlsMaterial> {
   const { cert, key } = gateway.tls;
   if (cert !== undefined && key !== undefined) {
-    let material: TlsMaterial;
-    try {
-      material = { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8'), certFile: cert, keyFile: key, selfSigned: false };
-    } catch (err) {
-      throw new UserError(`gateway.tls: cannot read ${(err as NodeJS.ErrnoException).path ?? cert}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the mounted certificate files`);
-    }
-    const problem = tlsMaterialProblem(material);
+    const material = { cert: await readPem(cert, 'cert'), key: await readPem(key, 'key'), certFile: cert, keyFile: key, selfSigned: false };
+    const problem = tlsMaterialProblem(material, gateway.tls);
     if (problem !== null) throw new UserError(`gateway.tls.cert / gateway.tls.key (${cert}, ${key}): ${problem}; mount a PEM certificate (chain) and its private key`);
+    const dates = validityProblem(material.cert);
+    if (dates !== null) logger.warn({ cert }, `gateway.tls.cert: ${dates.message}; clients will refuse it until a current certificate is mounted`);
     return material;
   }
   const dir = join(dataDir, 'tls');
@@ -60,13 +57,24 @@ export async function loadTlsMaterial(gateway: GatewaySettings, dataDir: string,
   return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8'), certFile, keyFile, selfSigned: true };
 }
 
-/**
- * Why OpenSSL refuses a certificate and key pair, in words (null when it accepts them): what
- * start reports instead of `error:0480006C:PEM routines::no start line`.
- */
-export function tlsMaterialProblem(m: Pick<TlsMaterial, 'cert' | 'key'>): string | null {
+async function readPem(file: string, field: 'cert' | 'key'): Promise<string> {
   try {
-    createSecureContext({ cert: m.cert, key: m.key });
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`gateway.tls.${field}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the mounted certificate files`);
+  }
+}
+
+/**
+ * Why OpenSSL refuses a certificate and key pair (under `tls`'s options when given), in words
+ * (null when it accepts them): what start reports instead of `error:0480006C:PEM routines::no
+ * start line`.
+ */
+export function tlsMaterialProblem(m: Pick<TlsMaterial, 'cert' | 'key'>, tls?: GatewaySettings['tls']): string | null {
+  if (!m.cert.includes('-----BEGIN CERTIFICATE-----')) return 'not a PEM certificate and key (the certificate file holds no PEM certificate)';
+  if (!/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(m.key)) return 'not a PEM certificate and key (the key file holds no PEM private key)';
+  try {
+    createSecureContext(tls === undefined ? { cert: m.cert, key: m.key } : secureOptions(m, tls));
     return null;
   } catch (err) {
     const reason = String((err as { reason?: unknown }).reason ?? (err as Error).message);
@@ -76,8 +84,26 @@ export function tlsMaterialProblem(m: Pick<TlsMaterial, 'cert' | 'key'>): string
   }
 }
 
-/** A P-256 self-signed certificate for localhost and this host name, valid one year. */
-export async function generateSelfSigned(): Promise<{ cert: string; key: string }> {
+/**
+ * Why the (leaf) certificate is not valid now, in words; `expired` when it never will be. Null
+ * when it is valid, or when it does not parse (tlsMaterialProblem's business).
+ */
+export function validityProblem(certPem: string, now = Date.now()): { expired: boolean; message: string } | null {
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(certPem);
+  } catch {
+    return null;
+  }
+  const from = Date.parse(leaf.validFrom);
+  const to = Date.parse(leaf.validTo);
+  if (now > to) return { expired: true, message: `the certificate expired on ${new Date(to).toISOString()}` };
+  if (now < from) return { expired: false, message: `the certificate is not valid before ${new Date(from).toISOString()}` };
+  return null;
+}
+
+/** A P-256 self-signed certificate for localhost and this host name, valid one year (or `validity`). */
+export async function generateSelfSigned(validity?: { from: Date; to: Date }): Promise<{ cert: string; key: string }> {
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
@@ -85,8 +111,8 @@ export async function generateSelfSigned(): Promise<{ cert: string; key: string 
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: createHash('sha256').update(String(now)).digest('hex').slice(0, 16),
     name: 'CN=tollgate self-signed',
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 365 * 86_400_000),
+    notBefore: validity?.from ?? new Date(now - 60_000),
+    notAfter: validity?.to ?? new Date(now + 365 * 86_400_000),
     signingAlgorithm: alg,
     keys: keys as unknown as x509.X509CertificateCreateSelfSignedParams['keys'],
     extensions: [
@@ -109,13 +135,20 @@ export async function generateSelfSigned(): Promise<{ cert: string; key: string 
 /**
  * Polls the certificate files and calls `onChange` with new material when their content
  * changed and the new pair loads. A half-written renewal (cert and key not matching yet) is
- * skipped and retried at the next poll; the old certificate keeps serving.
+ * skipped and retried at the next poll; the old certificate keeps serving. So is a replacement
+ * that is not valid yet (served once it is), while an expired one is refused until the files
+ * change again. Files that cannot be read are skipped in silence once (a rotation in progress)
+ * and warned about when the same error is still there at the next poll.
  */
 export class TlsWatcher {
   private timer: NodeJS.Timeout | null = null;
   private fingerprint: string;
   /** The last pair that did not load (not logged again until the files change). */
   private refused: string | null = null;
+  /** The last pair warned about for its dates while it waits to become valid. */
+  private early: string | null = null;
+  /** The last read failure, and whether it was logged. */
+  private unreadable: { what: string; logged: boolean } | null = null;
 
   constructor(
     private material: TlsMaterial,
@@ -152,24 +185,53 @@ export class TlsWatcher {
     let key: string;
     try {
       [cert, key] = await Promise.all([readFile(this.material.certFile, 'utf8'), readFile(this.material.keyFile, 'utf8')]);
-    } catch {
-      return; // mid-rotation: files briefly missing
+    } catch (err) {
+      this.noteUnreadable(err as NodeJS.ErrnoException);
+      return;
     }
+    this.unreadable = null;
     const fp = TlsWatcher.hash(cert, key);
     if (fp === this.fingerprint || fp === this.refused) return;
     const next = { ...this.material, cert, key };
     try {
       this.validate(next);
     } catch (err) {
-      // Once per broken pair, not once per poll: it is checked again when the files change.
-      this.refused = fp;
-      this.logger.warn({ err: (err as Error).message }, 'new TLS certificate/key does not load yet; keeping the current one');
+      this.refuse(fp, (err as Error).message);
+      return;
+    }
+    const dates = validityProblem(cert);
+    if (dates !== null && validityProblem(this.material.cert) === null) {
+      // Clients would refuse it while the current one still works.
+      if (dates.expired) this.refuse(fp, dates.message);
+      else if (this.early !== fp) {
+        this.early = fp;
+        this.logger.warn({ cert: this.material.certFile, err: dates.message }, 'new TLS certificate is not valid yet; keeping the current one until it is');
+      }
       return;
     }
     this.refused = null;
+    this.early = null;
     this.fingerprint = fp;
     this.material = next;
     this.onChange(next);
-    this.logger.info({ cert: this.material.certFile }, 'TLS certificate reloaded');
+    if (dates !== null) this.logger.warn({ cert: this.material.certFile, err: dates.message }, 'TLS certificate reloaded, but it is not valid now (nor was the one it replaced)');
+    else this.logger.info({ cert: this.material.certFile }, 'TLS certificate reloaded');
+  }
+
+  /** Once per broken pair, not once per poll: it is checked again when the files change. */
+  private refuse(fp: string, why: string): void {
+    this.refused = fp;
+    this.logger.warn({ cert: this.material.certFile, err: why }, 'new TLS certificate/key does not load yet; keeping the current one');
+  }
+
+  private noteUnreadable(err: NodeJS.ErrnoException): void {
+    const what = `${err.path ?? `${this.material.certFile}, ${this.material.keyFile}`}: ${err.code ?? err.message}`;
+    if (this.unreadable?.what !== what) {
+      this.unreadable = { what, logged: false }; // files briefly missing mid-rotation: next poll
+      return;
+    }
+    if (this.unreadable.logged) return;
+    this.unreadable.logged = true;
+    this.logger.warn({ err: what }, 'cannot read the TLS certificate/key files; keeping the current certificate (check the mounted files and their permissions)');
   }
 }
