@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AdminContext } from './context.js';
+import { writeThrough, type AdminContext } from './context.js';
 import { AdminError } from './errors.js';
 import { ConfigError } from '../config/load.js';
 import { UserError } from '../core/errors.js';
@@ -55,13 +55,11 @@ export async function configRoutes(app: FastifyInstance, ctx: AdminContext): Pro
         throw err;
       }
       try {
-        const counts = await importEntityDocument(ctx.store, doc);
+        const counts = await writeThrough(ctx, () => importEntityDocument(ctx.store, doc));
         return reply.code(201).send({ message: 'imported', ...counts });
       } catch (err) {
         if (err instanceof UserError) throw new AdminError(400, err.message);
         throw err;
-      } finally {
-        ctx.entitiesChanged();
       }
     });
   });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import type { AdminContext } from './context.js';
+import { writeThrough, type AdminContext } from './context.js';
 import { AdminError, notFound, parseBody, seconds } from './errors.js';
 import { ReferenceNotFoundError, type Consumer, type JwtSecret } from '../store/types.js';
 import { jwtSecretEntry } from '../config/schema.js';
@@ -91,15 +91,13 @@ async function findJwt(ctx: AdminContext, consumer: Consumer, idOrKey: string): 
   return s;
 }
 
-/** A write, then every cache on this replica forgets what it knew. */
+/** A write, then every cache on this replica forgets what it knew (writeThrough). */
 async function write<T>(ctx: AdminContext, fn: () => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    return await writeThrough(ctx, fn);
   } catch (err) {
     if (err instanceof ReferenceNotFoundError) throw notFound('consumer');
     throw err;
-  } finally {
-    ctx.entitiesChanged();
   }
 }
 

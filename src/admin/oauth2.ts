@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import type { AdminContext } from './context.js';
+import { writeThrough, type AdminContext } from './context.js';
 import { AdminError, notFound, parseBody, seconds } from './errors.js';
 import { hashSecret } from '../store/secretHash.js';
 import { ReferenceNotFoundError, type Consumer, type OAuth2Credential } from '../store/types.js';
@@ -73,25 +73,26 @@ async function createClient(ctx: AdminContext, consumer: Consumer, body: unknown
     throw new AdminError(400, 'schema violation', { client_secret: 'a public client has no secret (omit client_secret, or use client_type=confidential)' });
   }
   const secret = input.client_type === 'confidential' ? (input.client_secret ?? randomBytes(32).toString('base64url')) : null;
+  const secretHash = secret === null ? null : await hashSecret(secret);
   try {
-    const created = await ctx.store.oauth2Credentials.create({
-      id: input.id,
-      consumer_id: consumer.id,
-      name: input.name,
-      client_id: input.client_id ?? randomBytes(24).toString('base64url'),
-      client_secret_hash: secret === null ? null : await hashSecret(secret),
-      client_type: input.client_type,
-      redirect_uris: input.redirect_uris,
-      tags: input.tags ?? [],
-      source: 'admin',
-    });
+    const created = await writeThrough(ctx, () =>
+      ctx.store.oauth2Credentials.create({
+        id: input.id,
+        consumer_id: consumer.id,
+        name: input.name,
+        client_id: input.client_id ?? randomBytes(24).toString('base64url'),
+        client_secret_hash: secretHash,
+        client_type: input.client_type,
+        redirect_uris: input.redirect_uris,
+        tags: input.tags ?? [],
+        source: 'admin',
+      }),
+    );
     // The only time the secret is ever shown.
     return secret === null ? clientView(created) : { ...clientView(created), client_secret: secret };
   } catch (err) {
     if (err instanceof ReferenceNotFoundError) throw notFound('consumer');
     throw err;
-  } finally {
-    ctx.entitiesChanged();
   }
 }
 
@@ -115,12 +116,10 @@ function registerClientRoutes(app: FastifyInstance, ctx: AdminContext): void {
     const c = await findConsumer(ctx, req.params.consumer);
     const client = await findClient(ctx, c, req.params.client);
     if (client.source === 'config') throw new AdminError(409, `oauth2 credential '${req.params.client}' is declared in the config file; change it there (then reload)`);
-    try {
+    await writeThrough(ctx, async () => {
       await revokeClient(ctx.store, activeRevocationFeed(), client.id);
       await ctx.store.oauth2Credentials.delete(client.id);
-    } finally {
-      ctx.entitiesChanged();
-    }
+    });
     return reply.code(204).send();
   });
 }

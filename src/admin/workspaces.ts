@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import type { AdminContext } from './context.js';
+import { writeThrough, type AdminContext } from './context.js';
 import { AdminError, notFound, parseBody, seconds } from './errors.js';
 import { CountersUnavailableError } from '../counters/types.js';
 import { budgetBooks, type BudgetBook } from '../plugins/token-budget/book.js';
@@ -89,15 +89,13 @@ export async function workspaceRoutes(app: FastifyInstance, ctx: AdminContext): 
   app.put<{ Params: Params }>('/workspaces/:id', async (req) => {
     const id = workspaceId(req.params.id);
     const input = parseBody(budgetInput, req.body);
-    await ctx.store.workspaces.upsert(id, { token_budget_day: input.token_budget_day, source: 'admin' });
-    ctx.entitiesChanged();
+    await writeThrough(ctx, () => ctx.store.workspaces.upsert(id, { token_budget_day: input.token_budget_day, source: 'admin' }));
     return describe(ctx, id);
   });
 
   app.delete<{ Params: Params }>('/workspaces/:id', async (req, reply) => {
     const id = workspaceId(req.params.id);
-    if (!(await ctx.store.workspaces.delete(id))) throw notFound('workspace');
-    ctx.entitiesChanged();
+    if (!(await writeThrough(ctx, () => ctx.store.workspaces.delete(id)))) throw notFound('workspace');
     return reply.code(204).send();
   });
 
@@ -109,15 +107,13 @@ export async function workspaceRoutes(app: FastifyInstance, ctx: AdminContext): 
   app.put<{ Params: MemberParams }>('/workspaces/:id/members/:user_id', async (req) => {
     const id = workspaceId(req.params.id);
     if (req.params.user_id === '') throw new AdminError(400, 'schema violation', { user_id: 'must not be empty' });
-    const member = await ctx.store.workspaces.addMember(id, req.params.user_id, 'admin');
-    ctx.entitiesChanged();
+    const member = await writeThrough(ctx, () => ctx.store.workspaces.addMember(id, req.params.user_id, 'admin'));
     return memberView(member);
   });
 
   app.delete<{ Params: MemberParams }>('/workspaces/:id/members/:user_id', async (req, reply) => {
     const id = workspaceId(req.params.id);
-    if (!(await ctx.store.workspaces.removeMember(id, req.params.user_id))) throw notFound('member');
-    ctx.entitiesChanged();
+    if (!(await writeThrough(ctx, () => ctx.store.workspaces.removeMember(id, req.params.user_id)))) throw notFound('member');
     return reply.code(204).send();
   });
 

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startGateway, type GatewayProcess } from '../../test/helpers/gateway.js';
+import { startUpstream, type TestUpstream } from '../../test/helpers/upstream.js';
+import { startPostgres, type PostgresServer } from '../../test/helpers/postgres.js';
+import { bearer, rsaPair, seedToken } from '../../test/helpers/jwt.js';
+
+/** The Admin API while its PostgreSQL is down (a private server, stopped mid-test). */
+describe('Admin writes while the store is down', () => {
+  let pg: PostgresServer;
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+  let token: string;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    up = await startUpstream();
+    const key = rsaPair(2048);
+    token = await seedToken(key, 'admin-key', 'user-1');
+    gw = await startGateway({
+      gateway: { store: pg.url, db_cache_ttl: 1 },
+      services: [{ name: 'echo', url: up.url, routes: [{ name: 'api', paths: ['/api'], plugins: [{ name: 'jwt' }] }] }],
+      consumers: [{ username: 'app', jwt_secrets: [{ key: 'admin-key', algorithm: 'RS256', rsa_public_key: key.publicPem }] }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+    await pg?.stop().catch(() => {}); // stopped by the test already
+  });
+  const proxied = async () => {
+    const res = await request(`${gw.url}/api/x`, { headers: bearer(token) });
+    await res.body.dump();
+    return res.statusCode;
+  };
+  const adminWrite = async (method: string, path: string, body?: unknown) => {
+    const res = await request(`${gw.adminUrl}${path}`, { method: method as 'POST', headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    await res.body.dump();
+    return res.statusCode;
+  };
+
+  it('a write refused for the outage (503) does not make the proxy drop the credentials it serves from', async () => {
+    expect(await proxied()).toBe(200);
+    await pg.stop();
+    await new Promise((r) => setTimeout(r, 1500)); // past db_cache_ttl: the entry is stale, kept for the outage
+    expect(await proxied()).toBe(200);
+    for (const [method, path, body] of [
+      ['POST', '/consumers', { username: 'zz' }],
+      ['PUT', '/workspaces/ws-1', { token_budget_day: 1000 }],
+      ['POST', '/config', { consumers: [{ username: 'zz' }] }],
+    ] as const) {
+      expect(await adminWrite(method, path, body), `${method} ${path}`).toBe(503);
+      expect(await proxied(), `after ${method} ${path}`).toBe(200);
+    }
+  });
+});
