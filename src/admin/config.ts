@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { writeThrough, type AdminContext } from './context.js';
-import { AdminError } from './errors.js';
+import { AdminError, nulField, nulRefusal } from './errors.js';
 import { ConfigError } from '../config/load.js';
 import { UserError } from '../core/errors.js';
 import { entityDocumentYaml, exportEntityDocument, importEntityDocument, parseEntityDocument, validateEntityDocument, type EntityDocument } from './entityDocument.js';
@@ -23,6 +23,14 @@ function documentProblems(err: ConfigError): AdminError {
 }
 
 function readDocument(body: unknown): EntityDocument {
+  const doc = parsedDocument(body);
+  // YAML escapes (`"\0"`) reach here; a JSON body's NUL was refused before the route ran.
+  const where = nulField(doc, '');
+  if (where !== null) throw nulRefusal(where);
+  return doc;
+}
+
+function parsedDocument(body: unknown): EntityDocument {
   if (typeof body === 'string') return parseEntityDocument('body', body);
   if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
     const config = (body as Record<string, unknown>).config;

@@ -41,3 +41,19 @@ export function seconds(ms: number | null): number | null;
 export function seconds(ms: number | null): number | null {
   return ms === null ? null : Math.floor(ms / 1000);
 }
+
+/** The path (`consumers[0].username`) of the first string holding a NUL in a parsed body, or null. */
+export function nulField(value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\0') ? path : null;
+  if (value === null || typeof value !== 'object' || depth > 64) return null;
+  for (const [k, v] of Object.entries(value)) {
+    const at = nulField(v, Array.isArray(value) ? `${path}[${k}]` : path ? `${path}.${k}` : k, depth + 1);
+    if (at !== null) return at;
+  }
+  return null;
+}
+
+/** The 400 for a NUL where `nulField` found it. */
+export function nulRefusal(where: string): AdminError {
+  return new AdminError(400, 'schema violation', { [where || '@entity']: 'must not contain a NUL character (\\u0000)' });
+}

@@ -3,8 +3,8 @@ import formbody from '@fastify/formbody';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { parse as parseQs } from 'node:querystring';
 import type { AdminContext } from './context.js';
-import { AdminError } from './errors.js';
-import { DuplicateEntityError, StoreUnavailableError } from '../store/types.js';
+import { AdminError, nulField, nulRefusal } from './errors.js';
+import { DuplicateEntityError, StoreUnavailableError, UnstorableTextError } from '../store/types.js';
 import { ADMIN_ROUTES } from './routes.js';
 
 /**
@@ -37,10 +37,17 @@ export async function buildAdminServer(ctx: AdminContext, token: () => string | 
       return reply.code(409).send({ message: `UNIQUE violation detected on '{${err.field}="${err.value}"}'`, fields: { [err.field]: `already exists with value '${err.value}'` } });
     }
     if (err instanceof StoreUnavailableError) return reply.code(503).send({ message: 'the store (database) is unreachable' });
+    if (err instanceof UnstorableTextError) return reply.code(400).send({ message: err.message });
     const status = (err as { statusCode?: number }).statusCode;
     if (status !== undefined && status < 500) return reply.code(status).send({ message: (err as Error).message });
     ctx.logger.error({ err }, 'admin API error');
     return reply.code(500).send({ message: 'An unexpected error occurred' });
+  });
+  // No text the store could keep holds a NUL (PostgreSQL's text cannot): one 400 naming the
+  // field, the same on both backends, before any route reads or writes it.
+  app.addHook('preHandler', async (req) => {
+    const where = nulField(req.params, 'path') ?? nulField(req.query, 'query') ?? nulField(req.body, '');
+    if (where !== null) throw nulRefusal(where);
   });
   app.setNotFoundHandler(async (_req, reply) => reply.code(404).send({ message: 'Not found' }));
 

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startGateway, type GatewayProcess } from '../../test/helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../test/helpers/upstream.js';
-import { startPostgres, type PostgresServer } from '../../test/helpers/postgres.js';
-import { bearer, rsaPair, seedToken } from '../../test/helpers/jwt.js';
+import { freshDatabase, startPostgres, type PostgresServer } from '../../test/helpers/postgres.js';
+import { bearer, hs256, rsaPair, seedToken } from '../../test/helpers/jwt.js';
 
 /** The Admin API while its PostgreSQL is down (a private server, stopped mid-test). */
 describe('Admin writes while the store is down', () => {
@@ -53,3 +53,45 @@ describe('Admin writes while the store is down', () => {
     }
   });
 });
+
+/** NUL characters: PostgreSQL's text cannot hold one; the same answers on both backends. */
+for (const backend of ['sqlite', 'postgres'] as const) {
+  describe(`text with a NUL character (${backend})`, () => {
+    let up: TestUpstream;
+    let gw: GatewayProcess;
+    beforeAll(async () => {
+      up = await startUpstream();
+      const store = backend === 'postgres' ? await freshDatabase('tg_nul') : undefined;
+      gw = await startGateway({
+        gateway: store ? { store } : {},
+        services: [{ name: 'echo', url: up.url, routes: [{ name: 'api', paths: ['/api'], plugins: [{ name: 'jwt' }] }] }],
+      });
+    });
+    afterAll(async () => {
+      await gw?.stop();
+      await up?.close();
+    });
+    const call = async (method: string, path: string, body?: string, type = 'application/json') => {
+      const res = await request(`${gw.adminUrl}${path}`, { method: method as 'POST', headers: body === undefined ? {} : { 'content-type': type }, body });
+      const text = await res.body.text();
+      return { status: res.statusCode, body: JSON.parse(text) as { message: string; fields?: Record<string, string> } };
+    };
+
+    it('a token whose iss holds a NUL is refused with 401 (no signature needed to send one), not a 500', async () => {
+      const res = await request(`${gw.url}/api/x`, { headers: bearer(hs256({ iss: 'x\u0000y', sub: 'u' }, 'any-secret-any-secret-any-secret!')) });
+      await res.body.dump();
+      expect(res.statusCode).toBe(401);
+      expect(gw.stderr()).not.toContain('"level":50');
+    });
+
+    it('the Admin API answers one 400 naming the field, in bodies, paths and YAML documents', async () => {
+      const why = 'must not contain a NUL character (\\u0000)';
+      expect(await call('POST', '/consumers', JSON.stringify({ username: 'a\u0000b' }))).toEqual({ status: 400, body: { message: 'schema violation', fields: { username: why } } });
+      expect(await call('GET', '/consumers/a%00b')).toEqual({ status: 400, body: { message: 'schema violation', fields: { 'path.consumer': why } } });
+      expect(await call('PUT', '/workspaces/ws1/members/u%00x')).toMatchObject({ status: 400, body: { fields: { 'path.user_id': why } } });
+      expect(await call('POST', '/config', 'consumers:\n  - username: "c\\0d"\n', 'application/yaml')).toMatchObject({ status: 400, body: { fields: { 'consumers[0].username': why } } });
+      expect((await call('GET', '/consumers')).body).toMatchObject({ data: [] });
+      expect(gw.stderr()).not.toContain('"level":50');
+    });
+  });
+}

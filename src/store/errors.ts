@@ -31,6 +31,16 @@ export class ReferenceNotFoundError extends GatewayError {
 }
 
 /**
+ * A text value the store cannot keep: a NUL character (PostgreSQL's text refuses it; SQLite
+ * would keep it, so both refuse it for the same data). Admin API → 400.
+ */
+export class UnstorableTextError extends GatewayError {
+  constructor(cause?: unknown) {
+    super('TG_UNSTORABLE_TEXT', 400, 'a text value holds a NUL character (\\u0000), which cannot be stored', { cause });
+  }
+}
+
+/**
  * The database cannot be reached, refused the connection or timed out (→ 503 on the request
  * path, exit 1 at start). `message` names the store (password redacted) and the reason, for logs
  * and the CLI; it is not exposed in HTTP bodies.
@@ -167,5 +177,6 @@ export function translateError(err: unknown, store: string, ctx: ErrorContext = 
     return new ReferenceNotFoundError(r.entity, r.field, r.value, err);
   }
   if (isUnavailable(err)) return new StoreUnavailableError(store, errorText(err) || code || 'unknown error', err);
+  if (code === '22021' && /0x00/.test(errorText(err))) return new UnstorableTextError(err);
   return err;
 }

@@ -8,7 +8,7 @@
  * timed-out database throws StoreUnavailableError (never a hang: connect 3 s, statement 10 s).
  */
 
-export { DuplicateEntityError, ReferenceNotFoundError, StoreUnavailableError, StoreMigrationError } from './errors.js';
+export { DuplicateEntityError, ReferenceNotFoundError, StoreUnavailableError, StoreMigrationError, UnstorableTextError } from './errors.js';
 import type { OAuth2TokenRepo } from './oauth2Types.js';
 export type * from './oauth2Types.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { consumerFromRow, consumerToRow, encodeStrings } from '../rows.js';
-import { guarded, pageLimit, type RepoContext } from '../guard.js';
+import { guarded, lookup, pageLimit, type RepoContext } from '../guard.js';
 import type { Consumer, ListOptions, NewConsumer, Store } from '../types.js';
 
 export function consumersRepo(ctx: RepoContext): Store['consumers'] {
@@ -17,7 +17,7 @@ export function consumersRepo(ctx: RepoContext): Store['consumers'] {
 
     // One query: an id match wins over a username match (Kong's `{consumer}` parameter).
     get: (idOrUsername: string) =>
-      guarded(ctx, {}, async () => {
+      lookup(ctx, [idOrUsername], null, async () => {
         const row = await db
           .selectFrom('consumers')
           .selectAll()

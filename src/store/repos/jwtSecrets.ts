@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jwtSecretFromRow, jwtSecretToRow } from '../rows.js';
-import { guarded, type RepoContext } from '../guard.js';
+import { guarded, lookup, type RepoContext } from '../guard.js';
 import type { JwtSecret, NewJwtSecret, Store } from '../types.js';
 
 export function jwtSecretsRepo(ctx: RepoContext): Store['jwtSecrets'] {
@@ -13,14 +13,14 @@ export function jwtSecretsRepo(ctx: RepoContext): Store['jwtSecrets'] {
       }),
 
     get: (id: string) =>
-      guarded(ctx, {}, async () => {
+      lookup(ctx, [id], null, async () => {
         const row = await db.selectFrom('jwt_secrets').selectAll().where('id', '=', id).executeTakeFirst();
         return row ? jwtSecretFromRow(row) : null;
       }),
 
     // Request path: one lookup on the unique `key` index.
     getByKey: (key: string) =>
-      guarded(ctx, {}, async () => {
+      lookup(ctx, [key], null, async () => {
         const row = await db.selectFrom('jwt_secrets').selectAll().where('key', '=', key).executeTakeFirst();
         return row ? jwtSecretFromRow(row) : null;
       }),

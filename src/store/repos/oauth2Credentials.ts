@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { oauth2CredentialFromRow, oauth2CredentialToRow } from '../rows.js';
-import { guarded, type RepoContext } from '../guard.js';
+import { guarded, lookup, type RepoContext } from '../guard.js';
 import type { NewOAuth2Credential, OAuth2Credential, Store } from '../types.js';
 
 export function oauth2CredentialsRepo(ctx: RepoContext): Store['oauth2Credentials'] {
@@ -19,14 +19,14 @@ export function oauth2CredentialsRepo(ctx: RepoContext): Store['oauth2Credential
       }),
 
     get: (id: string) =>
-      guarded(ctx, {}, async () => {
+      lookup(ctx, [id], null, async () => {
         const row = await db.selectFrom('oauth2_credentials').selectAll().where('id', '=', id).executeTakeFirst();
         return row ? oauth2CredentialFromRow(row) : null;
       }),
 
     // Request path (/oauth2/token, /oauth2/authorize): one lookup on the unique `client_id` index.
     getByClientId: (clientId: string) =>
-      guarded(ctx, {}, async () => {
+      lookup(ctx, [clientId], null, async () => {
         const row = await db.selectFrom('oauth2_credentials').selectAll().where('client_id', '=', clientId).executeTakeFirst();
         return row ? oauth2CredentialFromRow(row) : null;
       }),

@@ -1,5 +1,5 @@
 import { memberFromRow, workspaceFromRow } from '../rows.js';
-import { guarded, pageLimit, type RepoContext } from '../guard.js';
+import { guarded, lookup, pageLimit, type RepoContext } from '../guard.js';
 import type { EntitySource, ListOptions, Store } from '../types.js';
 
 export function workspacesRepo(ctx: RepoContext): Store['workspaces'] {
@@ -15,7 +15,7 @@ export function workspacesRepo(ctx: RepoContext): Store['workspaces'] {
       }),
 
     get: (id: string) =>
-      guarded(ctx, {}, async () => {
+      lookup(ctx, [id], null, async () => {
         const row = await db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
         return row ? workspaceFromRow(row) : null;
       }),
@@ -71,7 +71,7 @@ export function workspacesRepo(ctx: RepoContext): Store['workspaces'] {
 
     // Request path (token-budget, membership: strict): one primary-key lookup.
     isMember: (workspaceId: string, userId: string) =>
-      guarded(ctx, {}, async () => {
+      lookup(ctx, [workspaceId, userId], false, async () => {
         const row = await db
           .selectFrom('workspace_members')
           .select('user_id')
@@ -82,14 +82,14 @@ export function workspacesRepo(ctx: RepoContext): Store['workspaces'] {
       }),
 
     listMembers: (workspaceId: string) =>
-      guarded(ctx, {}, async () => {
+      lookup(ctx, [workspaceId], [], async () => {
         const rows = await db.selectFrom('workspace_members').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at').orderBy('user_id').execute();
         return rows.map(memberFromRow);
       }),
 
     // Request path: one range scan of the (user_id, created_at) index.
     workspacesOf: (userId: string) =>
-      guarded(ctx, {}, async () => {
+      lookup(ctx, [userId], [], async () => {
         const rows = await db
           .selectFrom('workspace_members')
           .select('workspace_id')
