@@ -106,6 +106,23 @@ describe('Admin API token, GET/POST /config, tollgate config export/import', { t
     expect(badYaml.status).toBe(400);
   });
 
+  it('POST /config refuses, with 409, to rewrite a consumer or credential declared in the config file; nothing is written', async () => {
+    const post = (body: unknown) => adminCall(gw, '/config', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const hijack = await post({ consumers: [{ username: 'admin', custom_id: 'hijacked', jwt_secrets: [{ key: 'admin-key', algorithm: 'HS256', secret: 'attacker-chosen-secret-attacker-chosen' }] }] });
+    expect(hijack.status).toBe(409);
+    expect(JSON.parse(hijack.text).message).toBe("consumer 'admin' is declared in the config file; change it there (then reload)");
+    // The key alone, under another consumer of the document: the same.
+    const keyOnly = await post({ consumers: [{ username: 'newcomer', jwt_secrets: [{ key: 'admin-key', algorithm: 'HS256', secret: 'attacker-chosen-secret-attacker-chosen' }] }] });
+    expect(keyOnly.status).toBe(409);
+    expect(JSON.parse(keyOnly.text).message).toBe("jwt credential 'admin-key' is declared in the config file; change it there (then reload)");
+    expect((await adminCall(gw, '/consumers/newcomer', { headers: auth })).status).toBe(404);
+    const stored = JSON.parse((await adminCall(gw, '/consumers/admin', { headers: auth })).text) as { custom_id: string | null };
+    expect(stored.custom_id).toBeNull();
+    const proxied = await request(`${gw.url}/api`, { headers: bearer(await seedToken(key, 'admin-key', 'u')) });
+    expect(proxied.statusCode).toBe(200); // the file's key still verifies
+    await proxied.body.dump();
+  });
+
   it('tollgate config export / import move entities between stores; bad files exit 2 with one line each', async () => {
     const out = join(work, 'export.yaml');
     const exported = await runCli(['config', 'export', '--config', gw.configFile, '--out', out]);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { writeThrough, type AdminContext } from './context.js';
-import { AdminError, notFound, parseBody, seconds } from './errors.js';
+import { AdminError, notFound, parseBody, readOnly, seconds } from './errors.js';
 import { ReferenceNotFoundError, type Consumer, type JwtSecret } from '../store/types.js';
 import { jwtSecretEntry } from '../config/schema.js';
 import { checkCredentialKey } from '../plugins/jwt/keyMaterial.js';
@@ -74,9 +74,6 @@ function page(query: ListQuery, path: string): { offset: number; size: number; n
   return { offset, size, next: (n) => (n < size ? null : `${path}?offset=${offset + size}&size=${size}`) };
 }
 
-function readOnly(kind: string, name: string): AdminError {
-  return new AdminError(409, `${kind} '${name}' is declared in the config file; change it there (then reload)`);
-}
 
 async function findConsumer(ctx: AdminContext, idOrName: string): Promise<Consumer> {
   const c = await ctx.store.consumers.get(idOrName);

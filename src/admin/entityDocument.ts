@@ -4,7 +4,8 @@ import { consumerEntry, workspaceEntry } from '../config/schema.js';
 import { ConfigError, formatPath, zodIssues, type ConfigIssue } from '../config/load.js';
 import { credentialIssues } from '../config/check.js';
 import { configEntities, configSnapshot } from '../store/configSnapshot.js';
-import type { Store } from '../store/types.js';
+import type { EntitySnapshot, Store } from '../store/types.js';
+import { readOnly, type AdminError } from './errors.js';
 
 /**
  * Stored entities as a declarative document (SPEC §1 `config export/import`, §10 `GET|POST
@@ -72,6 +73,26 @@ export function entityDocumentYaml(doc: Record<string, unknown>): string {
  */
 export async function importEntityDocument(store: Store, doc: EntityDocument): Promise<{ consumers: number; workspaces: number }> {
   const snapshot = await configSnapshot(doc, { store });
+  const declared = declaredInConfig(snapshot, await store.exportEntities());
+  if (declared !== null) throw declared;
   await store.syncEntities(snapshot, { source: 'admin', mode: 'merge' });
   return { consumers: snapshot.consumers.length, workspaces: snapshot.workspaces.length };
+}
+
+/**
+ * The 409 for the first entry of an import that matches a consumer or credential declared in
+ * the config file (read-only through the Admin API, as for PUT/PATCH/DELETE: the merge would
+ * otherwise rewrite it until the next reload), or null.
+ */
+function declaredInConfig(incoming: EntitySnapshot, stored: EntitySnapshot): AdminError | null {
+  const consumers = stored.consumers.filter((c) => c.source === 'config');
+  const keys = new Set(stored.consumers.flatMap((c) => c.jwt_secrets.filter((j) => j.source === 'config').map((j) => j.key)));
+  const clients = new Set(stored.consumers.flatMap((c) => c.oauth2_credentials.filter((o) => o.source === 'config').map((o) => o.client_id)));
+  for (const c of incoming.consumers) {
+    const hit = consumers.find((s) => s.id === c.id || (c.username !== null && s.username === c.username) || (c.custom_id !== null && s.custom_id === c.custom_id));
+    if (hit !== undefined) return readOnly('consumer', hit.username ?? hit.custom_id ?? hit.id);
+    for (const j of c.jwt_secrets) if (keys.has(j.key)) return readOnly('jwt credential', j.key);
+    for (const o of c.oauth2_credentials) if (clients.has(o.client_id)) return readOnly('oauth2 credential', o.client_id);
+  }
+  return null;
 }

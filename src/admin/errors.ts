@@ -13,6 +13,11 @@ export class AdminError extends Error {
   }
 }
 
+/** The 409 for a write to an entity declared in the config file (read-only through the API). */
+export function readOnly(kind: string, name: string): AdminError {
+  return new AdminError(409, `${kind} '${name}' is declared in the config file; change it there (then reload)`);
+}
+
 export function notFound(what: string): AdminError {
   return new AdminError(404, `${what} not found`);
 }

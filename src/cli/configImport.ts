@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../config/load.js';
 import { UserError } from '../core/errors.js';
 import { DuplicateEntityError } from '../store/types.js';
+import { AdminError } from '../admin/errors.js';
 import { importEntityDocument, parseEntityDocument } from '../admin/entityDocument.js';
 import { configForStore, withStore } from './configExport.js';
 
@@ -25,7 +26,7 @@ export async function configImportCommand(file: string, opts: { config?: string 
       return { ...(await importEntityDocument(store, doc)), location: store.location };
     } catch (err) {
       if (err instanceof DuplicateEntityError) throw new UserError(`${file}: ${err.message} in the store; change or remove that entry`);
-      if (err instanceof UserError) throw new UserError(`${file}: ${err.message}`);
+      if (err instanceof UserError || err instanceof AdminError) throw new UserError(`${file}: ${err.message}`);
       throw err;
     }
   });
