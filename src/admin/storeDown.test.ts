@@ -54,9 +54,9 @@ describe('Admin writes while the store is down', () => {
   });
 });
 
-/** NUL characters: PostgreSQL's text cannot hold one; the same answers on both backends. */
+/** Input one backend cannot keep (a NUL in text, an integer beyond bigint): the same answers on both. */
 for (const backend of ['sqlite', 'postgres'] as const) {
-  describe(`text with a NUL character (${backend})`, () => {
+  describe(`Admin input a backend cannot keep (${backend})`, () => {
     let up: TestUpstream;
     let gw: GatewayProcess;
     beforeAll(async () => {
@@ -91,6 +91,14 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       expect(await call('PUT', '/workspaces/ws1/members/u%00x')).toMatchObject({ status: 400, body: { fields: { 'path.user_id': why } } });
       expect(await call('POST', '/config', 'consumers:\n  - username: "c\\0d"\n', 'application/yaml')).toMatchObject({ status: 400, body: { fields: { 'consumers[0].username': why } } });
       expect((await call('GET', '/consumers')).body).toMatchObject({ data: [] });
+      expect(gw.stderr()).not.toContain('"level":50');
+    });
+
+    it('a token_budget_day given as a string is bounded like a number: 400 beyond 2^53 - 1', async () => {
+      for (const big of ['99999999999999999999', '9223372036854775808']) {
+        expect(await call('PUT', '/workspaces/ws1', JSON.stringify({ token_budget_day: big }))).toMatchObject({ status: 400, body: { fields: { token_budget_day: 'too large: at most 9007199254740991 tokens' } } });
+      }
+      expect(await call('PUT', '/workspaces/ws1', JSON.stringify({ token_budget_day: '9007199254740991' }))).toMatchObject({ status: 200, body: { token_budget_day: 9007199254740991 } });
       expect(gw.stderr()).not.toContain('"level":50');
     });
   });

@@ -23,7 +23,8 @@ const budgetInput = z.strictObject({
       z
         .string()
         .regex(/^\d+$/, 'expected a whole number of tokens')
-        .transform((v) => Number(v)),
+        .transform((v) => Number(v))
+        .pipe(z.number().max(Number.MAX_SAFE_INTEGER, 'too large: at most 9007199254740991 tokens')),
     ],
     { error: 'expected a whole number of tokens, or null to use the default' },
   ),
