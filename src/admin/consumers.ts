@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { writeThrough, type AdminContext } from './context.js';
 import { AdminError, notFound, parseBody, readOnly, seconds } from './errors.js';
-import { ReferenceNotFoundError, type Consumer, type JwtSecret } from '../store/types.js';
+import { DuplicateEntityError, ReferenceNotFoundError, type Consumer, type JwtSecret } from '../store/types.js';
 import { jwtSecretEntry } from '../config/schema.js';
 import { checkCredentialKey } from '../plugins/jwt/keyMaterial.js';
 import { revokeClient } from '../oauth/revoke.js';
@@ -127,18 +127,27 @@ function registerConsumerRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.put<{ Params: ConsumerParams }>('/consumers/:consumer', async (req, reply) => {
     const body = parseBody(consumerPatch, req.body);
-    const existing = await ctx.store.consumers.get(req.params.consumer);
-    if (existing?.source === 'config') throw readOnly('consumer', req.params.consumer);
     const isId = z.uuid().safeParse(req.params.consumer).success;
     const username = body.username ?? (isId ? null : req.params.consumer);
     const customId = body.custom_id ?? null;
     if (username === null && customId === null) throw new AdminError(400, 'schema violation', { username: 'a consumer needs username or custom_id' });
-    if (existing !== null) {
+    const replace = async (existing: Consumer) => {
+      if (existing.source === 'config') throw readOnly('consumer', req.params.consumer);
       const updated = await write(ctx, () => ctx.store.consumers.update(existing.id, { username, custom_id: customId, tags: body.tags ?? [] }));
       return consumerView(updated ?? existing);
+    };
+    const existing = await ctx.store.consumers.get(req.params.consumer);
+    if (existing !== null) return replace(existing);
+    try {
+      const c = await write(ctx, () => ctx.store.consumers.create({ ...(isId ? { id: req.params.consumer } : {}), username, custom_id: customId, tags: body.tags ?? [], source: 'admin' }));
+      return reply.code(201).send(consumerView(c));
+    } catch (err) {
+      // Another PUT of the same consumer (this replica or another) created it first: PUT is
+      // idempotent, so this one replaces it, as if it had come second.
+      const created = err instanceof DuplicateEntityError ? await ctx.store.consumers.get(req.params.consumer) : null;
+      if (created === null) throw err;
+      return replace(created);
     }
-    const c = await write(ctx, () => ctx.store.consumers.create({ ...(isId ? { id: req.params.consumer } : {}), username, custom_id: customId, tags: body.tags ?? [], source: 'admin' }));
-    return reply.code(201).send(consumerView(c));
   });
 
   app.delete<{ Params: ConsumerParams }>('/consumers/:consumer', async (req, reply) => {

@@ -94,6 +94,15 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       expect(gw.stderr()).not.toContain('"level":50');
     });
 
+    it('simultaneous PUTs of one new consumer all succeed: one creates it, the others replace it', async () => {
+      for (let round = 0; round < 5; round++) {
+        const name = `racer-${round}`;
+        const answers = await Promise.all(Array.from({ length: 6 }, () => call('PUT', `/consumers/${name}`, JSON.stringify({ tags: ['t'] }))));
+        expect(answers.map((a) => a.status).sort(), name).toEqual([200, 200, 200, 200, 200, 201]);
+        expect(new Set(answers.map((a) => (a.body as unknown as { id: string }).id)).size, name).toBe(1);
+      }
+    });
+
     it('a token_budget_day given as a string is bounded like a number: 400 beyond 2^53 - 1', async () => {
       for (const big of ['99999999999999999999', '9223372036854775808']) {
         expect(await call('PUT', '/workspaces/ws1', JSON.stringify({ token_budget_day: big }))).toMatchObject({ status: 400, body: { fields: { token_budget_day: 'too large: at most 9007199254740991 tokens' } } });
