@@ -54,9 +54,9 @@ describe('Admin writes while the store is down', () => {
   });
 });
 
-/** Input one backend cannot keep (a NUL in text, an integer beyond bigint): the same answers on both. */
+/** What one backend would take and the other refuse (a NUL in text, an integer beyond bigint), and PUT races: the same answers on both. */
 for (const backend of ['sqlite', 'postgres'] as const) {
-  describe(`Admin input a backend cannot keep (${backend})`, () => {
+  describe(`Admin API input and races on both backends (${backend})`, () => {
     let up: TestUpstream;
     let gw: GatewayProcess;
     beforeAll(async () => {
