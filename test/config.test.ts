@@ -80,6 +80,19 @@ describe('tollgate config validate', () => {
     expect(missing.stderr.trim()).toBe(`${join(dir, 'nope.yaml')}: cannot read config: file not found`);
   });
 
+  it('YAML edge cases: several documents and alias bombs get one plain line; merge keys and a JSON byte-order mark are accepted', async () => {
+    const multi = file('multi.yaml', 'gateway: {}\n---\ngateway: {}\n');
+    expect(await runCli(['config', 'validate', multi])).toMatchObject({ code: 2, stderr: `${multi}: holds several YAML documents (separated by ---); put everything in one\n` });
+    const bomb = file('bomb.yaml', 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n');
+    const bombed = await runCli(['config', 'validate', bomb]);
+    expect(bombed.code).toBe(2);
+    expect(bombed.stderr).toMatch(new RegExp(`^${bomb}: not accepted: .*\\(more than 100 alias expansions\\)\n$`));
+    const mergeOk = file('merge-ok.yaml', 'services:\n  - &svc { name: a, url: "http://127.0.0.1:9", read_timeout: 1000 }\n  - <<: *svc\n    name: b\n');
+    expect(await runCli(['config', 'validate', mergeOk])).toMatchObject({ code: 0 });
+    const bom = file('bom.json', '\ufeff{"gateway": {}}');
+    expect(await runCli(['config', 'validate', bom])).toMatchObject({ code: 0 });
+  });
+
   it('refuses to start with a bad config: exit 2, the same lines', async () => {
     const f = file('start-bad.yaml', 'services:\n  - name: x\n');
     const r = await runCli(['start', '--config', f], { env: { TOLLGATE_PROXY_LISTEN: '127.0.0.1:0' } });

@@ -104,6 +104,10 @@ describe('Admin API token, GET/POST /config, tollgate config export/import', { t
     expect(JSON.parse(twice.text).message).toBe("consumers[1].username: 'same' is already used by consumers[0]");
     const badYaml = await adminCall(gw, '/config', { method: 'POST', headers: { ...auth, 'content-type': 'application/yaml' }, body: 'consumers: [' });
     expect(badYaml.status).toBe(400);
+    const bomb = 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n';
+    const bombed = await adminCall(gw, '/config', { method: 'POST', headers: { ...auth, 'content-type': 'application/yaml' }, body: bomb });
+    expect(bombed.status).toBe(400);
+    expect(JSON.parse(bombed.text).fields['@entity']).toMatch(/more than 100 alias expansions/);
   });
 
   it('POST /config refuses, with 409, to rewrite a consumer or credential declared in the config file; nothing is written', async () => {

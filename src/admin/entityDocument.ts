@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { parseDocument, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { consumerEntry, workspaceEntry } from '../config/schema.js';
-import { ConfigError, formatPath, zodIssues, type ConfigIssue } from '../config/load.js';
+import { ConfigError, formatPath, parseYaml, zodIssues, type ConfigIssue } from '../config/load.js';
 import { credentialIssues } from '../config/check.js';
 import { configEntities, configSnapshot } from '../store/configSnapshot.js';
 import type { EntitySnapshot, Store } from '../store/types.js';
@@ -46,14 +46,9 @@ export function validateEntityDocument(name: string, value: unknown): EntityDocu
 
 /** Parses YAML (or JSON, which is YAML) text without env interpolation (secrets stay verbatim). */
 export function parseEntityDocument(name: string, text: string): EntityDocument {
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      name,
-      doc.errors.map((e) => ({ path: '', message: `not valid YAML at line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}` })),
-    );
-  }
-  return validateEntityDocument(name, doc.toJS({ maxAliasCount: 100 }) ?? {});
+  const { value, issues } = parseYaml(text);
+  if (issues.length > 0) throw new ConfigError(name, issues);
+  return validateEntityDocument(name, value);
 }
 
 /** Everything stored, as a document the import (and a config file) accepts. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parseDocument, visit, Scalar } from 'yaml';
+import { parseDocument, visit, Scalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { buildConfigSchema, type TollgateConfig } from './schema.js';
 import { interpolate, typedScalar } from './interpolate.js';
@@ -68,32 +68,52 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Parses YAML or JSON text (JSON is YAML, but a .json file gets JSON's stricter parser). */
 export function parseText(file: string, text: string, env: NodeJS.ProcessEnv = process.env): { value: unknown; issues: ConfigIssue[] } {
+  // A byte-order mark (editors on Windows add one) is not part of the document.
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (extname(file).toLowerCase() === '.json') {
     try {
-      return { value: JSON.parse(text), issues: [] };
+      return { value: JSON.parse(body), issues: [] };
     } catch (err) {
-      return { value: undefined, issues: [{ path: '', message: `not valid JSON: ${(err as Error).message}` }] };
+      return { value: undefined, issues: [{ path: '', message: `not valid JSON: ${(err as Error).message.split('\n')[0]}` }] };
     }
   }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  return parseYaml(body, (doc) =>
+    visit(doc, {
+      Scalar(_key, node) {
+        if (node.type === Scalar.PLAIN && typeof node.value === 'string') {
+          const typed = typedScalar(node.value, env);
+          if (typed !== undefined) node.value = typed;
+        }
+      },
+    }),
+  );
+}
+
+/**
+ * One YAML document's value (`<<` merge keys allowed), or its problems, one line each: syntax
+ * errors, several documents in one text, more alias expansions than 100 (an alias bomb).
+ * `prepare` may rewrite the parsed nodes first (env interpolation's typed scalars).
+ */
+export function parseYaml(text: string, prepare?: (doc: Document.Parsed) => void): { value: unknown; issues: ConfigIssue[] } {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     return {
       value: undefined,
       issues: doc.errors.map((e) => ({
         path: '',
-        message: `not valid YAML at line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`,
+        message:
+          e.code === 'MULTIPLE_DOCS'
+            ? 'holds several YAML documents (separated by ---); put everything in one'
+            : `not valid YAML at line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`,
       })),
     };
   }
-  visit(doc, {
-    Scalar(_key, node) {
-      if (node.type === Scalar.PLAIN && typeof node.value === 'string') {
-        const typed = typedScalar(node.value, env);
-        if (typed !== undefined) node.value = typed;
-      }
-    },
-  });
-  return { value: doc.toJS({ maxAliasCount: 100 }) ?? {}, issues: [] };
+  prepare?.(doc);
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }) ?? {}, issues: [] };
+  } catch (err) {
+    return { value: undefined, issues: [{ path: '', message: `not accepted: ${(err as Error).message.split('\n')[0]} (more than 100 alias expansions)` }] };
+  }
 }
 
 /**
