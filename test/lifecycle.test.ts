@@ -71,6 +71,24 @@ describe('reload', () => {
   });
 });
 
+describe('log_level on reload', () => {
+  it('applies a changed gateway.log_level when TOLLGATE_LOG_LEVEL does not pin it', async () => {
+    const up = await startUpstream();
+    const config = (level: string) => ({ gateway: { log_level: level }, ...serviceConfig(up, ['/a']) });
+    const gw = await startGateway(config('error'), { env: { TOLLGATE_LOG_LEVEL: undefined as unknown as string } });
+    try {
+      expect(gw.stderr()).not.toContain('"level":30'); // nothing at info while at error
+      gw.writeConfig(config('info'));
+      await waitFor(() => gw.stderr().includes('config reloaded') || undefined, 'the reload, logged at info', 10_000);
+      expect(gw.stderr()).toContain('log level changed');
+      expect(gw.stderr()).toContain('"level":30');
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
+});
+
 describe('a reload that fails while it is built', () => {
   it('changes nothing: the store keeps its consumers, the old config keeps serving', async () => {
     const up = await startUpstream();

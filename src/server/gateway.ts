@@ -74,6 +74,8 @@ export class Gateway {
   /** The Admin API's listen setting as started (admin_listen takes effect at restart only). */
   private adminListen: string | null = null;
   private readonly logger: Logger;
+  /** The long-lived child loggers (counters, admin), whose level follows a reloaded log_level. */
+  private readonly componentLoggers: Logger[] = [];
   private readonly env: NodeJS.ProcessEnv;
   ports: ListeningPorts = { proxy: null, proxy_tls: null, admin: null, status: null };
 
@@ -84,6 +86,19 @@ export class Gateway {
     this.logger = opts.logger;
     this.env = opts.env ?? process.env;
     this.pools = new UpstreamPools({ keepAliveConnections: config.gateway.upstream_keepalive });
+  }
+
+  private componentLogger(component: string): Logger {
+    const child = this.logger.child({ component });
+    this.componentLoggers.push(child);
+    return child;
+  }
+
+  /** gateway.log_level applies on reload too, unless TOLLGATE_LOG_LEVEL pins it. */
+  private applyLogLevel(level: string): void {
+    if (this.env.TOLLGATE_LOG_LEVEL !== undefined || this.logger.level === level) return;
+    for (const l of [this.logger, ...this.componentLoggers]) l.level = level;
+    this.logger.info({ log_level: level }, 'log level changed');
   }
 
   private listenSetting(name: 'proxy' | 'proxy_tls' | 'admin' | 'status'): string {
@@ -124,7 +139,7 @@ export class Gateway {
     await this.migrateWhenReachable();
     await this.store.syncEntities(await configSnapshot(this.config, { store: this.store }), { source: 'config', mode: 'replace' });
     this.runningRedis = g.redis !== undefined;
-    const counters = createCounterStore({ redisUrl: g.redis, logger: this.logger.child({ component: 'counters' }) });
+    const counters = createCounterStore({ redisUrl: g.redis, logger: this.componentLogger('counters') });
     this.counters = counters;
     // Give Redis a moment so the first requests are counted in the shared store; if it is down,
     // limits with fault_tolerant keep working in-process and /health/ready says why.
@@ -178,7 +193,7 @@ export class Gateway {
         {
           store: this.store,
           counters: this.counters,
-          logger: this.logger.child({ component: 'admin' }),
+          logger: this.componentLogger('admin'),
           runtime: () => this.runtime,
           status: () => this.report(),
           entitiesChanged: () => this.entitiesChanged(),
@@ -363,6 +378,8 @@ export class Gateway {
       try {
         // Built first: a config that fails here (a key file, a plugin's sink) must change
         // nothing, so the store keeps its entities until the new runtime exists.
+        // First: the new plugins' loggers are children made at build, with their parent's level.
+        this.applyLogLevel(next.gateway.log_level);
         const built = await this.buildRuntime(next);
         try {
           await this.store.syncEntities(await configSnapshot(next, { store: this.store }), { source: 'config', mode: 'replace' });
@@ -388,6 +405,7 @@ export class Gateway {
           .finally(() => this.retiring.delete(retired));
         this.retiring.add(retired);
       } catch (err) {
+        this.applyLogLevel(this.config.gateway.log_level);
         this.lastReloadError = (err as Error).message;
         process.stderr.write(`${this.opts.source.file ?? 'config'}: ${(err as Error).message}\n`);
         this.logger.error({ err, reason }, 'config reload failed; the current config keeps serving');
