@@ -149,11 +149,14 @@ describe('config: interpolation and defaults', () => {
     expect(() => validateConfig('t.yaml', { services: [service([{ name: 'oauth2', enabled: false }])] }, registry, {})).not.toThrow();
   });
 
-  it('config validate fails where start would: a signing key file that does not exist (jwt, no oauth2), a port above 65535', async () => {
+  it('config validate fails where start would: a signing key file that does not exist (jwt, no oauth2), a port above 65535, a listen address without its colon, TLS files that cannot be read', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-cfg-'));
     const cases: Array<[string, string]> = [
       [`gateway:\n  issuer: https://api.example.com\n  signing_keys:\n    - kid: k1\n      private_key_file: ${join(dir, 'missing.pem')}\nplugins:\n  - name: jwt\n`, 'gateway.signing_keys[0].private_key_file'],
       ['gateway:\n  proxy_listen: "127.0.0.1:99999"\n', 'gateway.proxy_listen: the port must be 0-65535'],
+      ['gateway:\n  proxy_listen: "localhost8000"\n', 'gateway.proxy_listen: expected host:port, a port, or "off"'],
+      ['gateway:\n  status_listen: "127.0.0.18000"\n', 'gateway.status_listen: expected host:port, a port, or "off"'],
+      [`gateway:\n  tls:\n    cert: ${join(dir, 'missing.crt')}\n    key: ${join(dir, 'missing.key')}\n`, `gateway.tls.cert: cannot read ${join(dir, 'missing.crt')}: ENOENT`],
     ];
     for (const [text, expected] of cases) {
       const file = join(dir, 'c.yaml');

@@ -29,7 +29,7 @@ const cidr = z.string().refine(
 
 const listen = z
   .string()
-  .regex(/^(off|(\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+)?:?\d{1,5})$/, 'expected host:port, a port, or "off"')
+  .regex(/^(off|\d{1,5}|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/, 'expected host:port, a port, or "off"')
   .refine((v) => v === 'off' || Number(/(\d+)$/.exec(v)?.[1]) <= 65535, 'the port must be 0-65535')
   .describe('Listen address `host:port`, a bare port, or `off`.');
 
