@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -156,6 +156,19 @@ describe('Admin API token, GET/POST /config, tollgate config export/import', { t
     writeFileSync(bad, stringify({ consumers: [{ username: 'x', nickname: 'y' }] }));
     expect((await runCli(['config', 'import', '--config', other, bad])).stderr.trim()).toBe(`${bad}: consumers[0]: unknown key 'nickname'`);
     expect((await runCli(['config', 'import', '--config', other, join(work, 'missing.yaml')])).code).toBe(2);
+
+    // No config at all, or a relative SQLite path from another directory: not an empty backup.
+    const nowhere = mkdtempSync(join(tmpdir(), 'tollgate-noconfig-'));
+    for (const args of [['config', 'export'], ['config', 'import', out]]) {
+      const r = await runCli(args, { cwd: nowhere, env: { TOLLGATE_CONFIG: '' } });
+      expect([r.code, r.stderr.trim()], args.join(' ')).toEqual([2, 'tollgate: no config file: pass --config FILE, set TOLLGATE_CONFIG, or create ./tollgate.yaml (the store it names is the one exported or imported into)']);
+    }
+    const relative = join(work, 'relative.yaml');
+    writeFileSync(relative, stringify({ gateway: { store: 'sqlite://./data/tollgate.db' } }));
+    const wrongDir = await runCli(['config', 'export', '--config', relative], { cwd: nowhere });
+    expect(wrongDir.code).toBe(2);
+    expect(wrongDir.stderr).toContain(`gateway.store: ${join(nowhere, 'data', 'tollgate.db')} does not exist`);
+    expect(readdirSync(nowhere)).toEqual([]); // nothing created
 
     // JWT credentials that could never verify a token are refused, as the Admin API refuses them.
     const unusable: Array<[Record<string, string>, string]> = [
