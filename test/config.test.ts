@@ -105,6 +105,23 @@ describe('tollgate config validate', () => {
     expect(r.code).toBe(2);
     const none = await runCli(['nonsense']);
     expect(none.code).toBe(2);
+    // A missing command shows the help, as a mistake: exit 2 (asked-for help is 0).
+    for (const args of [[], ['config']]) expect((await runCli(args)).code, args.join(' ')).toBe(2);
+    expect((await runCli(['--help'])).code).toBe(0);
+    expect((await runCli(['config', '--help'])).code).toBe(0);
+  });
+
+  it('a plugin config with an unknown key reads like every other unknown key', async () => {
+    const f = file('plugin-key.yaml', 'plugins:\n  - name: prometheus\n    config:\n      unknownkey: 1\n');
+    expect(await runCli(['config', 'validate', f])).toMatchObject({ code: 2, stderr: `${f}: plugins[0].config: unknown key 'unknownkey'\n` });
+  });
+
+  it('a data_dir that cannot be created: exit 2, one line naming gateway.data_dir', async () => {
+    const blocker = file('not-a-dir', '');
+    const f = file('datadir.yaml', `gateway:\n  data_dir: ${join(blocker, 'data')}\n  store: "sqlite::memory:"\n`);
+    const r = await runCli(['start', '--config', f], { env: { TOLLGATE_PROXY_LISTEN: '127.0.0.1:0', TOLLGATE_PROXY_TLS_LISTEN: 'off', TOLLGATE_ADMIN_LISTEN: 'off', TOLLGATE_STATUS_LISTEN: 'off' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(`tollgate: gateway.data_dir (${join(blocker, 'data')}): cannot create it: ENOTDIR; make it a writable directory (on a read-only root filesystem, an emptyDir volume)`);
   });
 });
 

@@ -82,7 +82,9 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+    // `--help` and `--version` asked for it; `commander.help` is help shown because a command
+    // is missing (`tollgate`, `tollgate config`): a bad invocation, exit 2.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
     process.exit(2);
   }
   exitWith(err instanceof Error ? err : new UserError(String(err)));

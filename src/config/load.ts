@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { buildConfigSchema, type TollgateConfig } from './schema.js';
 import { interpolate, typedScalar } from './interpolate.js';
 import { checkConfig } from './check.js';
+import { describeIssue } from './issues.js';
 import type { PluginRegistry } from '../core/registry.js';
 
 /** One problem in a config file: `path` like `services[0].routes[1].paths[0]`. */
@@ -51,19 +52,6 @@ export function zodIssues(error: z.ZodError): ConfigIssue[] {
     }
   }
   return issues;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') {
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
-  }
-  if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) return `is required (${issue.expected})`;
-  // `admin_token: 0123` or `admin_token: ${TOKEN}` with TOKEN=0123: an unquoted scalar is typed
-  // as YAML types it, so the fix is quoting.
-  if (issue.code === 'invalid_type' && issue.expected === 'string' && /received (number|boolean|null)/.test(issue.message)) {
-    return `${issue.message}; quote the value (or the \${VAR} reference: "\${VAR}") to keep it a string`;
-  }
-  return issue.message;
 }
 
 /** Parses YAML or JSON text (JSON is YAML, but a .json file gets JSON's stricter parser). */

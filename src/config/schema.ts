@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { zSeconds, zSize } from './units.js';
+import { describeIssue } from './issues.js';
 import type { PluginRegistry } from '../core/registry.js';
 
 /**
@@ -248,7 +249,7 @@ export function buildConfigSchema(registry: PluginRegistry) {
     }
     const parsed = def.schema.safeParse(entry.config);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: ['config', ...issue.path.map(String)], message: issue.message });
+      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: ['config', ...issue.path.map(String)], message: describeIssue(issue) });
       return z.NEVER;
     }
     return { ...entry, config: parsed.data };

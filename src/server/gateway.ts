@@ -1,4 +1,5 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerOptions, type ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { mkdir } from 'node:fs/promises';
@@ -134,7 +135,12 @@ export class Gateway {
     this.adminListen = this.listenSetting('admin');
     const noToken = this.adminTokenProblem(this.config);
     if (noToken !== null) throw new UserError(noToken);
-    await mkdir(g.data_dir, { recursive: true });
+    try {
+      await mkdir(g.data_dir, { recursive: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new UserError(`gateway.data_dir (${resolve(g.data_dir)}): cannot create it: ${code}; make it a writable directory (on a read-only root filesystem, an emptyDir volume)`);
+    }
     this.store = await createStore(g.store);
     await this.migrateWhenReachable();
     await this.store.syncEntities(await configSnapshot(this.config, { store: this.store }), { source: 'config', mode: 'replace' });
