@@ -4,6 +4,7 @@ import { startGateway, type GatewayProcess } from '../../test/helpers/gateway.js
 import { startUpstream, type TestUpstream } from '../../test/helpers/upstream.js';
 import { freshDatabase, startPostgres, type PostgresServer } from '../../test/helpers/postgres.js';
 import { bearer, hs256, rsaPair, seedToken } from '../../test/helpers/jwt.js';
+import { http, keyFile, registerClient, startOAuthGateway, type OAuthGateway } from '../../test/helpers/oauth.js';
 
 /** The Admin API while its PostgreSQL is down (a private server, stopped mid-test). */
 describe('Admin writes while the store is down', () => {
@@ -112,3 +113,36 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+describe('the proxy and the OAuth endpoints while the store is down', () => {
+  let pg: PostgresServer;
+  let up: TestUpstream;
+  let og: OAuthGateway;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    up = await startUpstream();
+    og = await startOAuthGateway((issuer) => ({
+      gateway: { issuer, store: pg.url, signing_keys: [{ kid: 'k1', private_key_file: keyFile() }] },
+      services: [{ name: 'echo', url: up.url, routes: [{ name: 'api', paths: ['/api'], plugins: [{ name: 'jwt' }] }] }],
+      plugins: [{ name: 'oauth2', config: { enable_client_credentials: true } }],
+      consumers: [{ username: 'app' }],
+    }));
+  });
+  afterAll(async () => {
+    await og?.gw.stop();
+    await up?.close();
+    await pg?.stop().catch(() => {}); // stopped by the test already
+  });
+
+  it('answer 503 in their own shapes: the OAuth error temporarily_unavailable, the gateway JSON naming the store', async () => {
+    const client = await registerClient(og.gw, 'app', { client_id: 'svc', client_secret: 'svc-secret-svc-secret' });
+    await pg.stop();
+    const token = await http(`${og.issuer}/oauth2/token`, { form: { grant_type: 'client_credentials', client_id: client.client_id, client_secret: 'svc-secret-svc-secret' } });
+    expect(token.status).toBe(503);
+    expect(token.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'the authorization server cannot reach its store; try again later' });
+    expect(token.headers['cache-control']).toBe('no-store');
+    const proxied = await http(`${og.issuer}/api/x`, { headers: bearer(hs256({ iss: 'never-seen', sub: 'u' }, 'any-secret-any-secret-any-secret!')) });
+    expect(proxied.status).toBe(503);
+    expect(proxied.json()).toMatchObject({ message: 'the store (database) is unreachable' });
+  });
+});

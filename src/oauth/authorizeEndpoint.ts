@@ -2,7 +2,7 @@ import type { RequestContext } from '../core/context.js';
 import type { EndpointResponse } from '../core/plugin.js';
 import { requireTls, type AuthServer } from './authServer.js';
 import { issueCode, resolveClient, responseUri, validateRequest } from './authorizeRequest.js';
-import { OAuthError, UnsafeRedirectError } from './errors.js';
+import { OAuthError, UnsafeRedirectError, asOAuthError } from './errors.js';
 import { errorPage, json, NO_STORE, noteError, Params, redirect } from './http.js';
 import { finishLogin, startLogin } from './loginFlow.js';
 import { safeEqual } from './randoms.js';
@@ -45,7 +45,7 @@ export async function browserAuthorize(as: AuthServer, idp: UpstreamIdp | null, 
 }
 
 function jsonError(ctx: RequestContext, err: OAuthError): EndpointResponse {
-  return json(400, noteError(ctx, err).body(), NO_STORE);
+  return json(err.status >= 500 ? err.status : 400, noteError(ctx, err).body(), NO_STORE);
 }
 
 export async function provisionAuthorize(as: AuthServer, ctx: RequestContext, body: Buffer | null): Promise<EndpointResponse> {
@@ -63,8 +63,9 @@ export async function provisionAuthorize(as: AuthServer, ctx: RequestContext, bo
     if (userid === null) throw new OAuthError('invalid_authenticated_userid', 'Missing authenticated_userid parameter');
     resolved = await resolveClient(as, params);
   } catch (err) {
-    if (err instanceof OAuthError) return jsonError(ctx, err);
-    throw err;
+    const e = asOAuthError(err);
+    if (e === null) throw err;
+    return jsonError(ctx, e);
   }
   const { client, target } = resolved;
   try {

@@ -2,7 +2,7 @@ import type { RequestContext } from '../core/context.js';
 import type { EndpointResponse } from '../core/plugin.js';
 import { requireTls, type AuthServer } from './authServer.js';
 import { authenticateClient, presentedClient } from './clientAuth.js';
-import { OAuthError } from './errors.js';
+import { OAuthError, asOAuthError } from './errors.js';
 import { authorizationCodeGrant, clientCredentialsGrant, refreshTokenGrant } from './grants.js';
 import { json, NO_STORE, oauthErrorResponse, Params } from './http.js';
 
@@ -40,7 +40,8 @@ export async function tokenEndpoint(as: AuthServer, ctx: RequestContext, body: B
     const run = grantType === 'authorization_code' ? authorizationCodeGrant : grantType === 'refresh_token' ? refreshTokenGrant : clientCredentialsGrant;
     return json(200, await run(as, client, params), NO_STORE);
   } catch (err) {
-    if (!(err instanceof OAuthError)) throw err;
-    return oauthErrorResponse(ctx, err);
+    const e = asOAuthError(err);
+    if (e === null) throw err;
+    return oauthErrorResponse(ctx, e);
   }
 }

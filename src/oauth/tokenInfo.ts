@@ -4,7 +4,7 @@ import type { EndpointResponse } from '../core/plugin.js';
 import { requireTls, type AuthServer } from './authServer.js';
 import { authenticateClient, presentedClient } from './clientAuth.js';
 import type { ClientInfo } from './clientCache.js';
-import { OAuthError } from './errors.js';
+import { OAuthError, asOAuthError } from './errors.js';
 import { json, NO_STORE, oauthErrorResponse, Params } from './http.js';
 import { sha256Hex } from './randoms.js';
 import { revokeAccessToken, revokeGrant } from './revoke.js';
@@ -85,8 +85,9 @@ export async function revokeEndpoint(as: AuthServer, ctx: RequestContext, body: 
     await revokeToken(as, client, params.require('token'));
     return { status: 200, headers: { ...NO_STORE }, body: '' };
   } catch (err) {
-    if (!(err instanceof OAuthError)) throw err;
-    return oauthErrorResponse(ctx, err);
+    const e = asOAuthError(err);
+    if (e === null) throw err;
+    return oauthErrorResponse(ctx, e);
   }
 }
 
@@ -96,7 +97,8 @@ export async function introspectEndpoint(as: AuthServer, ctx: RequestContext, bo
     if (client.credential.client_type !== 'confidential') throw new OAuthError('invalid_client', 'introspection is for confidential clients (resource servers)');
     return json(200, await describe(as, params.require('token')), NO_STORE);
   } catch (err) {
-    if (!(err instanceof OAuthError)) throw err;
-    return oauthErrorResponse(ctx, err);
+    const e = asOAuthError(err);
+    if (e === null) throw err;
+    return oauthErrorResponse(ctx, e);
   }
 }

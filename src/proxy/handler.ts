@@ -315,7 +315,7 @@ export class ProxyHandler implements ForwardHost {
       return;
     }
     this.runResponseHeaders(ctx, chain);
-    const message = err.expose ? err.message : 'An unexpected error occurred';
+    const message = err.expose ? err.message : (err.publicMessage ?? 'An unexpected error occurred');
     const body = JSON.stringify({ message, request_id: ctx.id });
     const headers: Record<string, string | number> = { ...ctx.responseHeaders, ...err.headers };
     headers['content-type'] = 'application/json; charset=utf-8';

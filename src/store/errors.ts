@@ -51,7 +51,7 @@ export class StoreUnavailableError extends GatewayError {
     readonly reason: string,
     cause?: unknown,
   ) {
-    super('TG_STORE_DOWN', 503, `the store (${store}) is unreachable: ${reason}`, { cause, expose: false });
+    super('TG_STORE_DOWN', 503, `the store (${store}) is unreachable: ${reason}`, { cause, expose: false, publicMessage: 'the store (database) is unreachable' });
   }
 }
 
