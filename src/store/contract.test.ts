@@ -33,7 +33,7 @@ describe.each(storeBackends())('store contract ($name)', (backend) => {
 
   beforeAll(async () => {
     store = await createStore(await backend.freshUrl());
-    expect(await store.migrate()).toEqual(['0001_core', '0002_oauth2_tokens']);
+    expect(await store.migrate()).toEqual(['0001_core', '0002_oauth2_tokens', '0003_oauth2_revocations']);
   });
   afterAll(async () => {
     await store?.close();

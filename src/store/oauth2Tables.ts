@@ -41,6 +41,13 @@ export interface OAuth2AccessTokensTable {
   revoked_at: BigIntOrNull;
 }
 
+/** 0003: revoked access tokens, kept until they expire (not cascaded from their client). */
+export interface OAuth2RevocationsTable {
+  jti: string;
+  expires_at: Millis;
+  revoked_at: Millis;
+}
+
 export interface OAuth2RefreshTokensTable {
   token_hash: string;
   grant_id: string;

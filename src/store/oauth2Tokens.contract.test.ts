@@ -204,6 +204,25 @@ describe.each(storeBackends())('oauth2 token store ($name)', (backend) => {
     expect(await store.oauth2Tokens.getRefreshToken(first.refresh!.token_hash)).toBeNull();
   });
 
+  it('the revocations of a deleted client stay listed for the replicas until the tokens expire', async () => {
+    const c = code();
+    await store.oauth2Tokens.createCode(c);
+    const first = issue(c.grant_id);
+    await store.oauth2Tokens.redeemCode(c.code_hash, NOW, grantOf(c), first);
+    const single = randomUUID();
+    const other = issue(single, 7200_000, false);
+    await store.oauth2Tokens.createGrant({ ...grantOf(code({ grant_id: single })), grant_type: 'client_credentials', authenticated_userid: null }, other);
+    expect(await store.oauth2Tokens.revokeAccessToken(other.access.jti, NOW + 1)).not.toBeNull();
+    expect((await store.oauth2Tokens.revokeGrantsOfCredential(credentialId, NOW + 2)).map((r) => r.jti)).toEqual([first.access.jti]);
+    await store.oauth2Credentials.delete(credentialId); // its token rows go with it (cascade)
+    expect(await store.oauth2Tokens.getAccessToken(first.access.jti)).toBeNull();
+    expect((await store.oauth2Tokens.revokedSince(NOW, NOW + 3)).map((r) => r.jti).sort()).toEqual([first.access.jti, other.access.jti].sort());
+    // Kept past expiry for clock skew, then purged with the rest.
+    expect(await store.oauth2Tokens.revokedSince(NOW, NOW + 7200_000)).toEqual([]);
+    await store.oauth2Tokens.purgeExpired(NOW + 7200_000 + 2 * 3600_000);
+    expect(await store.oauth2Tokens.revokedSince(0, NOW)).toEqual([]);
+  });
+
   it('login states are single use and expire', async () => {
     const state = { state_hash: 's1', browser_hash: 'b1', request: '{"client_id":"app-1"}', code_verifier: 'v', nonce: 'n', created_at: NOW, expires_at: NOW + 600_000 };
     await store.oauth2Tokens.createLoginState(state);

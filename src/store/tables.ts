@@ -1,5 +1,5 @@
 import type { ColumnType } from 'kysely';
-import type { OAuth2AccessTokensTable, OAuth2CodesTable, OAuth2GrantsTable, OAuth2LoginStatesTable, OAuth2RefreshTokensTable } from './oauth2Tables.js';
+import type { OAuth2AccessTokensTable, OAuth2CodesTable, OAuth2GrantsTable, OAuth2LoginStatesTable, OAuth2RefreshTokensTable, OAuth2RevocationsTable } from './oauth2Tables.js';
 
 /**
  * Row shapes of the tables as the migrations create them (kysely's `Database` type). Portable
@@ -74,4 +74,6 @@ export interface Database {
   oauth2_access_tokens: OAuth2AccessTokensTable;
   oauth2_refresh_tokens: OAuth2RefreshTokensTable;
   oauth2_login_states: OAuth2LoginStatesTable;
+  // 0003
+  oauth2_revocations: OAuth2RevocationsTable;
 }

@@ -184,3 +184,41 @@ describe('oauth2 on two replicas while Redis is down', () => {
     expect(await status(b, t)).toBe(200);
   });
 });
+
+describe('oauth2 on two replicas without Redis: deleting a client', () => {
+  let up: TestUpstream;
+  let a: GatewayProcess;
+  let b: GatewayProcess;
+
+  beforeAll(async () => {
+    up = await startUpstream();
+    const config = {
+      // A long credential cache: only the revocation feed can make b refuse within seconds.
+      gateway: { issuer: 'http://tollgate.test', store: await freshDatabase('tg_oauth_delete'), db_cache_ttl: 120, signing_keys: [{ kid: 'k1', private_key_file: keyFile() }] },
+      plugins: [{ name: 'oauth2', config: { enable_client_credentials: true } }],
+      services: [{ name: 'echo', url: up.url, routes: [{ name: 'api', paths: ['/api'] }] }],
+      consumers: [{ username: 'admin' }],
+    };
+    [a, b] = await Promise.all([startGateway(config), startGateway(config)]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await up?.close();
+  });
+
+  const status = async (gw: GatewayProcess, t: string) => (await http(`${gw.url}/api/x`, { headers: bearer(t) })).status;
+  const tokenFor = async (client: { client_id: string; client_secret?: string }) =>
+    (await http(`${a.url}/oauth2/token`, { form: { grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret! } })).json<{ access_token: string }>().access_token;
+
+  it('its tokens are refused at once on the other replica too (the client, or its consumer)', async () => {
+    const byClient = await registerClient(a, 'admin', { client_id: 'doomed', client_secret: 'secret-of-the-client' });
+    expect((await http(`${a.adminUrl}/consumers`, { form: { username: 'leaving' } })).status).toBe(201);
+    const byConsumer = await registerClient(a, 'leaving', { client_id: 'doomed-too', client_secret: 'secret-of-the-client' });
+    const [t1, t2] = [await tokenFor(byClient), await tokenFor(byConsumer)];
+    expect([await status(b, t1), await status(b, t2)]).toEqual([200, 200]); // b has the clients cached now
+    expect((await http(`${a.adminUrl}/consumers/admin/oauth2/doomed`, { method: 'DELETE' })).status).toBe(204);
+    expect((await http(`${a.adminUrl}/consumers/leaving`, { method: 'DELETE' })).status).toBe(204);
+    expect([await status(a, t1), await status(a, t2)]).toEqual([401, 401]);
+    await waitFor(async () => (await status(b, t1)) === 401 && (await status(b, t2)) === 401, 'replica b to read the revocations from the store', 10_000);
+  });
+});

@@ -53,6 +53,17 @@ function live(rows: { jti: string; expires_at: number | string }[], now: number)
   return rows.map((r) => ({ jti: r.jti, expires_at: Number(r.expires_at) })).filter((r) => r.expires_at > now);
 }
 
+/** Records live revoked tokens where the replicas' feed reads them (0003: outlives the client). */
+async function recordRevocations(trx: Db, revoked: RevokedToken[], now: number): Promise<RevokedToken[]> {
+  if (revoked.length === 0) return revoked;
+  await trx
+    .insertInto('oauth2_revocations')
+    .values(revoked.map((r) => ({ jti: r.jti, expires_at: r.expires_at, revoked_at: now })))
+    .onConflict((oc) => oc.column('jti').doNothing())
+    .execute();
+  return revoked;
+}
+
 async function revokeGrantIn(trx: Db, grantIds: string[], now: number): Promise<RevokedToken[]> {
   if (grantIds.length === 0) return [];
   await trx.updateTable('oauth2_grants').set({ revoked_at: now }).where('id', 'in', grantIds).where('revoked_at', 'is', null).execute();
@@ -63,7 +74,7 @@ async function revokeGrantIn(trx: Db, grantIds: string[], now: number): Promise<
     .where('revoked_at', 'is', null)
     .returning(['jti', 'expires_at'])
     .execute();
-  return live(rows, now);
+  return recordRevocations(trx, live(rows, now), now);
 }
 
 export function oauth2TokensRepo(ctx: RepoContext): OAuth2TokenRepo {
@@ -153,26 +164,27 @@ export function oauth2TokensRepo(ctx: RepoContext): OAuth2TokenRepo {
       ),
 
     revokeAccessToken: (jti, now) =>
-      g('oauth2_token', async () => {
-        const rows = await db
-          .updateTable('oauth2_access_tokens')
-          .set({ revoked_at: now })
-          .where('jti', '=', jti)
-          .where('revoked_at', 'is', null)
-          .returning(['jti', 'expires_at'])
-          .execute();
-        return live(rows, now)[0] ?? null;
-      }),
+      g('oauth2_token', () =>
+        db.transaction().execute(async (trx) => {
+          const rows = await trx
+            .updateTable('oauth2_access_tokens')
+            .set({ revoked_at: now })
+            .where('jti', '=', jti)
+            .where('revoked_at', 'is', null)
+            .returning(['jti', 'expires_at'])
+            .execute();
+          return (await recordRevocations(trx, live(rows, now), now))[0] ?? null;
+        }),
+      ),
 
+    // Both tables: oauth2_revocations (0003) also holds the tokens of deleted clients; the
+    // access-token rows hold revocations written by a replica still on 0002 (a rolling upgrade).
     revokedSince: (since, now) =>
       g('oauth2_token', async () => {
-        const rows = await db
-          .selectFrom('oauth2_access_tokens')
-          .select(['jti', 'expires_at'])
-          .where('revoked_at', '>=', since)
-          .where('expires_at', '>', now)
-          .execute();
-        return live(rows, now);
+        const kept = await db.selectFrom('oauth2_revocations').select(['jti', 'expires_at']).where('revoked_at', '>=', since).where('expires_at', '>', now).execute();
+        const rows = await db.selectFrom('oauth2_access_tokens').select(['jti', 'expires_at']).where('revoked_at', '>=', since).where('expires_at', '>', now).execute();
+        const byJti = new Map(live([...kept, ...rows], now).map((r) => [r.jti, r]));
+        return [...byJti.values()];
       }),
 
     purgeExpired: (now) =>
@@ -183,6 +195,7 @@ export function oauth2TokensRepo(ctx: RepoContext): OAuth2TokenRepo {
             await trx.deleteFrom('oauth2_login_states').where('expires_at', '<', now).executeTakeFirst(),
             await trx.deleteFrom('oauth2_refresh_tokens').where('expires_at', '<', now).executeTakeFirst(),
             await trx.deleteFrom('oauth2_access_tokens').where('expires_at', '<', now - TOKEN_KEEP_MS).executeTakeFirst(),
+            await trx.deleteFrom('oauth2_revocations').where('expires_at', '<', now - TOKEN_KEEP_MS).executeTakeFirst(),
             // A grant goes once its longest-lived token has (its remaining rows cascade).
             await trx.deleteFrom('oauth2_grants').where('expires_at', '<', now - TOKEN_KEEP_MS).executeTakeFirst(),
           ];
