@@ -110,21 +110,36 @@ describe('Admin API token, GET/POST /config, tollgate config export/import', { t
     expect(JSON.parse(bombed.text).fields['@entity']).toMatch(/more than 100 alias expansions/);
   });
 
-  it('POST /config refuses, with 409, to rewrite a consumer or credential declared in the config file; nothing is written', async () => {
+  it('POST /config leaves what the config file declares as the file says (a consumer and its fields, its JWT key); other credentials of it are imported', async () => {
     const post = (body: unknown) => adminCall(gw, '/config', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const hijack = await post({ consumers: [{ username: 'admin', custom_id: 'hijacked', jwt_secrets: [{ key: 'admin-key', algorithm: 'HS256', secret: 'attacker-chosen-secret-attacker-chosen' }] }] });
-    expect(hijack.status).toBe(409);
-    expect(JSON.parse(hijack.text).message).toBe("consumer 'admin' is declared in the config file; change it there (then reload)");
-    // The key alone, under another consumer of the document: the same.
-    const keyOnly = await post({ consumers: [{ username: 'newcomer', jwt_secrets: [{ key: 'admin-key', algorithm: 'HS256', secret: 'attacker-chosen-secret-attacker-chosen' }] }] });
-    expect(keyOnly.status).toBe(409);
-    expect(JSON.parse(keyOnly.text).message).toBe("jwt credential 'admin-key' is declared in the config file; change it there (then reload)");
-    expect((await adminCall(gw, '/consumers/newcomer', { headers: auth })).status).toBe(404);
-    const stored = JSON.parse((await adminCall(gw, '/consumers/admin', { headers: auth })).text) as { custom_id: string | null };
-    expect(stored.custom_id).toBeNull();
-    const proxied = await request(`${gw.url}/api`, { headers: bearer(await seedToken(key, 'admin-key', 'u')) });
-    expect(proxied.statusCode).toBe(200); // the file's key still verifies
-    await proxied.body.dump();
+    const extra = rsaPair(2048);
+    const hijack = await post({
+      consumers: [
+        {
+          username: 'admin',
+          custom_id: 'hijacked',
+          jwt_secrets: [
+            { key: 'admin-key', algorithm: 'HS256', secret: 'attacker-chosen-secret-attacker-chosen' },
+            { key: 'added-key', algorithm: 'RS256', rsa_public_key: extra.publicPem },
+          ],
+        },
+      ],
+    });
+    expect(hijack.status).toBe(201);
+    expect(JSON.parse(hijack.text)).toEqual({ message: 'imported', consumers: 1, workspaces: 0, kept_as_declared: ["consumer 'admin'", "jwt credential 'admin-key'"] });
+    // The file's key under another consumer: left out too.
+    const moved = await post({ consumers: [{ username: 'newcomer', jwt_secrets: [{ key: 'admin-key', algorithm: 'HS256', secret: 'attacker-chosen-secret-attacker-chosen' }] }] });
+    expect(JSON.parse(moved.text)).toEqual({ message: 'imported', consumers: 1, workspaces: 0, kept_as_declared: ["jwt credential 'admin-key'"] });
+    const stored = JSON.parse((await adminCall(gw, '/consumers/admin', { headers: auth })).text) as { custom_id: string | null; source: string };
+    expect(stored).toMatchObject({ custom_id: null, source: 'config' });
+    const keys = JSON.parse((await adminCall(gw, '/consumers/admin/jwt', { headers: auth })).text) as { data: Array<{ key: string; algorithm: string; source: string }> };
+    expect(keys.data.map((k) => [k.key, k.algorithm, k.source]).sort()).toEqual([['added-key', 'RS256', 'admin'], ['admin-key', 'RS256', 'config']]);
+    for (const [pair, kid] of [[key, 'admin-key'], [extra, 'added-key']] as const) {
+      const proxied = await request(`${gw.url}/api`, { headers: bearer(await seedToken(pair, kid, 'u')) });
+      expect(proxied.statusCode, kid).toBe(200); // the file's key still verifies, the added one too
+      await proxied.body.dump();
+    }
+    expect(JSON.parse((await adminCall(gw, '/consumers/newcomer/jwt', { headers: auth })).text).data).toEqual([]);
   });
 
   it('tollgate config export / import move entities between stores; bad files exit 2 with one line each', async () => {
@@ -145,7 +160,10 @@ describe('Admin API token, GET/POST /config, tollgate config export/import', { t
     expect(imported.stdout).toMatch(/^imported \d+ consumers and 2 workspaces into sqlite /);
     const again = await runCli(['config', 'export', '--config', other]);
     // the same entities (import stamps its own created_at, so the order may differ)
-    const byName = (d: { consumers: Array<{ username: string }> }) => [...d.consumers].sort((a, b) => a.username.localeCompare(b.username));
+    const byName = (d: { consumers: Array<{ username: string; jwt_secrets?: Array<{ key: string }> }> }) =>
+      [...d.consumers]
+        .sort((a, b) => a.username.localeCompare(b.username))
+        .map((c) => ({ ...c, jwt_secrets: [...(c.jwt_secrets ?? [])].sort((x, y) => x.key.localeCompare(y.key)) }));
     expect(byName(parse(again.stdout) as typeof doc)).toEqual(byName(doc));
 
     const bad = join(work, 'bad.yaml');

@@ -63,8 +63,8 @@ export async function configRoutes(app: FastifyInstance, ctx: AdminContext): Pro
         throw err;
       }
       try {
-        const counts = await writeThrough(ctx, () => importEntityDocument(ctx.store, doc));
-        return reply.code(201).send({ message: 'imported', ...counts });
+        const { kept, ...counts } = await writeThrough(ctx, () => importEntityDocument(ctx.store, doc));
+        return reply.code(201).send({ message: 'imported', ...counts, ...(kept.length > 0 ? { kept_as_declared: kept } : {}) });
       } catch (err) {
         if (err instanceof UserError) throw new AdminError(400, err.message);
         throw err;

@@ -5,7 +5,6 @@ import { ConfigError, formatPath, parseYaml, zodIssues, type ConfigIssue } from 
 import { credentialIssues } from '../config/check.js';
 import { configEntities, configSnapshot } from '../store/configSnapshot.js';
 import type { EntitySnapshot, Store } from '../store/types.js';
-import { readOnly, type AdminError } from './errors.js';
 
 /**
  * Stored entities as a declarative document (SPEC §1 `config export/import`, §10 `GET|POST
@@ -66,28 +65,36 @@ export function entityDocumentYaml(doc: Record<string, unknown>): string {
  * consumers with one username, …) are UserErrors naming the entry; a clash with stored rows is
  * a DuplicateEntityError and nothing is written.
  */
-export async function importEntityDocument(store: Store, doc: EntityDocument): Promise<{ consumers: number; workspaces: number }> {
-  const snapshot = await configSnapshot(doc, { store });
-  const declared = declaredInConfig(snapshot, await store.exportEntities());
-  if (declared !== null) throw declared;
+export async function importEntityDocument(store: Store, doc: EntityDocument): Promise<{ consumers: number; workspaces: number; kept: string[] }> {
+  const { snapshot, kept } = keepDeclared(await configSnapshot(doc, { store }), await store.exportEntities());
   await store.syncEntities(snapshot, { source: 'admin', mode: 'merge' });
-  return { consumers: snapshot.consumers.length, workspaces: snapshot.workspaces.length };
+  return { consumers: snapshot.consumers.length, workspaces: snapshot.workspaces.length, kept };
 }
 
 /**
- * The 409 for the first entry of an import that matches a consumer or credential declared in
- * the config file (read-only through the Admin API, as for PUT/PATCH/DELETE: the merge would
- * otherwise rewrite it until the next reload), or null.
+ * What is declared in the config file stays as the file says (read-only through the Admin
+ * API, as for PUT/PATCH/DELETE; the merge would otherwise rewrite it until the next reload): an
+ * entry matching a config-declared consumer leaves that consumer's fields as they are, and a
+ * credential matching a config-declared JWT key or client_id is left out. Other credentials of
+ * such a consumer are imported (as POST /consumers/{c}/jwt may add them), so a backup of a
+ * store restores into it, or into a new one the same file has been synced into. `kept` names
+ * what was left as declared.
  */
-function declaredInConfig(incoming: EntitySnapshot, stored: EntitySnapshot): AdminError | null {
+function keepDeclared(incoming: EntitySnapshot, stored: EntitySnapshot): { snapshot: EntitySnapshot; kept: string[] } {
   const consumers = stored.consumers.filter((c) => c.source === 'config');
   const keys = new Set(stored.consumers.flatMap((c) => c.jwt_secrets.filter((j) => j.source === 'config').map((j) => j.key)));
   const clients = new Set(stored.consumers.flatMap((c) => c.oauth2_credentials.filter((o) => o.source === 'config').map((o) => o.client_id)));
-  for (const c of incoming.consumers) {
+  const kept: string[] = [];
+  const out = incoming.consumers.map((c) => {
     const hit = consumers.find((s) => s.id === c.id || (c.username !== null && s.username === c.username) || (c.custom_id !== null && s.custom_id === c.custom_id));
-    if (hit !== undefined) return readOnly('consumer', hit.username ?? hit.custom_id ?? hit.id);
-    for (const j of c.jwt_secrets) if (keys.has(j.key)) return readOnly('jwt credential', j.key);
-    for (const o of c.oauth2_credentials) if (clients.has(o.client_id)) return readOnly('oauth2 credential', o.client_id);
-  }
-  return null;
+    if (hit !== undefined) kept.push(`consumer '${hit.username ?? hit.custom_id ?? hit.id}'`);
+    const owner = hit?.id ?? c.id;
+    const jwt_secrets = c.jwt_secrets.filter((j) => !keys.has(j.key) || (kept.push(`jwt credential '${j.key}'`), false)).map((j) => ({ ...j, consumer_id: owner }));
+    const oauth2_credentials = c.oauth2_credentials
+      .filter((o) => !clients.has(o.client_id) || (kept.push(`oauth2 credential '${o.client_id}'`), false))
+      .map((o) => ({ ...o, consumer_id: owner }));
+    const fields = hit === undefined ? {} : { id: hit.id, username: hit.username, custom_id: hit.custom_id, tags: hit.tags };
+    return { ...c, ...fields, jwt_secrets, oauth2_credentials };
+  });
+  return { snapshot: { ...incoming, consumers: out }, kept };
 }

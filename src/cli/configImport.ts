@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../config/load.js';
 import { UserError } from '../core/errors.js';
 import { DuplicateEntityError } from '../store/types.js';
-import { AdminError } from '../admin/errors.js';
 import { importEntityDocument, parseEntityDocument } from '../admin/entityDocument.js';
 import { configForStore, withStore } from './configExport.js';
 
@@ -26,9 +25,10 @@ export async function configImportCommand(file: string, opts: { config?: string 
       return { ...(await importEntityDocument(store, doc)), location: store.location };
     } catch (err) {
       if (err instanceof DuplicateEntityError) throw new UserError(`${file}: ${err.message} in the store; change or remove that entry`);
-      if (err instanceof UserError || err instanceof AdminError) throw new UserError(`${file}: ${err.message}`);
+      if (err instanceof UserError) throw new UserError(`${file}: ${err.message}`);
       throw err;
     }
   });
-  process.stdout.write(`imported ${counts.consumers} consumers and ${counts.workspaces} workspaces into ${counts.location}\n`);
+  const kept = counts.kept.length > 0 ? `; kept as the config file declares them: ${counts.kept.join(', ')}` : '';
+  process.stdout.write(`imported ${counts.consumers} consumers and ${counts.workspaces} workspaces into ${counts.location}${kept}\n`);
 }
