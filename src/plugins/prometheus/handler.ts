@@ -41,6 +41,8 @@ function sharedState(m: KongMetrics, max: number): SharedState {
     s = { workspaces: new LabelGuard(max), consumers: new LabelGuard(max), models: new LabelGuard(max), health: new TargetHealth(m.targetHealth), auditErrorsReported: new Map() };
     shared.set(m, s);
   }
+  // The guards outlive reloads; a changed max_label_values applies from now on.
+  for (const guard of [s.workspaces, s.consumers, s.models]) guard.resize(max);
   return s;
 }
 

@@ -9,7 +9,12 @@ export const OTHER = '__other__';
  */
 export class LabelGuard {
   private readonly seen = new Set<string>();
-  constructor(private readonly max: number) {}
+  constructor(private max: number) {}
+
+  /** A reloaded max_label_values: values already admitted stay; the new bound applies to further ones. */
+  resize(max: number): void {
+    this.max = max;
+  }
 
   value(v: string | null | undefined): string {
     if (v === null || v === undefined || v === '') return '';

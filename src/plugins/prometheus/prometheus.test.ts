@@ -13,16 +13,16 @@ describe('prometheus plugin options and reloads', () => {
   let up: TestUpstream;
   let gw: GatewayProcess;
   const token = hs256({ iss: 'svc-key', sub: 'svc', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
-  const config = (routes: string[]) => ({
+  const config = (routes: string[], opts: { url?: string; maxLabels?: number } = {}) => ({
     services: [
       {
         name: 'echo',
-        url: up.url,
+        url: opts.url ?? up.url,
         routes: routes.map((p) => ({ name: p.slice(1), paths: [p] })),
         plugins: [{ name: 'jwt' }, { name: 'token-budget', config: { day: 1_000_000, membership: 'open' } }],
       },
     ],
-    plugins: [{ name: 'prometheus', config: { metric_prefix: 'tollgate', per_consumer: true, max_label_values: 2 } }],
+    plugins: [{ name: 'prometheus', config: { metric_prefix: 'tollgate', per_consumer: true, max_label_values: opts.maxLabels ?? 2 } }],
     consumers: [{ username: 'svc-user', jwt_secrets: [{ key: 'svc-key', algorithm: 'HS256', secret: SECRET }] }],
   });
   const call = async (path: string, workspace: string) => {
@@ -85,6 +85,21 @@ describe('prometheus plugin options and reloads', () => {
     expect(requests(text, 'main', 'ws-a')).toBe(before + 2);
     expect(requests(text, 'extra', 'ws-a')).toBeGreaterThanOrEqual(1);
     expect(text.match(/^# TYPE tollgate_http_requests_total counter$/gm)).toHaveLength(1);
+  });
+
+  it('a reload applies a new max_label_values, and a service moved to another URL leaves one target in its health series', async () => {
+    const moved = await startUpstream();
+    try {
+      gw.writeConfig(config(['/main', '/extra'], { url: moved.url, maxLabels: 5 }));
+      await waitFor(async () => (await call('/main/x', 'ws-a')) === 200 && moved.seen.length > 0, 'the reload to the moved service');
+      expect(await call('/main/x', 'ws-e')).toBe(200);
+      const text = await metrics();
+      expect(requests(text, 'main', 'ws-e')).toBe(1); // beyond the old bound of 2, within the new 5
+      const targets = [...text.matchAll(/^tollgate_upstream_target_health\{upstream="echo",target="([^"]+)"/gm)].map((m) => m[1]);
+      expect(new Set(targets)).toEqual(new Set([`127.0.0.1:${moved.port}`]));
+    } finally {
+      await moved.close();
+    }
   });
 });
 

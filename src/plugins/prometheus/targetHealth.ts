@@ -23,7 +23,7 @@ export class TargetHealth {
     const names = new Set(services.map((s) => s.name));
     for (const [name, t] of this.targets) {
       if (names.has(name)) continue;
-      for (const state of STATES) this.gauge.remove({ upstream: name, target: t.target, address: t.target, state });
+      this.forget(name, t.target);
       this.targets.delete(name);
     }
     for (const svc of services) {
@@ -31,8 +31,15 @@ export class TargetHealth {
       const target = `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
       const known = this.targets.get(svc.name);
       if (known && known.target === target) continue;
+      // A service that now points elsewhere: its old target's series go (an alert on its last
+      // state would otherwise fire forever).
+      if (known) this.forget(svc.name, known.target);
       this.set(svc.name, target, 'healthy');
     }
+  }
+
+  private forget(upstream: string, target: string): void {
+    for (const state of STATES) this.gauge.remove({ upstream, target, address: target, state });
   }
 
   /** After a proxied request: what it tells about its service's target. */
