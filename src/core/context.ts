@@ -85,6 +85,12 @@ export class RequestContext {
   readonly path: string;
   /** Raw query string including the leading `?`, or ''. */
   readonly query: string;
+  /**
+   * The path as routed and forwarded (dot segments resolved, unreserved escapes decoded,
+   * before strip_path), once the proxy has normalised it: what plugins decide on (an auth
+   * service, a path limit), so that `/a/./b` cannot pass for something other than `/a/b`.
+   */
+  routedPath: string | null = null;
   readonly clientIp: string;
   readonly tls: boolean;
 

@@ -158,6 +158,7 @@ export class ProxyHandler implements ForwardHost {
     checkHost(ctx.req);
     const path = ctx.path.startsWith('/') ? normalizePath(ctx.path) : null;
     if (path === null) throw new BadRequestError('Bad request path', undefined, 'TG_BAD_PATH');
+    ctx.routedPath = path;
     return path;
   }
 

@@ -80,14 +80,15 @@ export class AuthClient {
       authorization,
       'x-forwarded-for': forwardedFor(ctx),
       'x-forwarded-method': ctx.method,
-      'x-forwarded-uri': ctx.path + ctx.query,
+      // The path as routed and forwarded, not as sent: `/a/x/../admin` is judged as `/a/admin`.
+      'x-forwarded-uri': (ctx.routedPath ?? ctx.path) + ctx.query,
       'x-request-id': ctx.id,
       accept: 'application/json',
     };
     let body: string | undefined;
     if (this.opts.method === 'POST') {
       headers['content-type'] = 'application/json';
-      body = JSON.stringify({ method: ctx.method, path: ctx.path, headers: requestHeaders(ctx) });
+      body = JSON.stringify({ method: ctx.method, path: ctx.routedPath ?? ctx.path, headers: requestHeaders(ctx) });
     }
     // undici's timeouts bound the gaps between events (connect, headers, each body chunk); this
     // bounds the whole call, so a service that trickles its answer cannot hold the request.

@@ -59,6 +59,19 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     await Promise.all([up?.close(), auth?.close()]);
   });
 
+  it('sends the service the path as routed and forwarded, not as written (`/x/../admin` is `/admin`)', async () => {
+    for (const written of ['/auth/x/../admin/secret', '/auth//admin/secret', '/auth/./admin/secret', '/auth/%61dmin/secret', '/auth/x/%2e%2e/admin/secret']) {
+      const res = await request(gw.url, { path: `${written}?q=1`, headers: bearer('allow-u1') });
+      const id = String(res.headers['x-request-id']);
+      const body = (await res.body.json()) as { url: string };
+      expect(res.statusCode, written).toBe(200);
+      expect(body.url, written).toBe('/admin/secret?q=1'); // what the upstream got (strip_path)
+      const [seen] = auth.callsFor(id);
+      expect(seen!.headers['x-forwarded-uri'], written).toBe('/auth/admin/secret?q=1');
+      expect((JSON.parse(seen!.body) as { path: string }).path, written).toBe('/auth/admin/secret');
+    }
+  });
+
   it('allows on 2xx, sends the SPEC §5 request, and maps the answer to the identity headers', async () => {
     const res = await call(`${gw.url}/auth/x?y=1`, { ...bearer('allow-u1-api.read'), cookie: 'session=secret', 'x-user-id': 'spoofed' }, 'GET');
     expect(res.status).toBe(200);

@@ -57,7 +57,7 @@ class PreFunctionAuth implements PluginHandler {
       // for (method, path and query, host) and for which workspace. A service that decides on
       // other headers answers `Cache-Control: no-store`, or runs with cache_ttl 0.
       const h = ctx.req.headers;
-      cacheKey = createHash('sha256').update(`${ctx.method} ${h.host ?? ''}${ctx.path}${ctx.query}\n${String(h['x-workspace-id'] ?? '')}\n${authorization}`).digest('base64url');
+      cacheKey = createHash('sha256').update(`${ctx.method} ${h.host ?? ''}${ctx.routedPath ?? ctx.path}${ctx.query}\n${String(h['x-workspace-id'] ?? '')}\n${authorization}`).digest('base64url');
       const hit = this.decisions.get(cacheKey, now);
       if (hit !== undefined) return hit.allow ? copyIdentity(hit.identity) : deny(hit.status);
     }

@@ -55,7 +55,8 @@ export function identify(ctx: RequestContext, rule: IdentifierRule): string {
       break;
     }
     case 'path': {
-      if (ctx.path === rule.path) return bounded('path', ctx.path);
+      const path = ctx.routedPath ?? ctx.path; // `/v1/./chat` is `/v1/chat`
+      if (path === rule.path) return bounded('path', path);
       break;
     }
     case 'service': {

@@ -188,6 +188,8 @@ describe('rate-limiting: keys, layers and options (one gateway, in-process count
     const a2 = await send(`${gw.url}/fixed/a`);
     const a3 = await send(`${gw.url}/fixed/a`);
     expect([a1.status, a2.status, a3.status]).toEqual([200, 200, 429]);
+    // The path as routed: another spelling of /fixed/a is /fixed/a, not a fresh per-IP counter.
+    for (const spelling of ['/fixed//a', '/fixed/%61']) expect((await send(`${gw.url}${spelling}`)).status, spelling).toBe(429);
     expect(header(a1, 'X-RateLimit-Remaining-Day')).toBe('4');
     const endOfHour = Math.ceil((Math.floor(Date.now() / 3_600_000) + 1) * 3600);
     expect(Number(header(a3, 'Retry-After'))).toBeLessThanOrEqual(3600);
