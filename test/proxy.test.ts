@@ -414,6 +414,10 @@ describe('proxy: routing, headers, errors, streaming', () => {
   });
 
   it('answers 426 to plain HTTP on an https-only route and serves it over TLS 1.3', async () => {
+    // A client's own X-Forwarded-Proto is no TLS (no trusted_proxies here).
+    const forged = await request(`${gw.url}/secure`, { headers: { 'x-forwarded-proto': 'https' } });
+    expect(forged.statusCode).toBe(426);
+    await forged.body.dump();
     const res = await request(`${gw.url}/secure`);
     expect(res.statusCode).toBe(426);
     expect(((await res.body.json()) as { message: string }).message).toBe('Please use HTTPS protocol');
@@ -564,7 +568,7 @@ describe('proxy: trusted proxies', () => {
     up = await startUpstream();
     gw = await startGateway({
       gateway: { trusted_proxies: ['127.0.0.1/32'] },
-      services: [{ name: 'echo', url: up.url, routes: [{ name: 'echo', paths: ['/'] }] }],
+      services: [{ name: 'echo', url: up.url, routes: [{ name: 'echo', paths: ['/'] }, { name: 'secure', paths: ['/secure'], protocols: ['https'] }] }],
     });
   });
   afterAll(async () => {
@@ -578,6 +582,15 @@ describe('proxy: trusted proxies', () => {
     expect(seen.headers['x-real-ip']).toBe('198.51.100.7');
     expect(seen.headers['x-forwarded-for']).toBe('203.0.113.9, 198.51.100.7, 127.0.0.1');
     expect(seen.headers['x-forwarded-proto']).toBe('https');
+  });
+
+  it('an https-only route serves plain HTTP from a trusted proxy that terminated TLS (X-Forwarded-Proto: https)', async () => {
+    const behind = await request(`${gw.url}/secure/x`, { headers: { 'x-forwarded-proto': 'https' } });
+    expect(behind.statusCode).toBe(200);
+    expect(((await behind.body.json()) as { headers: Record<string, string> }).headers['x-forwarded-proto']).toBe('https');
+    const plain = await request(`${gw.url}/secure/x`);
+    expect(plain.statusCode).toBe(426);
+    await plain.body.dump();
   });
 
   it('an HTTP/1.0 request without Host gets no empty X-Forwarded-Host upstream', async () => {

@@ -172,7 +172,7 @@ export class ProxyHandler implements ForwardHost {
     const route = match.route;
     ctx.route = route;
     ctx.service = route.service;
-    if (ctx.tls ? !route.https : !route.http) throw new UpgradeRequiredError();
+    if (ctx.tls ? !route.https : !route.http && !(route.https && forwardedHttps(ctx, rt))) throw new UpgradeRequiredError();
     const stripLength = route.config.strip_path ? match.matchedLength : 0;
     // A prefix can end inside a segment (`/pub` matches `/pub../private`): what is left after
     // stripping must not start with a dot segment, or the upstream would resolve it out of
@@ -251,8 +251,7 @@ export class ProxyHandler implements ForwardHost {
 
   buildUpstreamHeaders(ctx: RequestContext, rt: Runtime, route: CompiledRoute): Record<string, string | string[]> {
     const req = ctx.req;
-    const remote = req.socket.remoteAddress ?? '';
-    const peer = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
+    const peer = peerAddress(req);
     const hostHeader = req.headers.host ?? '';
     const headers = upstreamRequestHeaders(req.headers, {
       clientIp: ctx.clientIp,
@@ -373,6 +372,24 @@ export class ProxyHandler implements ForwardHost {
     if (pending === undefined) finish();
     else pending.then(finish, finish);
   }
+}
+
+/** The connection's peer address, IPv4-mapped IPv6 as plain IPv4. */
+function peerAddress(req: IncomingMessage): string {
+  const remote = req.socket.remoteAddress ?? '';
+  return remote.startsWith('::ffff:') ? remote.slice(7) : remote;
+}
+
+/**
+ * A plain-HTTP request that a trusted proxy (trusted_proxies) says arrived over HTTPS
+ * (`X-Forwarded-Proto: https`): it terminated TLS in front, so an https-only route serves it,
+ * as Kong decides for `protocols`. From any other peer the header is the client's and ignored.
+ */
+function forwardedHttps(ctx: RequestContext, rt: Runtime): boolean {
+  const xfp = ctx.req.headers['x-forwarded-proto'];
+  if (typeof xfp !== 'string') return false;
+  const first = xfp.split(',')[0]!.trim().toLowerCase();
+  return first === 'https' && rt.clientIp.isTrusted(peerAddress(ctx.req));
 }
 
 const ABSOLUTE_FORM = /^https?:\/\/([^/?]*)(.*)$/i;
