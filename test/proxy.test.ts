@@ -528,6 +528,23 @@ describe('proxy: routing, headers, errors, streaming', () => {
     expect(messages).toEqual(['hello with-id', 'echo:ping']);
   });
 
+  it('tunnels only WebSocket: an h2c (or any other) Upgrade is served as a plain request, then the connection closes', async () => {
+    const raw = await rawRequest(
+      gw.ports.proxy!,
+      'GET /echo/h2c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nX-User-ID: admin\r\n\r\n',
+    );
+    expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+    expect(raw.toLowerCase()).toContain('connection: close');
+    const seen = up.seen.at(-1)!;
+    expect(seen.url).toBe('/h2c');
+    for (const h of ['upgrade', 'http2-settings', 'x-user-id']) expect(seen.headers, h).not.toHaveProperty(h);
+    // Only headers parsed as the request's: nothing after them travels as a tunnel.
+    const custom = await rawRequest(gw.ports.proxy!, 'GET /echo/custom HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo/1\r\n\r\n');
+    expect(custom).toMatch(/^HTTP\/1\.1 200 /);
+    const withBody = await rawRequest(gw.ports.proxy!, 'POST /echo/x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo/1\r\nContent-Length: 3\r\n\r\nabc');
+    expect(withBody).toMatch(/^HTTP\/1\.1 501 /);
+  });
+
   // rawRequest resolves when the gateway ends the connection: a hang fails by timeout.
   it('relays an upstream that refuses the upgrade, then closes the connection; the request is counted in and out', async () => {
     const status = async () => (await (await request(`${gw.statusUrl}/status`)).body.json()) as { server: { total_requests: number; connections_writing: number } };

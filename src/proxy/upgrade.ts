@@ -8,6 +8,8 @@ import type { RequestContext } from '../core/context.js';
 import { runAccessPhases, type Chain } from '../core/pipeline.js';
 import { applyIdentity, clientResponseHeaders, switchingProtocolsHeaders } from './headers.js';
 import { upstreamPath } from './router.js';
+import { hasBody } from './requestBody.js';
+import { NotImplementedError } from '../core/errors.js';
 import { describeUpstreamError, mapUpstreamError } from './forward.js';
 
 /**
@@ -31,6 +33,10 @@ export class UpgradeProxy {
     // the upstream's refusal) nothing more can be read from it, so it says so and closes.
     res.shouldKeepAlive = false;
     res.once('finish', () => socket.end());
+    if (!isWebSocket(req)) {
+      this.withoutUpgrade(req, res);
+      return;
+    }
     // Until the 101 a client sends nothing more (RFC 6455 §4.1), so the end of its stream is a
     // client that left. Node leaves the socket half-open; closing it closes the response (the
     // record says 499 at once) and aborts the upstream handshake (onClose).
@@ -40,18 +46,43 @@ export class UpgradeProxy {
     this.process(ctx, socket, head, rt, leave).catch((err: unknown) => this.proxy.fail(ctx, ctx.route?.chain ?? rt.globalChain, err));
   };
 
+  /**
+   * Only WebSocket is tunnelled (SPEC §4; Kong passes Upgrade on only for websocket): a tunnel
+   * for another protocol (h2c, any token) would carry requests past routing, authentication,
+   * limits and the audit log. Such a request is served as a plain one instead — RFC 9110 §7.8
+   * lets a server ignore Upgrade (curl --http2 on http:// then gets its HTTP/1.1 answer) — and
+   * the connection closes after it (the socket has left Node's HTTP parser). One with a body is
+   * refused: its bytes were never parsed.
+   */
+  private withoutUpgrade(req: IncomingMessage, res: ServerResponse): void {
+    if (hasBody(req)) {
+      const { ctx, rt } = this.proxy.begin(req, res);
+      this.proxy.fail(ctx, rt.globalChain, new NotImplementedError('Upgrade is only supported to websocket; send this request without Upgrade'));
+      return;
+    }
+    delete req.headers.upgrade;
+    delete req.headers['http2-settings'];
+    this.proxy.handle(req, res);
+  }
+
   private async process(ctx: RequestContext, client: Duplex, head: Buffer, rt: ReturnType<RuntimeSource['current']>, leave: () => void): Promise<void> {
     const { route, path, stripLength } = this.proxy.resolveRoute(ctx, rt);
     ctx.upstreamHeaders = this.proxy.buildUpstreamHeaders(ctx, rt, route);
     await runAccessPhases(route.chain, ctx, this.counters);
     if (ctx.res.destroyed) return; // left while access ran
     applyIdentity(ctx);
-    const upgrade = String(ctx.req.headers.upgrade ?? 'websocket');
+    const upgrade = 'websocket';
     const handler = new UpgradeHandler(ctx, route.chain, client, head, this.proxy, this.logger, leave);
     this.proxy.upstreamStarted(ctx, handler);
     ctx.upstreamStartNs = process.hrtime.bigint();
     route.service.dispatcher.dispatch({ path: upstreamPath(route.service.basePath, path, stripLength, ctx.query), method: ctx.method, headers: ctx.upstreamHeaders, upgrade }, handler);
   }
+}
+
+/** `Upgrade: websocket` (any case, also within a list of protocols). */
+function isWebSocket(req: IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade;
+  return typeof upgrade === 'string' && upgrade.split(',').some((p) => p.trim().toLowerCase() === 'websocket');
 }
 
 class UpgradeHandler implements Dispatcher.DispatchHandler {
