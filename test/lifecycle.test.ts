@@ -196,6 +196,33 @@ describe('SIGTERM', () => {
   });
 });
 
+describe('SIGTERM: the status listener through the drain', () => {
+  it('answers live 200 and ready 503 "draining" while in-flight requests finish', async () => {
+    const up = await startUpstream();
+    const gw = await startGateway(serviceConfig(up, ['/']));
+    try {
+      const inflight = request(`${gw.url}/slow?ms=2500`).then(async (r) => {
+        await r.body.dump();
+        return r.statusCode;
+      });
+      await waitFor(() => up.seen.length >= 1 || undefined, 'the request upstream');
+      gw.signal('SIGTERM');
+      const ready = await waitFor(async () => {
+        const r = await request(`${gw.statusUrl}/health/ready`);
+        const body = (await r.body.json()) as { reasons?: string[] };
+        return r.statusCode === 503 ? body : undefined;
+      }, 'ready to say draining', 5_000);
+      expect(ready.reasons).toContain('draining');
+      expect(await status(`${gw.statusUrl}/health/live`)).toBe(200);
+      expect(await inflight).toBe(200);
+      expect(await gw.exited).toBe(0);
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
+});
+
 describe('SIGTERM after a reload', () => {
   it('drains the requests that started on the replaced config too, and flushes their audit records', async () => {
     const up = await startUpstream();

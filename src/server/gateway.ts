@@ -62,6 +62,8 @@ export class Gateway {
   private admin: FastifyInstance | null = null;
   private tlsWatcher: TlsWatcher | null = null;
   private tlsServer: HttpsServer | null = null;
+  /** The status listener: kept open through a drain, closed once it is over. */
+  private statusServer: HttpServer | null = null;
   private draining = false;
   private loadedAt = new Date();
   private lastReloadError: string | null = null;
@@ -221,6 +223,10 @@ export class Gateway {
         },
       });
       this.ports.status = await this.listen(server, statusAddr, 'status');
+      // Not closed with the proxy listeners at SIGTERM: probes and scrapes are answered through
+      // the drain (/health/ready says "draining", /metrics keeps the replica's last counts).
+      this.listeners.splice(this.listeners.indexOf(server), 1);
+      this.statusServer = server;
     }
     // The tokenizer takes ~200 ms to load: pay it now rather than on the first AI request.
     if (this.runtime.routes.some((r) => r.chain.observesAi)) setImmediate(preloadTokenizer);
@@ -472,6 +478,12 @@ export class Gateway {
     this.cutting = true;
     this.connections.destroyAll();
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 1000).unref())]);
+    if (this.statusServer !== null) {
+      const status = this.statusServer;
+      const done = new Promise<void>((r) => status.close(() => r()));
+      status.closeAllConnections();
+      await done;
+    }
     await this.runtime.close(this.logger);
     await this.admin?.close();
     await this.pools.closeAll();
