@@ -7,7 +7,7 @@ const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
  * unreserved characters are decoded, other escapes upper-cased, `//` merged, and dot segments
  * removed (RFC 3986 §5.2.4). The normalised path is also what goes upstream.
  * Returns null (400) for a path that escapes the root, carries an encoded NUL or a raw
- * backslash, or whose encoded slashes would hide a dot segment.
+ * backslash, or whose encoded slashes or path parameters (`..;`) would hide a dot segment.
  */
 export function normalizePath(path: string): string | null {
   if (!path.includes('%') && !path.includes('/.') && !path.includes('//') && !path.includes('\\')) return path;
@@ -43,6 +43,9 @@ export function normalizePath(path: string): string | null {
       if (i === segments.length - 1) out.push('');
       continue;
     }
+    // `..;x` is `..` to Tomcat and Spring (a path parameter on a dot segment): an upstream
+    // would resolve it out of the route's part of the service. Refused, like `..%2F`.
+    if (seg.startsWith('..;') || seg.startsWith('.;')) return null;
     out.push(seg);
   }
   return `/${out.join('/')}`;
