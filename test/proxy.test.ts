@@ -727,6 +727,10 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
         res.writeHead(403, { 'content-type': 'application/json', 'content-length': '2' }).end('{}');
         return;
       }
+      if (req.url?.startsWith('/204cl')) {
+        res.writeHead(204, { 'content-length': '5' }).end(); // a length a 204 must not carry
+        return;
+      }
       if (req.url?.startsWith('/304cl')) {
         res.writeHead(304, { etag: '"v1"', 'content-length': '8' }).end(); // the length of what it stands for
         return;
@@ -784,6 +788,13 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
     const out = await converse(['GET /304cl HTTP/1.1\r\nHost: x\r\n\r\n', 300, 'GET /after HTTP/1.1\r\nHost: x\r\n\r\n'], /ok \/after/);
     expect(out).toMatch(/^HTTP\/1\.1 304 Not Modified\r\n/);
     expect(out.toLowerCase()).toContain('etag: "v1"');
+    expect(out).toContain('ok /after');
+  });
+
+  it('a 204 that declares a Content-Length reaches the client without it (RFC 9110 §8.6), and the connection stays usable', async () => {
+    const out = await converse(['GET /204cl HTTP/1.1\r\nHost: x\r\n\r\n', 300, 'GET /after HTTP/1.1\r\nHost: x\r\n\r\n'], /ok \/after/);
+    expect(out).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);
+    expect(out.slice(0, out.indexOf('\r\n\r\n')).toLowerCase()).not.toContain('content-length');
     expect(out).toContain('ok /after');
   });
 

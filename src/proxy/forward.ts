@@ -86,7 +86,10 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
       // The head goes out with the first body bytes, in one write; until then nothing is
       // committed, so an upstream that stalls or fails before its body still gets the client
       // the SPEC's 504/502 instead of a cut connection.
-      this.pendingHead = { status: statusCode, headers: clientResponseHeaders(ctx, headers) };
+      const head = clientResponseHeaders(ctx, headers);
+      // RFC 9110 §8.6: a 204 carries no Content-Length (a 304 may: the length it stands for).
+      if (statusCode === 204) delete head['content-length'];
+      this.pendingHead = { status: statusCode, headers: head };
       return;
     }
     res.writeHead(statusCode, clientResponseHeaders(ctx, headers));
