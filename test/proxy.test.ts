@@ -440,6 +440,11 @@ describe('proxy: routing, headers, errors, streaming', () => {
     const chunked = await request(`${gw.url}/echo/up`, { method: 'POST', body: Readable.from(chunks()) });
     expect(chunked.statusCode).toBe(413);
     await chunked.body.dump();
+    // A length beyond 2^53 - 1 is refused at once too (not rounded and sent on upstream).
+    const seenBefore = up.seen.length;
+    const huge = await rawRequest(gw.ports.proxy!, 'POST /echo/up HTTP/1.1\r\nHost: x\r\nContent-Length: 9007199254740993\r\n\r\nabc');
+    expect(huge).toMatch(/^HTTP\/1\.1 413 /);
+    expect(up.seen.length).toBe(seenBefore);
     const ok = await request(`${gw.url}/echo/up`, { method: 'POST', body: Buffer.alloc(60 * 1024, 'c') });
     const seen = (await ok.body.json()) as { body: string };
     expect(seen.body.length).toBe(60 * 1024);

@@ -11,12 +11,17 @@ export function hasBody(req: IncomingMessage): boolean {
   return cl !== undefined && cl !== '0';
 }
 
-/** Declared Content-Length, or -1 when absent/invalid. */
+/**
+ * Declared Content-Length, or -1 when absent/invalid. One beyond 2^53 - 1 (the parser takes up
+ * to 2^64) is Number.MAX_SAFE_INTEGER: over any body limit (413), never rounded on its way
+ * upstream.
+ */
 export function declaredLength(req: IncomingMessage): number {
   const cl = req.headers['content-length'];
   if (cl === undefined) return -1;
   const n = Number(cl);
-  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+  if (Number.isSafeInteger(n) && n >= 0) return n;
+  return /^\d+$/.test(cl) ? Number.MAX_SAFE_INTEGER : -1;
 }
 
 /** Bodies up to this size (declared) are read whole and sent upstream in one write. */
