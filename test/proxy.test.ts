@@ -796,6 +796,15 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
     expect(out).toContain('ok /after');
   });
 
+  it('CONNECT gets a JSON 405 and an audit record (a reverse proxy, not a forward one)', async () => {
+    const out = await converse(['CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n'], /\r\n\r\n\{[^]*\}/);
+    expect(out).toMatch(/^HTTP\/1\.1 405 /);
+    const id = /x-request-id: (\S+)/i.exec(out)![1]!;
+    expect(JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4))).toEqual({ message: 'CONNECT is not supported: this is a reverse proxy, not a forward proxy', request_id: id });
+    const line = await waitFor(() => readAudit(auditFile).find((l) => l.request_id === id), 'the CONNECT record');
+    expect(line).toMatchObject({ method: 'CONNECT', status_code: 405 });
+  });
+
   it('a 204 that declares a Content-Length reaches the client without it (RFC 9110 §8.6), and the connection stays usable', async () => {
     const out = await converse(['GET /204cl HTTP/1.1\r\nHost: x\r\n\r\n', 300, 'GET /after HTTP/1.1\r\nHost: x\r\n\r\n'], /ok \/after/);
     expect(out).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);

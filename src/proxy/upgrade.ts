@@ -9,7 +9,7 @@ import { runAccessPhases, type Chain } from '../core/pipeline.js';
 import { applyIdentity, clientResponseHeaders, switchingProtocolsHeaders } from './headers.js';
 import { upstreamPath } from './router.js';
 import { hasBody } from './requestBody.js';
-import { NotImplementedError } from '../core/errors.js';
+import { GatewayError, NotImplementedError } from '../core/errors.js';
 import { describeUpstreamError, mapUpstreamError } from './forward.js';
 
 /**
@@ -27,12 +27,7 @@ export class UpgradeProxy {
   ) {}
 
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const res = new ServerResponse(req);
-    res.assignSocket(socket as never);
-    // The socket has left the HTTP parser: after any answer other than a 101 (a gateway error,
-    // the upstream's refusal) nothing more can be read from it, so it says so and closes.
-    res.shouldKeepAlive = false;
-    res.once('finish', () => socket.end());
+    const res = answerOn(req, socket);
     if (!isWebSocket(req)) {
       this.withoutUpgrade(req, res);
       return;
@@ -44,6 +39,17 @@ export class UpgradeProxy {
     socket.once('end', leave);
     const { ctx, rt } = this.proxy.begin(req, res);
     this.process(ctx, socket, head, rt, leave).catch((err: unknown) => this.proxy.fail(ctx, ctx.route?.chain ?? rt.globalChain, err));
+  };
+
+  /**
+   * `connect` listener: tollgate is a reverse proxy, not a forward one. Node would close the
+   * socket without a word; the client gets the SPEC's JSON 405 and the request its record.
+   */
+  readonly connect = (req: IncomingMessage, socket: Duplex): void => {
+    const res = answerOn(req, socket);
+    const { ctx, rt } = this.proxy.begin(req, res);
+    const err = new GatewayError('TG_METHOD_NOT_ALLOWED', 405, 'CONNECT is not supported: this is a reverse proxy, not a forward proxy', { headers: { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' } });
+    this.proxy.fail(ctx, rt.globalChain, err);
   };
 
   /**
@@ -77,6 +83,19 @@ export class UpgradeProxy {
     ctx.upstreamStartNs = process.hrtime.bigint();
     route.service.dispatcher.dispatch({ path: upstreamPath(route.service.basePath, path, stripLength, ctx.query), method: ctx.method, headers: ctx.upstreamHeaders, upgrade }, handler);
   }
+}
+
+/**
+ * A response written straight to a socket that has left Node's HTTP parser (an upgrade, a
+ * CONNECT): after any answer but a 101 nothing more can be read from it, so it says so
+ * (`Connection: close`) and closes.
+ */
+function answerOn(req: IncomingMessage, socket: Duplex): ServerResponse {
+  const res = new ServerResponse(req);
+  res.assignSocket(socket as never);
+  res.shouldKeepAlive = false;
+  res.once('finish', () => socket.end());
+  return res;
 }
 
 /** `Upgrade: websocket` (any case, also within a list of protocols). */

@@ -240,6 +240,7 @@ export class Gateway {
     server.maxHeadersCount = 0;
     this.connections.track(server);
     server.on('upgrade', upgrade.handle);
+    server.on('connect', upgrade.connect);
     // `Expect: 100-continue`: Node would answer 100 at once; the proxy sends it once access has
     // passed (a 401 goes out instead of inviting the body).
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
