@@ -110,6 +110,14 @@ describe('jwt plugin through a real gateway', () => {
     expect((await call(`${gw.url}/api`, { authorization: 'Basic dXNlcjpwYXNz' })).headers['www-authenticate']).toBe('Bearer');
   });
 
+  it('a Bearer header that holds no one token (two joined, a space inside) is a token sent and refused: invalid_token', async () => {
+    for (const authorization of ['Bearer abc def', ['Bearer one', 'Bearer two']]) {
+      const res = await call(`${gw.url}/api`, { authorization } as Record<string, string>);
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="Bad token; the Authorization header must hold one Bearer token"');
+    }
+  });
+
   describe('refuses every attack with 401 invalid_token', () => {
     const attacks: Array<[string, () => Promise<string> | string, string]> = [
       ['alg: none', () => unsignedToken(seedPayload('admin-key', 'u')), 'Invalid algorithm'],

@@ -47,7 +47,9 @@ function decodeJson(segment: string): Record<string, unknown> | null {
 export function parseJwt(raw: string): ParsedJwt {
   const first = raw.indexOf('.');
   const second = first < 0 ? -1 : raw.indexOf('.', first + 1);
-  if (first <= 0 || second < 0 || raw.indexOf('.', second + 1) >= 0) throw invalidToken('Bad token; not a JWT');
+  // Not a JWT at all: an opaque token, which another authentication plugin on the route (an
+  // auth service) may own; its reason is the one to tell when it refuses too.
+  if (first <= 0 || second < 0 || raw.indexOf('.', second + 1) >= 0) throw notOurToken('Bad token; not a JWT');
   const header = decodeJson(raw.slice(0, first));
   if (header === null) throw invalidToken('Bad token; invalid JSON in header');
   const payload = decodeJson(raw.slice(first + 1, second));

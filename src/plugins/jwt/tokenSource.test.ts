@@ -8,7 +8,9 @@ describe('bearerToken', () => {
     expect(bearerToken('Bearer abc.def.ghi')).toBe('abc.def.ghi');
     expect(bearerToken('  bEaReR \t abc  ')).toBe('abc');
     expect(bearerToken(['Bearer first', 'Bearer second'])).toBe('first');
-    for (const v of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer ', 'Bearer a b', 'Bearerabc', '']) expect(bearerToken(v), v).toBeNull();
+    for (const v of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer ', 'Bearerabc', '']) expect(bearerToken(v), v).toBeNull();
+    // A Bearer value that holds more than one token was sent, and is refused as such (invalid_token).
+    for (const v of ['Bearer a b', 'Bearer a, Bearer b']) expect(() => bearerToken(v), v).toThrow(/must hold one Bearer token/);
     expect(bearerToken(undefined)).toBeNull();
   });
 
@@ -19,8 +21,8 @@ describe('bearerToken', () => {
     expect(first).toBe('token-one');
     expect(bearerToken(Buffer.from(header).toString('latin1'), connection)).toBe(first);
     expect(bearerToken('Bearer token-onf', connection)).toBe('token-onf');
-    expect(bearerToken('Bearer a b', connection)).toBeNull();
-    expect(bearerToken('Bearer a b', connection)).toBeNull();
+    expect(() => bearerToken('Bearer a b', connection)).toThrow(/must hold one Bearer token/);
+    expect(() => bearerToken('Bearer a b', connection)).toThrow(/must hold one Bearer token/);
     expect(bearerToken('Bearer token-one', connection)).toBe('token-one');
     // another connection does not see this one's memo
     expect(bearerToken('Basic x', {})).toBeNull();

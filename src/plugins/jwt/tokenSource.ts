@@ -26,9 +26,16 @@ export function bearerToken(value: string | string[] | undefined, connection?: o
   return connection === undefined ? parseBearer(v) : memoOnConnection(connection, LAST_BEARER, v, parseBearer);
 }
 
+/** A header that says Bearer and holds something, but not one token: joined values, a space inside. */
+const BEARER_SOMETHING = /^\s*bearer\s+\S/i;
+
 function parseBearer(v: string): string | null {
   const m = BEARER.exec(v);
-  return m ? m[1]! : null;
+  if (m) return m[1]!;
+  // A token was sent but cannot be read: the client is told so (SPEC §4 error="invalid_token"),
+  // not answered as if it had sent none.
+  if (BEARER_SOMETHING.test(v)) throw invalidToken('Bad token; the Authorization header must hold one Bearer token');
+  return null;
 }
 
 function cookieValue(header: string, name: string): string | null {
