@@ -796,6 +796,20 @@ describe('proxy: request bodies the upstream or the client leave unfinished', ()
     expect(out).toContain('ok /after');
   });
 
+  it('a chunked body the parser refuses mid-request: that request gets the 400 and its record says why', async () => {
+    const out = await converse(['POST /broken HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n', 200, 'zz\r\n'], /\r\n\r\n\{[^]*\}/);
+    expect(out).toMatch(/^HTTP\/1\.1 400 /);
+    const id = /x-request-id: (\S+)/i.exec(out)![1]!;
+    const line = await waitFor(() => readAudit(auditFile).find((l) => l.request_id === id), 'the record');
+    expect(line).toMatchObject({ status_code: 400, error: 'malformed request (HPE_INVALID_CHUNK_SIZE)' });
+  });
+
+  it('bytes after a Connection: close request do not cost that request its answer', async () => {
+    const out = await converse(['POST /closing HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhelloGET /after HTTP/1.1\r\nHost: x\r\n\r\n'], /ok \/closing/);
+    expect(out).toMatch(/^HTTP\/1\.1 200 /);
+    expect(out).toContain('ok /closing');
+  });
+
   it('CONNECT gets a JSON 405 and an audit record (a reverse proxy, not a forward one)', async () => {
     const out = await converse(['CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n'], /\r\n\r\n\{[^]*\}/);
     expect(out).toMatch(/^HTTP\/1\.1 405 /);

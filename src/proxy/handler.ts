@@ -87,14 +87,41 @@ export class ProxyHandler implements ForwardHost {
     }
   };
 
+  /** Requests in flight by their response (parserFailed finds a connection's current one). */
+  private readonly inflight = new WeakMap<ServerResponse, RequestContext>();
+
   /** Starts a request: pins the live runtime, builds the context, arms the log phase. */
   begin(req: IncomingMessage, res: ServerResponse): { ctx: RequestContext; rt: Runtime } {
     this.deps.onRequestStart?.();
     const rt = this.deps.runtimes.current();
     rt.enter();
     const ctx = this.createContext(req, res, rt);
+    this.inflight.set(res, ctx);
     res.once('close', () => this.onClose(ctx, rt));
     return { ctx, rt };
+  }
+
+  /**
+   * The HTTP parser failed while a request of this connection is in flight (`clientError` with
+   * a response under way). Its own body broken (a bad chunk size, bare LF): that request gets
+   * the 400 if its answer has not started (else the connection is cut) and its record says it
+   * was malformed, not that the client left. Garbage pipelined behind a complete request: that
+   * request's answer still goes out, then the connection closes. False when no request of ours
+   * is in flight on the socket.
+   */
+  parserFailed(err: NodeJS.ErrnoException, socket: Socket): boolean {
+    const res = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+    const ctx = res instanceof ServerResponse ? this.inflight.get(res) : undefined;
+    if (ctx === undefined || res === undefined) return false;
+    const why = `malformed request (${err.code ?? 'parse error'})`;
+    if (ctx.req.complete) {
+      ctx.res.shouldKeepAlive = false; // the bytes after it cannot be parsed: nothing follows
+      return true;
+    }
+    ctx.error ??= why;
+    if (ctx.res.headersSent || ctx.res.destroyed) socket.destroy();
+    else this.sendError(ctx, ctx.route?.chain ?? this.deps.runtimes.current().globalChain, new BadRequestError('Bad request', undefined, 'TG_BAD_REQUEST'));
+    return true;
   }
 
   createContext(req: IncomingMessage, res: ServerResponse, rt: Runtime): RequestContext {

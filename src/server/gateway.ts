@@ -245,6 +245,7 @@ export class Gateway {
     // passed (a 401 goes out instead of inviting the body).
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (proxy.parserFailed(err, socket)) return;
       const refusal = sendClientError(err, socket, this.logger);
       if (refusal !== null) proxy.logRefusal(refusal, socket);
     });
