@@ -64,6 +64,9 @@ const UPSTREAM = new Slot<UpstreamExchange>('upstream');
 
 const CUT_AT_SHUTDOWN = 'cut at shutdown: drain_timeout passed';
 
+/** A response's request context (parserFailed finds a connection's current request by it). */
+const CONTEXT = Symbol('tollgate.context');
+
 /**
  * The request path (docs/architecture.md): context → route → access phases (auth, authz,
  * limits) → proxy (streamed) → response headers → response end → log. Every request, routed
@@ -87,16 +90,13 @@ export class ProxyHandler implements ForwardHost {
     }
   };
 
-  /** Requests in flight by their response (parserFailed finds a connection's current one). */
-  private readonly inflight = new WeakMap<ServerResponse, RequestContext>();
-
   /** Starts a request: pins the live runtime, builds the context, arms the log phase. */
   begin(req: IncomingMessage, res: ServerResponse): { ctx: RequestContext; rt: Runtime } {
     this.deps.onRequestStart?.();
     const rt = this.deps.runtimes.current();
     rt.enter();
     const ctx = this.createContext(req, res, rt);
-    this.inflight.set(res, ctx);
+    (res as ServerResponse & { [CONTEXT]?: RequestContext })[CONTEXT] = ctx;
     res.once('close', () => this.onClose(ctx, rt));
     return { ctx, rt };
   }
@@ -111,7 +111,7 @@ export class ProxyHandler implements ForwardHost {
    */
   parserFailed(err: NodeJS.ErrnoException, socket: Socket): boolean {
     const res = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
-    const ctx = res instanceof ServerResponse ? this.inflight.get(res) : undefined;
+    const ctx = res instanceof ServerResponse ? (res as ServerResponse & { [CONTEXT]?: RequestContext })[CONTEXT] : undefined;
     if (ctx === undefined || res === undefined) return false;
     const why = `malformed request (${err.code ?? 'parse error'})`;
     if (ctx.req.complete) {
