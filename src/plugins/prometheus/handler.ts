@@ -2,7 +2,7 @@ import { definePlugin } from '../../core/plugin.js';
 import { RequestContext } from '../../core/context.js';
 import { VERSION } from '../../version.js';
 import { prometheusSchema, type PrometheusConfig } from './schema.js';
-import { kongMetrics, NODE_ID, type KongMetrics } from './metrics.js';
+import { kongMetrics, NODE_ID, releaseMetrics, retainMetrics, type KongMetrics } from './metrics.js';
 import { LabelGuard, limitByIndex } from './labels.js';
 import { TargetHealth } from './targetHealth.js';
 import type { CounterSeries, HistogramSeries } from './series.js';
@@ -87,6 +87,7 @@ export default definePlugin<PrometheusConfig>({
   observesAi: true,
   create(config, env) {
     const m = kongMetrics(env.metrics.registry, config.metric_prefix);
+    retainMetrics(m);
     const s = sharedState(m, config.max_label_values);
     const limitBy = limitByIndex(env.config);
     m.nodeInfo.set({ node_id: NODE_ID, version: VERSION }, 1);
@@ -133,6 +134,9 @@ export default definePlugin<PrometheusConfig>({
     };
 
     return {
+      close() {
+        releaseMetrics(env.metrics.registry, config.metric_prefix, m);
+      },
       log(ctx) {
         const rs = routeSeries(ctx);
         const upstreamAnswered = ctx.upstreamHeadersNs !== null;

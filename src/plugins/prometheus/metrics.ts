@@ -110,3 +110,26 @@ export function kongMetrics(registry: Registry, prefix: string): KongMetrics {
   byPrefix.set(prefix, m);
   return m;
 }
+
+/** Plugin instances using each metric set (retainMetrics / releaseMetrics). */
+const users = new WeakMap<KongMetrics, number>();
+
+/** A prometheus instance now uses `m` (its create). */
+export function retainMetrics(m: KongMetrics): void {
+  users.set(m, (users.get(m) ?? 0) + 1);
+}
+
+/**
+ * A prometheus instance let `m` go (its runtime closed after a reload). Once no instance uses
+ * it — the new config changed metric_prefix or dropped the plugin — its families leave
+ * /metrics: their sampled gauges would otherwise stay frozen at their last values (a store
+ * that is down shown as reachable). The reload's instances are made before the old ones close,
+ * so a prefix kept across a reload keeps its values.
+ */
+export function releaseMetrics(registry: Registry, prefix: string, m: KongMetrics): void {
+  const left = (users.get(m) ?? 1) - 1;
+  users.set(m, left);
+  if (left > 0 || bundles.get(registry)?.get(prefix) !== m) return;
+  for (const metric of Object.values(m) as Array<{ name: string }>) registry.removeSingleMetric(metric.name);
+  bundles.get(registry)!.delete(prefix);
+}

@@ -101,6 +101,16 @@ describe('prometheus plugin options and reloads', () => {
       await moved.close();
     }
   });
+
+  it('a reload that changes metric_prefix, or drops the plugin, takes the old families off /metrics', async () => {
+    const renamed = { ...config(['/main']), plugins: [{ name: 'prometheus', config: { metric_prefix: 'renamed' } }] };
+    gw.writeConfig(renamed);
+    await waitFor(async () => (await metrics()).includes('# TYPE renamed_http_requests_total') || undefined, 'the renamed families');
+    expect(await metrics()).not.toMatch(/^tollgate_/m);
+    const { plugins: _dropped, ...without } = renamed;
+    gw.writeConfig(without);
+    await waitFor(async () => !(await metrics()).includes('renamed_') || undefined, 'the families gone with the plugin');
+  });
 });
 
 describe('prometheus: the audit sinks’ health', () => {
