@@ -16,16 +16,26 @@ import type { UpstreamIdp } from './upstreamIdp.js';
  * the provider's code, verifies its ID token and gives the client a code for its `sub`.
  */
 
-const COOKIE = 'tollgate_oauth2_login';
+const COOKIE_PREFIX = 'tollgate_oauth2_login_';
 const LOGIN_TTL_MS = 10 * 60_000;
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
 
-function cookieOf(ctx: RequestContext): string | null {
+/**
+ * Each login binds the browser with a cookie of its own, named after its `state`: two logins
+ * in two tabs of one browser do not overwrite each other's binding, and finishing one leaves
+ * the other's in place. (The cookie is scoped to the callback's path, so the authorize request
+ * never sees an earlier one to share.)
+ */
+function cookieName(state: string): string {
+  return `${COOKIE_PREFIX}${sha256Hex(state).slice(0, 16)}`;
+}
+
+function cookieOf(ctx: RequestContext, name: string): string | null {
   const header = ctx.req.headers.cookie;
   if (header === undefined) return null;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === COOKIE) {
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
       const v = part.slice(eq + 1).trim();
       return COOKIE_VALUE.test(v) ? v : null;
     }
@@ -38,17 +48,16 @@ function cookieOf(ctx: RequestContext): string | null {
  * has one (`https://example.com/auth` → `/auth/oauth2/callback`, the proxy in front stripping
  * `/auth`), or the browser would not send it back to the callback.
  */
-function setCookie(as: AuthServer, value: string, maxAgeS: number): string {
+function setCookie(as: AuthServer, name: string, value: string, maxAgeS: number): string {
   const path = `${new URL(as.base).pathname.replace(/\/+$/, '')}/oauth2/callback`;
-  return `${COOKIE}=${value}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${as.tlsRequired ? '; Secure' : ''}`;
+  return `${name}=${value}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${as.tlsRequired ? '; Secure' : ''}`;
 }
 
 export async function startLogin(as: AuthServer, idp: UpstreamIdp, ctx: RequestContext, req: AuthorizationRequest): Promise<EndpointResponse> {
   const state = randomToken();
   const nonce = randomToken();
   const verifier = randomToken();
-  // Two logins in two tabs of one browser share the binding rather than overwrite each other's.
-  const browser = cookieOf(ctx) ?? randomToken();
+  const browser = randomToken();
   const location = await idp.authorizationUrl({ state, nonce, challenge: s256(verifier) });
   const now = Date.now();
   await as.store.oauth2Tokens.createLoginState({
@@ -60,7 +69,7 @@ export async function startLogin(as: AuthServer, idp: UpstreamIdp, ctx: RequestC
     created_at: now,
     expires_at: now + LOGIN_TTL_MS,
   });
-  return redirect(location, { 'set-cookie': setCookie(as, browser, LOGIN_TTL_MS / 1000) });
+  return redirect(location, { 'set-cookie': setCookie(as, cookieName(state), browser, LOGIN_TTL_MS / 1000) });
 }
 
 function idpError(error: string): OAuthError {
@@ -73,7 +82,8 @@ export async function finishLogin(as: AuthServer, idp: UpstreamIdp, ctx: Request
   if (state === null) return errorPage(400, 'Login failed', 'The identity provider answered without state; start the login again from the application.');
   const login = await as.store.oauth2Tokens.takeLoginState(sha256Hex(state), Date.now());
   if (login === null) return errorPage(400, 'Login expired', 'This login is unknown or has expired; start it again from the application.');
-  const browser = cookieOf(ctx);
+  const name = cookieName(state);
+  const browser = cookieOf(ctx, name);
   if (browser === null || sha256Hex(browser) !== login.browser_hash) {
     return errorPage(400, 'Login failed', 'This login was started in another browser (or cookies are blocked); start it again from the application.');
   }
@@ -81,7 +91,7 @@ export async function finishLogin(as: AuthServer, idp: UpstreamIdp, ctx: Request
   const client = await as.shared.clients.fresh(req.clientId);
   if (client === null || client.credential.id !== req.credentialId) return errorPage(400, 'Unknown client', 'The application that started this login no longer exists.');
   const target = { redirectUri: req.redirectUri, state: req.state };
-  const clearCookie = { 'set-cookie': setCookie(as, '', 0) };
+  const clearCookie = { 'set-cookie': setCookie(as, name, '', 0) };
   try {
     const error = params.get('error');
     if (error !== null) throw idpError(error);

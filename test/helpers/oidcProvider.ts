@@ -32,6 +32,15 @@ export function startIdp(port: number, client: { client_id: string; client_secre
 export class Browser {
   private readonly jars = new Map<string, Map<string, string>>();
 
+  /** Each jar's cookie paths (cookie name → Path attribute). */
+  private readonly paths = new WeakMap<Map<string, string>, Map<string, string>>();
+
+  private pathsOf(jar: Map<string, string>): Map<string, string> {
+    let p = this.paths.get(jar);
+    if (p === undefined) this.paths.set(jar, (p = new Map()));
+    return p;
+  }
+
   private jar(url: URL): Map<string, string> {
     let jar = this.jars.get(url.host);
     if (jar === undefined) this.jars.set(url.host, (jar = new Map()));
@@ -46,8 +55,11 @@ export class Browser {
   async go(target: string, form?: Record<string, string>): Promise<{ status: number; location: string | null; text: string; url: URL; headers: Record<string, unknown> }> {
     const url = new URL(target);
     const jar = this.jar(url);
+    const paths = this.pathsOf(jar);
     const headers: Record<string, string> = {};
-    if (jar.size > 0) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    // As a browser does: a cookie goes only to paths under its Path.
+    const sent = [...jar].filter(([k]) => url.pathname.startsWith(paths.get(k) ?? '/'));
+    if (sent.length > 0) headers.cookie = sent.map(([k, v]) => `${k}=${v}`).join('; ');
     if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
     const res = await request(url, { method: form ? 'POST' : 'GET', headers, body: form ? new URLSearchParams(form).toString() : undefined });
     const set = res.headers['set-cookie'];
@@ -57,7 +69,10 @@ export class Browser {
       const name = pair!.slice(0, eq).trim();
       const value = pair!.slice(eq + 1).trim();
       if (value === '' || /max-age=0/i.test(line) || /expires=Thu, 01 Jan 1970/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
+      else {
+        jar.set(name, value);
+        paths.set(name, /;\s*path=([^;]+)/i.exec(line)?.[1]?.trim() ?? '/');
+      }
     }
     const location = typeof res.headers.location === 'string' ? new URL(res.headers.location, url).toString() : null;
     return { status: res.statusCode, location, text: await res.body.text(), url, headers: res.headers };

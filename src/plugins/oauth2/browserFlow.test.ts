@@ -63,6 +63,19 @@ describe('oauth2 browser flow through an upstream OIDC provider', () => {
     expect(claims).toMatchObject({ sub: 'alice', client_id: spa.client_id, scope: 'api.read' });
   });
 
+  it('two logins in two tabs of one browser both finish, in either order', async () => {
+    const browser = new Browser();
+    const tabs = [await authorizeUrl(), await authorizeUrl()];
+    // Both started before either comes back (the second must not overwrite the first's binding).
+    const started = [await browser.go(tabs[0]!.url), await browser.go(tabs[1]!.url)];
+    for (const s of started) expect(s.status).toBe(302);
+    for (const i of [0, 1]) {
+      const callback = await browser.login(started[i]!.location!, 'erin', REDIRECT);
+      const params = oauth.validateAuthResponse(as, { client_id: spa.client_id }, new URL(callback), tabs[i]!.state);
+      expect(params.get('code'), `tab ${i + 1}`).toBeTruthy();
+    }
+  });
+
   it('answers an unknown client or an unregistered redirect URI with a 400 page, never a redirect', async () => {
     const tampered: Record<string, string>[] = [{ client_id: 'nobody' }, { redirect_uri: 'https://evil.example/callback' }];
     for (const extra of tampered) {
@@ -95,7 +108,7 @@ describe('oauth2 browser flow through an upstream OIDC provider', () => {
     const start = await victim.go(url);
     expect(start.status).toBe(302);
     const cookie = String(start.headers['set-cookie']);
-    expect(cookie).toMatch(/tollgate_oauth2_login=.*HttpOnly.*SameSite=Lax/);
+    expect(cookie).toMatch(/tollgate_oauth2_login_[0-9a-f]{16}=.*HttpOnly.*SameSite=Lax/);
     // The provider's redirect back to tollgate, opened by an attacker's browser without the cookie.
     const attacker = new Browser();
     const back = await victim.login(start.location!, 'carol', `${og.issuer}/oauth2/callback`);
