@@ -82,6 +82,11 @@ export interface PluginEndpoint {
   path: string;
   /** Methods served (HEAD is served with GET); another method gets 405 with `Allow`. */
   methods: readonly string[];
+  /**
+   * GET changes state here (it spends a single-use login, parks one): HEAD, which a link
+   * checker or a prefetcher sends as safe, gets 405 instead of being served like GET.
+   */
+  noHead?: boolean;
   /** Largest request body read into `body`, in bytes (default 64 KiB); more gets 413. */
   maxBodyBytes?: number;
   handle(ctx: RequestContext, body: Buffer | null): EndpointResponse | Promise<EndpointResponse>;

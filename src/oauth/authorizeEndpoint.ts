@@ -3,6 +3,7 @@ import type { EndpointResponse } from '../core/plugin.js';
 import { requireTls, type AuthServer } from './authServer.js';
 import { issueCode, resolveClient, responseUri, validateRequest } from './authorizeRequest.js';
 import { OAuthError, UnsafeRedirectError, asOAuthError } from './errors.js';
+import { StoreUnavailableError } from '../store/errors.js';
 import { errorPage, json, NO_STORE, noteError, Params, redirect } from './http.js';
 import { finishLogin, startLogin } from './loginFlow.js';
 import { safeEqual } from './randoms.js';
@@ -33,15 +34,23 @@ export async function browserAuthorize(as: AuthServer, idp: UpstreamIdp | null, 
     ({ client, target } = await resolveClient(as, params));
   } catch (err) {
     if (err instanceof OAuthError) return errorPage(400, 'Invalid authorization request', noteError(ctx, err).description);
+    if (err instanceof StoreUnavailableError) return storeDownPage(ctx, err); // the client is not known yet: no redirect
     throw err;
   }
   try {
     const req = validateRequest(as, params, client, target);
     return await startLogin(as, idp, ctx, req);
   } catch (err) {
-    if (err instanceof OAuthError) return redirect(responseUri(as, target, noteError(ctx, err)));
-    throw err;
+    const e = asOAuthError(err); // a store outage: the client is told temporarily_unavailable
+    if (e === null) throw err;
+    return redirect(responseUri(as, target, noteError(ctx, e)));
   }
+}
+
+/** The browser's page while the store is down and no client can be told (503, HTML like the 400 pages). */
+export function storeDownPage(ctx: RequestContext, err: StoreUnavailableError): EndpointResponse {
+  ctx.error ??= err.publicMessage ?? 'the store (database) is unreachable';
+  return errorPage(503, 'Temporarily unavailable', 'The authorization server cannot reach its store; try again in a moment.');
 }
 
 function jsonError(ctx: RequestContext, err: OAuthError): EndpointResponse {
@@ -85,6 +94,7 @@ export async function loginCallback(as: AuthServer, idp: UpstreamIdp | null, ctx
     return await finishLogin(as, idp, ctx, Params.of(ctx, body));
   } catch (err) {
     if (err instanceof OAuthError) return errorPage(400, 'Login failed', noteError(ctx, err).description);
+    if (err instanceof StoreUnavailableError) return storeDownPage(ctx, err); // the parked login cannot be read
     throw err;
   }
 }

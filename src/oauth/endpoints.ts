@@ -23,9 +23,10 @@ export function authServerEndpoints(as: AuthServer, idp: UpstreamIdp | null): Pl
     {
       path: '/oauth2/authorize',
       methods: ['GET', 'POST'],
+      noHead: true, // a GET parks a login (and sets its cookie)
       handle: (ctx, body) => (ctx.method === 'POST' ? provisionAuthorize(as, ctx, body) : browserAuthorize(as, idp, ctx, body)),
     },
-    { path: '/oauth2/callback', methods: ['GET'], handle: (ctx, body) => loginCallback(as, idp, ctx, body) },
+    { path: '/oauth2/callback', methods: ['GET'], noHead: true, handle: (ctx, body) => loginCallback(as, idp, ctx, body) }, // a GET spends the login
     { path: '/oauth2/token', methods: ['POST'], handle: (ctx, body) => tokenEndpoint(as, ctx, body) },
     { path: '/oauth2/revoke', methods: ['POST'], handle: (ctx, body) => revokeEndpoint(as, ctx, body) },
     { path: '/oauth2/introspect', methods: ['POST'], handle: (ctx, body) => introspectEndpoint(as, ctx, body) },

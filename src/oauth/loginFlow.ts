@@ -2,7 +2,7 @@ import type { RequestContext } from '../core/context.js';
 import type { EndpointResponse } from '../core/plugin.js';
 import type { AuthServer } from './authServer.js';
 import { issueCode, responseUri, type AuthorizationRequest } from './authorizeRequest.js';
-import { OAuthError } from './errors.js';
+import { OAuthError, asOAuthError } from './errors.js';
 import { errorPage, noteError, redirect, type Params } from './http.js';
 import { s256 } from './pkce.js';
 import { randomToken, sha256Hex } from './randoms.js';
@@ -99,8 +99,9 @@ export async function finishLogin(as: AuthServer, idp: UpstreamIdp, ctx: Request
     const sub = await idp.userOf(params.require('code'), login.code_verifier, login.nonce);
     const code = await issueCode(as, req, sub);
     return redirect(responseUri(as, target, { code }), clearCookie);
-  } catch (err) {
-    if (!(err instanceof OAuthError)) throw err;
+  } catch (caught) {
+    const err = asOAuthError(caught); // a store outage (the code not written): temporarily_unavailable
+    if (err === null) throw caught;
     if (err.cause !== undefined) as.logger.warn({ err: err.cause, client_id: req.clientId }, `oauth2: login at the identity provider failed: ${err.description}`);
     return redirect(responseUri(as, target, noteError(ctx, err)), clearCookie);
   }

@@ -25,6 +25,14 @@ interface IdpMetadata {
 const TIMEOUT_MS = 5000;
 const MAX_BODY_BYTES = 1024 * 1024;
 
+/** jose's remote JWKS failing to fetch (timeout, network, non-200, not a JWKS), not a key mismatch. */
+function jwksUnreachable(err: unknown): boolean {
+  if (err instanceof TypeError) return true; // fetch failed
+  const code = (err as { code?: string } | null)?.code;
+  if (code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JWKS_INVALID') return true;
+  return code === 'ERR_JOSE_GENERIC' && /JSON Web Key Set HTTP response/.test((err as Error).message);
+}
+
 function unavailable(what: string, cause?: unknown): OAuthError {
   return new OAuthError('temporarily_unavailable', `the identity provider is unavailable (${what}); try again later`, { cause });
 }
@@ -150,12 +158,20 @@ export class UpstreamIdp {
         clockTolerance: 30,
       }));
     } catch (err) {
+      // Its keys could not be fetched: an outage, not a forged token.
+      if (jwksUnreachable(err)) throw unavailable('its JWKS could not be fetched', err);
       throw new OAuthError('access_denied', 'the identity provider returned an ID token that does not verify', { cause: err });
     }
     if (payload.nonce !== nonce) throw new OAuthError('access_denied', 'the ID token nonce does not match this login');
-    if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== this.config.client_id) {
+    // OIDC Core §3.1.3.7: an azp, when present (and required with several audiences), is us.
+    if ((payload.azp !== undefined || (Array.isArray(payload.aud) && payload.aud.length > 1)) && payload.azp !== this.config.client_id) {
       throw new OAuthError('access_denied', 'the ID token was issued to another client (azp)');
     }
-    return String(payload.sub);
+    // §2: sub is a non-empty string of at most 255 characters; anything else would map distinct
+    // malformed subjects onto one user ("[object Object]", "a,b").
+    if (typeof payload.sub !== 'string' || payload.sub === '' || payload.sub.length > 255) {
+      throw new OAuthError('access_denied', 'the ID token has no usable sub (a non-empty string of at most 255 characters)');
+    }
+    return payload.sub;
   }
 }

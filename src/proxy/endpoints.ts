@@ -18,7 +18,7 @@ const DEFAULT_MAX_BODY = 64 * 1024;
 
 /** Reads the (small) body, calls the endpoint and writes its answer. Throws GatewayError. */
 export async function serveEndpoint(ctx: RequestContext, rt: Runtime, ep: PluginEndpoint, counters: CounterStore, runResponseHeaders: () => void): Promise<void> {
-  const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
+  const method = ctx.method === 'HEAD' && ep.noHead !== true ? 'GET' : ctx.method;
   if (!ep.methods.includes(method)) {
     throw new GatewayError('TG_METHOD_NOT_ALLOWED', 405, `Method ${ctx.method} is not allowed on ${ep.path}`, { headers: { allow: ep.methods.join(', ') } });
   }
