@@ -10,7 +10,7 @@ const EVENTS = 500;
 const chunk = (i: number) =>
   `data: {"id":"chatcmpl-AbC123","object":"chat.completion.chunk","created":1732380000,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_abc","choices":[{"index":0,"delta":{"content":" word${i}"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n`;
 const usage = `data: {"id":"chatcmpl-AbC123","object":"chat.completion.chunk","created":1732380000,"model":"gpt-4o-2024-08-06","choices":[],"usage":{"prompt_tokens":20,"completion_tokens":${EVENTS},"total_tokens":${EVENTS + 20}}}\n\n`;
-const request: AiRequestFacts = { api: 'openai-chat', model: 'gpt-4o', stream: true, maxTokens: 1000, estimatedPromptTokens: 20, tools: [] } as AiRequestFacts;
+const request: AiRequestFacts = { api: 'openai-chat', model: 'gpt-4o', stream: true, maxTokens: 1000, estimatedPromptTokens: 20, promptTokensAtMost: 20, tools: [] } as AiRequestFacts;
 
 function run(label: string, chunks: Buffer[]): void {
   const observe = () => {

@@ -16,6 +16,7 @@ describe('inspectRequest', () => {
       stream: false,
       maxTokens: 256,
       estimatedPromptTokens: t('You are a helpful assistant.') + t('What is the weather in Paris?') + 2 * 3 + 3,
+      promptTokensAtMost: t('You are a helpful assistant.') + t('What is the weather in Paris?') + 2 * 3 + 3, // all of it counted
       tools: [],
     });
   });
@@ -69,14 +70,14 @@ describe('inspectRequest', () => {
   });
 
   it('reads MCP tools/call names from a single message and a batch, on any path', () => {
-    expect(inspectRequest('/mcp', mcpToolCall)).toEqual({ api: 'mcp', model: null, stream: false, maxTokens: null, estimatedPromptTokens: 0, tools: ['calculator'] });
+    expect(inspectRequest('/mcp', mcpToolCall)).toEqual({ api: 'mcp', model: null, stream: false, maxTokens: null, estimatedPromptTokens: 0, promptTokensAtMost: 0, tools: ['calculator'] });
     expect(inspectRequest('/mcp/jungle', mcpBatch).tools).toEqual(['search', 'calculator']);
     expect(inspectRequest('/messages', mcpToolCall).api).toBe('mcp');
     expect(inspectRequest('/mcp', { jsonrpc: '2.0', id: 1, method: 'tools/list' }).tools).toEqual([]);
   });
 
   it('gives empty facts for non-AI paths and garbage bodies', () => {
-    const empty = { api: null, model: null, stream: false, maxTokens: null, estimatedPromptTokens: 0, tools: [] };
+    const empty = { api: null, model: null, stream: false, maxTokens: null, estimatedPromptTokens: 0, promptTokensAtMost: 0, tools: [] };
     expect(inspectRequest('/v1/agents/research/invoke', { input: 'hi', model: 'x' })).toEqual(empty);
     expect(inspectRequest('/v1/threads/t1/messages', { role: 'user', content: 'hi' })).toEqual(empty);
     for (const garbage of [null, undefined, 42, 'text', [], [1, 2]]) {

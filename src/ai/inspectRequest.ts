@@ -1,7 +1,7 @@
 import type { AiRequestFacts } from '../core/context.js';
 import type { AiApi } from './types.js';
 import { aiApiOfPath, detectAiApi } from './apiKind.js';
-import { estimatePromptTokens } from './promptText.js';
+import { promptTokenBounds } from './promptText.js';
 import { countField, isRecord, recordField, stringField, type JsonRecord } from './jsonAccess.js';
 
 /**
@@ -16,7 +16,7 @@ export interface InspectedRequest extends AiRequestFacts {
 const MAX_TOKENS_FIELDS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;
 
 export function emptyRequestFacts(): InspectedRequest {
-  return { api: null, model: null, stream: false, maxTokens: null, estimatedPromptTokens: 0, tools: [] };
+  return { api: null, model: null, stream: false, maxTokens: null, estimatedPromptTokens: 0, promptTokensAtMost: 0, tools: [] };
 }
 
 /**
@@ -41,6 +41,7 @@ export function inspectRequest(path: string, json: unknown, bodyBytes = 0): Insp
     if (bodyBytes > 0 && json === undefined && byPath !== null) {
       facts.api = byPath;
       facts.estimatedPromptTokens = bodyBytes;
+      facts.promptTokensAtMost = bodyBytes;
     }
     return facts;
   }
@@ -48,7 +49,9 @@ export function inspectRequest(path: string, json: unknown, bodyBytes = 0): Insp
   facts.model = stringField(json, 'model');
   facts.stream = json.stream === true;
   facts.maxTokens = maxTokensOf(json);
-  facts.estimatedPromptTokens = estimatePromptTokens(api, json);
+  const prompt = promptTokenBounds(api, json);
+  facts.estimatedPromptTokens = prompt.estimate;
+  facts.promptTokensAtMost = prompt.atMost;
   return facts;
 }
 

@@ -19,6 +19,16 @@ const MAX_CONTENT_DEPTH = 8;
 const IMAGE_PART_TYPES = new Set(['image_url', 'input_image', 'image']);
 
 export function estimatePromptTokens(api: AiApi, body: JsonRecord): number {
+  return promptSample(api, body).countTokens();
+}
+
+/** The estimate, and a count the real prompt cannot exceed (what a budget reserves). */
+export function promptTokenBounds(api: AiApi, body: JsonRecord): { estimate: number; atMost: number } {
+  const sample = promptSample(api, body);
+  return { estimate: sample.countTokens(), atMost: sample.countTokensAtMost() };
+}
+
+function promptSample(api: AiApi, body: JsonRecord): TextSample {
   const sample = new TextSample();
   switch (api) {
     case 'openai-chat':
@@ -43,9 +53,9 @@ export function estimatePromptTokens(api: AiApi, body: JsonRecord): number {
       addPromptInput(sample, body.input);
       break;
     case 'mcp':
-      return 0;
+      break;
   }
-  return sample.countTokens();
+  return sample;
 }
 
 /** Conversation items: chat/Anthropic messages, responses-API input items. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CACHE_MAX_ENTRIES, CACHE_MIN_CHARS, countCacheSize, countTextTokens, encodeText } from './tokenizer.js';
+import { CACHE_MAX_ENTRIES, CACHE_MIN_CHARS, EXACT_TOKENIZE_CHARS, TextSample, countCacheSize, countTextTokens, encodeText } from './tokenizer.js';
 
 describe('countTextTokens', () => {
   it('counts long texts once (the cache gives the tokenizer’s own count, also for a one-character change)', () => {
@@ -23,5 +23,28 @@ describe('countTextTokens', () => {
     expect(countCacheSize()).toBe(CACHE_MAX_ENTRIES);
     const last = `${base} ${CACHE_MAX_ENTRIES + 49}`;
     expect(countTextTokens(last)).toBe(encodeText(last).length);
+  });
+});
+
+describe('long runs and long prompts', () => {
+  it('counts a run without whitespace in pieces: at least the exact count', () => {
+    const cjk = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20000))).join('');
+    for (const text of ['a'.repeat(5000), cjk, `prefix words ${cjk} suffix words`]) {
+      expect(countTextTokens(text)).toBeGreaterThanOrEqual(encodeText(text).length);
+    }
+  });
+
+  it('a prompt longer than the sample: the estimate extrapolates, the bound holds whatever follows the sample', () => {
+    // Cheap text first, dense text after: the extrapolation is fooled, the bound is not.
+    const dense = Array.from({ length: 2000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20000)) + (i % 20 === 19 ? ' ' : '')).join('');
+    const sample = new TextSample();
+    sample.addPart('a'.repeat(EXACT_TOKENIZE_CHARS) + dense);
+    const exact = encodeText('a'.repeat(EXACT_TOKENIZE_CHARS)).length + encodeText(dense).length;
+    expect(sample.countTokens()).toBeLessThan(exact);
+    expect(sample.countTokensAtMost()).toBeGreaterThanOrEqual(exact);
+    // Within the sample, both are the count.
+    const short = new TextSample();
+    short.addPart('hello world');
+    expect(short.countTokensAtMost()).toBe(short.countTokens());
   });
 });

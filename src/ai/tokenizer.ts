@@ -48,9 +48,35 @@ export function countTextTokens(text: string): number {
   const key = hash('sha256', text, 'base64url');
   const known = countCache.get(key);
   if (known !== undefined) return known;
-  const count = loadEncoding().countTokens(text, PLAIN_TEXT);
+  const count = countInRuns(text);
   countCache.set(key, count);
   return count;
+}
+
+/** Longest run without whitespace handed to the encoder in one piece. */
+export const MAX_RUN_CHARS = 256;
+const LONG_RUN = new RegExp(`\\S{${MAX_RUN_CHARS + 1},}`);
+const LONG_RUNS = new RegExp(LONG_RUN.source, 'g');
+
+/**
+ * BPE's cost grows with the square of a pre-token's length, and a run of letters without
+ * spaces (CJK text, a base64 blob, `aaaa…`) is one pre-token: 32 K such characters took ~3 s
+ * of the event loop. Such runs are counted in pieces of MAX_RUN_CHARS, which can only add
+ * tokens at the cuts (merges across a cut are lost): a count at least the exact one, at a
+ * cost linear in the text.
+ */
+function countInRuns(text: string): number {
+  const enc = loadEncoding();
+  if (!LONG_RUN.test(text)) return enc.countTokens(text, PLAIN_TEXT);
+  let total = 0;
+  let last = 0;
+  for (const m of text.matchAll(LONG_RUNS)) {
+    if (m.index > last) total += enc.countTokens(text.slice(last, m.index), PLAIN_TEXT);
+    for (let i = 0; i < m[0].length; i += MAX_RUN_CHARS) total += enc.countTokens(m[0].slice(i, i + MAX_RUN_CHARS), PLAIN_TEXT);
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) total += enc.countTokens(text.slice(last), PLAIN_TEXT);
+  return total;
 }
 
 /** Entries in the count cache (for tests). */
@@ -82,6 +108,9 @@ export class TextSample {
   private readonly parts: string[] = [];
   private keptChars = 0;
   private totalChars = 0;
+  /** UTF-8 bytes of the text beyond the kept sample (a byte-level BPE makes no more tokens). */
+  private restBytes = 0;
+  private exact: number | null = null;
   /** Tokens known without tokenizing (prompts given as token-id arrays, per-message overhead). */
   private extraTokens = 0;
 
@@ -103,19 +132,43 @@ export class TextSample {
     this.extraTokens += count;
   }
 
+  /** The estimate: the sample counted, the rest extrapolated at the sample's tokens per character. */
   countTokens(): number {
     if (this.totalChars === 0) return this.extraTokens;
-    let exact = 0;
-    for (const part of this.parts) exact += countTextTokens(part);
+    const exact = this.exactTokens();
     if (this.keptChars >= this.totalChars) return exact + this.extraTokens;
     return Math.ceil((exact * this.totalChars) / this.keptChars) + this.extraTokens;
   }
 
+  /**
+   * A count the real one cannot exceed: the sample counted, the rest bounded by its UTF-8
+   * bytes. What a budget reserves: an extrapolation can be fooled (cheap text first, dense
+   * text after: 14 × under), a bound cannot; settlement charges the real usage after.
+   */
+  countTokensAtMost(): number {
+    if (this.keptChars >= this.totalChars) return this.countTokens();
+    return this.exactTokens() + this.restBytes + this.extraTokens;
+  }
+
+  private exactTokens(): number {
+    if (this.exact === null) {
+      let exact = 0;
+      for (const part of this.parts) exact += countTextTokens(part);
+      this.exact = exact;
+    }
+    return this.exact;
+  }
+
   private keep(text: string, newPart: boolean): void {
     if (text.length === 0) return;
+    this.exact = null;
     this.totalChars += text.length;
     const room = this.maxChars - this.keptChars;
-    if (room <= 0) return;
+    if (room <= 0) {
+      this.restBytes += Buffer.byteLength(text, 'utf8');
+      return;
+    }
+    if (text.length > room) this.restBytes += Buffer.byteLength(text, 'utf8') - Buffer.byteLength(text.slice(0, room), 'utf8');
     const piece = text.length <= room ? text : text.slice(0, room);
     this.keptChars += piece.length;
     if (newPart || this.parts.length === 0) this.parts.push(piece);

@@ -65,6 +65,8 @@ export interface AiRequestFacts {
   stream: boolean;
   maxTokens: number | null;
   estimatedPromptTokens: number;
+  /** A prompt-token count the real one cannot exceed (long prompts: the untokenized rest by bytes); what budgets reserve. */
+  promptTokensAtMost: number;
   tools: string[];
 }
 

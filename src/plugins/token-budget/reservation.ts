@@ -13,7 +13,9 @@ import type { AiRequestFacts } from '../../core/context.js';
  */
 export function reservationAmount(ai: AiRequestFacts | null, defaultCompletion: number): number {
   if (ai === null || ai.api === null || ai.api === 'mcp') return 0;
-  const prompt = Math.max(0, Math.ceil(ai.estimatedPromptTokens));
+  // The bound, not the estimate: concurrent requests must not overspend on a prompt whose
+  // untokenized part is denser than its sample (settlement charges the real usage).
+  const prompt = Math.max(0, Math.ceil(Math.max(ai.promptTokensAtMost ?? 0, ai.estimatedPromptTokens)));
   if (ai.api === 'openai-embeddings') return prompt;
   return prompt + (ai.maxTokens !== null && ai.maxTokens >= 0 ? Math.ceil(ai.maxTokens) : defaultCompletion);
 }
