@@ -193,6 +193,34 @@ describe('a settlement that cannot reach Redis', () => {
       await own.stop();
     }
   });
+
+  it('a release that cannot reach Redis (an upstream error, a client gone) is sent again too: the reservation does not hold the budget for its TTL', async () => {
+    const own = await startRedis();
+    const { logger } = collectingLogger();
+    const store = createCounterStore({ redisUrl: own.url, keyPrefix: uniquePrefix('unreleased'), logger });
+    const probe = new Redis(own.url);
+    const pid = Number(/process_id:(\d+)/.exec(await probe.info('server'))?.[1]);
+    probe.disconnect();
+    try {
+      expect(await store.waitReady(5000)).toBe(true);
+      const claim = budgetClaim('ws-release', 1000, 800, 'r1');
+      expect((await store.admit([claim])).admitted).toBe(true);
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await within(2000, store.release(claim));
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      const usage = await waitFor(async () => {
+        const u = await store.budgetUsage('ws-release', 'redis').catch(() => null);
+        return u !== null && u.reserved === 0 ? u : undefined;
+      }, 'the release sent again', 10_000);
+      expect(usage).toEqual({ used: 0, reserved: 0 });
+    } finally {
+      await store.close();
+      await own.stop();
+    }
+  });
 });
 
 describe('Redis failover behind one address', () => {

@@ -162,6 +162,9 @@ export class RoutedCounterStore implements CounterStore {
     try {
       return await redis.release(claim);
     } catch (err) {
+      // As for a settlement: the reservation would otherwise hold the shared budget for its
+      // TTL. Settled again with 0 once Redis answers (drops it, charges nothing).
+      this.#settleLater(claim, 0);
       if (!claim.faultTolerant) throw err;
       return local;
     }
