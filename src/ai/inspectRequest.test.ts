@@ -141,6 +141,10 @@ describe('inspectRequest: what the budget reserves for', () => {
     const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
     expect(inspectRequest('/v1/chat/completions', { ...body, max_tokens: 1000, n: 4 }).maxTokens).toBe(4000);
     expect(inspectRequest('/v1/completions', { model: 'm', prompt: 'x', max_tokens: 100, best_of: 5, n: 2 }).maxTokens).toBe(500);
+    // Numbers as strings, which lenient upstreams (pydantic lax mode) honour.
+    expect(inspectRequest('/v1/chat/completions', { ...body, max_tokens: '5000' }).maxTokens).toBe(5000);
+    expect(inspectRequest('/v1/chat/completions', { ...body, max_tokens: 1000, n: '4' }).maxTokens).toBe(4000);
+    expect(inspectRequest('/v1/chat/completions', { ...body, max_tokens: 'lots' }).maxTokens).toBeNull();
     expect(inspectRequest('/v1/chat/completions', { ...body, max_tokens: 1, max_completion_tokens: 4000 }).maxTokens).toBe(4000);
     expect(inspectRequest('/v1/chat/completions', { ...body, max_tokens: 10, n: 1_000_000 }).maxTokens).toBe(1280);
   });

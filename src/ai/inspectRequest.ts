@@ -66,16 +66,27 @@ const MAX_CHOICES = 128;
 function maxTokensOf(body: JsonRecord): number | null {
   let cap: number | null = null;
   for (const field of MAX_TOKENS_FIELDS) {
-    const value = countField(body, field);
+    const value = laxCount(body, field);
     if (value !== null && (cap === null || value > cap)) cap = Math.floor(value);
   }
   if (cap === null) return null;
   let choices = 1;
   for (const field of ['n', 'best_of'] as const) {
-    const value = countField(body, field);
+    const value = laxCount(body, field);
     if (value !== null && value > choices) choices = Math.min(MAX_CHOICES, Math.floor(value));
   }
   return cap * choices;
+}
+
+/**
+ * A count as a lenient upstream reads it: a JSON number, or a string of digits (`"5000"`:
+ * pydantic's lax mode, which vLLM and others run, takes it as 5000 and generates to it; the
+ * budget must reserve what the upstream will honour).
+ */
+function laxCount(body: JsonRecord, key: string): number | null {
+  const value = body[key];
+  if (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value)) return Number(value);
+  return countField(body, key);
 }
 
 /** `params.name` of every `tools/call` in a JSON-RPC message or batch, de-duplicated, in order. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -256,7 +257,7 @@ export class ProxyHandler implements ForwardHost {
       const body = await readBody(ctx.req, limit, route.service.config.write_timeout);
       ctx.body = body;
       ctx.bytesIn = body.length;
-      if (readsBody) parseJsonBody(ctx, body, chain.observesAi ? path : null);
+      if (readsBody) parseJsonBody(ctx, body, chain.observesAi ? path : null, limit);
     }
     if (limitsAfterBody) {
       const pending = runLimitPhases(chain, ctx, counters);
@@ -458,13 +459,47 @@ function startsWithDotSegment(path: string, at: number): boolean {
 }
 
 /** The body as JSON for the plugins (undefined when it is not); with `aiPath`, the AI facts too. */
-function parseJsonBody(ctx: RequestContext, body: Buffer, aiPath: string | null): void {
+function parseJsonBody(ctx: RequestContext, body: Buffer, aiPath: string | null, limit: number): void {
+  const encoding = ctx.req.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') {
+    // A compressed body (which lenient upstreams accept) is read for what it asks, never
+    // rewritten: it goes upstream as sent, so ctx.json stays unset (no usage injection).
+    if (aiPath === null) return;
+    const plain = decoded(body, encoding, limit);
+    // Undecodable, or larger than max_body_size once decoded: bounded by that size.
+    ctx.aiRequest = plain === null ? inspectRequest(aiPath, undefined, limit) : inspectRequest(aiPath, jsonOf(plain), plain.length);
+    return;
+  }
+  ctx.json = jsonOf(body);
+  if (aiPath !== null) ctx.aiRequest = inspectRequest(aiPath, ctx.json, body.length);
+}
+
+function jsonOf(body: Buffer): unknown {
   try {
     // toString drops nothing: a UTF-8 BOM becomes U+FEFF, which JSON.parse refuses; skip it.
     const text = body.toString('utf8');
-    ctx.json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch {
-    ctx.json = undefined;
+    return undefined;
   }
-  if (aiPath !== null) ctx.aiRequest = inspectRequest(aiPath, ctx.json, body.length);
+}
+
+/** A request body in one of the usual codings, decoded up to `limit` bytes; null otherwise. */
+function decoded(body: Buffer, encoding: string, limit: number): Buffer | null {
+  const opts = { maxOutputLength: limit };
+  try {
+    switch (encoding.trim().toLowerCase()) {
+      case 'gzip':
+      case 'x-gzip':
+        return gunzipSync(body, opts);
+      case 'deflate':
+        return inflateSync(body, opts);
+      case 'br':
+        return brotliDecompressSync(body, opts);
+      default:
+        return null;
+    }
+  } catch {
+    return null;
+  }
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
@@ -147,6 +148,21 @@ describe('token-budget: charging real usage (in-process counters, membership ope
     expect(ws.reserved).toBe(0);
     expect(ws.used).toBeGreaterThan(whole.usage!.prompt_tokens);
     expect(ws.used).toBeLessThan(whole.usage!.total_tokens);
+  });
+
+  it('reserves what a compressed body or a cap written as a string asks for (lenient upstreams honour both)', async () => {
+    await admin('PUT', '/workspaces/ws-lax', { token_budget_day: 3000 });
+    const body = { model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 5000 };
+    const gz = await request(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'x-workspace-id': 'ws-lax' },
+      body: gzipSync(JSON.stringify(body)),
+    });
+    await gz.body.dump();
+    expect(gz.statusCode).toBe(429); // 5,000 tokens asked of a 3,000 budget
+    const asString = await send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': 'ws-lax' }, body: { ...body, max_tokens: '5000' } });
+    expect(asString.status).toBe(429);
+    expect((await send(`${gw.url}/v1/chat/completions`, { headers: { 'X-Workspace-Id': 'ws-lax' }, body: { ...body, max_tokens: 20 } })).status).toBe(200);
   });
 
   it('an exhausted budget answers 429 with Retry-After to midnight, and the Admin API can raise or reset it', async () => {
