@@ -509,10 +509,13 @@ describe('proxy: routing, headers, errors, streaming', () => {
     expect(res.headers['x-request-id']).toBe(body.request_id); // SPEC §4: every response carries one
   });
 
-  it('disconnects a client that never finishes its header block (slowloris)', async () => {
+  it('disconnects a client that never finishes its header block (slowloris), counted meanwhile as reading', async () => {
+    const reading = async () => ((await (await request(`${gw.statusUrl}/status`)).body.json()) as { server: { connections_reading: number } }).server.connections_reading;
+    const before = await reading();
     const socket = connect(gw.ports.proxy!, '127.0.0.1');
     await new Promise((r) => socket.once('connect', r));
     socket.write('GET /echo/x HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n');
+    await waitFor(async () => (await reading()) === before + 1 || undefined, 'the slow client counted as reading');
     const closed = await new Promise<boolean>((resolve) => {
       socket.once('close', () => resolve(true));
       setTimeout(() => resolve(false), 10_000);

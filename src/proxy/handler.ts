@@ -48,7 +48,7 @@ export interface ProxyDeps {
   counters: CounterStore;
   logger: Logger;
   /** Called when a request begins, HTTP or upgrade alike (for drain accounting and /status). */
-  onRequestStart?(): void;
+  onRequestStart?(socket: object): void;
   /** Called when a request's log phase has run (for drain accounting). */
   onRequestEnd?(ctx: RequestContext): void;
   /** True once shutdown is cutting the connections left after drain_timeout (audit `error`). */
@@ -93,7 +93,7 @@ export class ProxyHandler implements ForwardHost {
 
   /** Starts a request: pins the live runtime, builds the context, arms the log phase. */
   begin(req: IncomingMessage, res: ServerResponse): { ctx: RequestContext; rt: Runtime } {
-    this.deps.onRequestStart?.();
+    this.deps.onRequestStart?.(req.socket);
     const rt = this.deps.runtimes.current();
     rt.enter();
     const ctx = this.createContext(req, res, rt);
@@ -155,7 +155,7 @@ export class ProxyHandler implements ForwardHost {
    * the refused bytes held none; the client IP is the connection's (X-Forwarded-For unread).
    */
   logRefusal(refusal: ParserRefusal, socket: Socket): void {
-    this.deps.onRequestStart?.();
+    this.deps.onRequestStart?.(socket);
     const rt = this.deps.runtimes.current();
     rt.enter();
     const req = new IncomingMessage(socket);

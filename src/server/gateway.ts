@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerOptions, type ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer, Server as HttpsServerClass, type Server as HttpsServer } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo, Socket } from 'node:net';
@@ -158,7 +158,7 @@ export class Gateway {
       runtimes: { current: () => this.runtime },
       counters: this.counters,
       logger: this.logger,
-      onRequestStart: () => this.connections.requestStarted(),
+      onRequestStart: (socket) => this.connections.requestStarted(socket),
       onRequestEnd: () => this.connections.requestEnded(),
       closedByGateway: () => this.cutting,
     });
@@ -238,7 +238,7 @@ export class Gateway {
     // and values) and drops the rest without a word: a credential after them was ignored.
     // max_header_size bounds a request's headers already (431 beyond it).
     server.maxHeadersCount = 0;
-    this.connections.track(server);
+    this.connections.track(server, server instanceof HttpsServerClass);
     server.on('upgrade', upgrade.handle);
     server.on('connect', upgrade.connect);
     // `Expect: 100-continue`: Node would answer 100 at once; the proxy sends it once access has
