@@ -77,11 +77,10 @@ export class UpgradeProxy {
     await runAccessPhases(route.chain, ctx, this.counters);
     if (ctx.res.destroyed) return; // left while access ran
     applyIdentity(ctx);
-    const upgrade = 'websocket';
     const handler = new UpgradeHandler(ctx, route.chain, client, head, this.proxy, this.logger, leave);
     this.proxy.upstreamStarted(ctx, handler);
     ctx.upstreamStartNs = process.hrtime.bigint();
-    route.service.dispatcher.dispatch({ path: upstreamPath(route.service.basePath, path, stripLength, ctx.query), method: ctx.method, headers: ctx.upstreamHeaders, upgrade }, handler);
+    route.service.dispatcher.dispatch({ path: upstreamPath(route.service.basePath, path, stripLength, ctx.query), method: ctx.method, headers: ctx.upstreamHeaders, upgrade: 'websocket' }, handler);
   }
 }
 
