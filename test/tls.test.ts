@@ -20,15 +20,26 @@ function handshake(port: number, opts: { maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = 
   });
 }
 
+/** Like a Kubernetes Secret update: the new files land atomically (key first, then cert). */
+function install(dir: string, pair: { cert: string; key: string }): void {
+  writeFileSync(join(dir, 'tls.key.new'), pair.key);
+  writeFileSync(join(dir, 'tls.crt.new'), pair.cert);
+  renameSync(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
+  renameSync(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
+}
+
+/** A gateway serving a fresh self-signed pair from `dir/tls.{crt,key}` (watched for renewals). */
+async function tlsGateway(prefix: string): Promise<{ gw: GatewayProcess; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  install(dir, await generateSelfSigned());
+  return { gw: await startGateway({ gateway: { tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') } } }), dir };
+}
+
 describe('TLS', () => {
   let gw: GatewayProcess;
   let dir: string;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tollgate-tls-'));
-    const first = await generateSelfSigned();
-    writeFileSync(join(dir, 'tls.crt'), first.cert);
-    writeFileSync(join(dir, 'tls.key'), first.key);
-    gw = await startGateway({ gateway: { tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') } } });
+    ({ gw, dir } = await tlsGateway('tollgate-tls-'));
   });
   afterAll(async () => {
     await gw?.stop();
@@ -42,12 +53,7 @@ describe('TLS', () => {
 
   it('serves a renewed certificate to new handshakes without a restart', async () => {
     const before = (await handshake(gw.ports.proxy_tls!)).cert.fingerprint256;
-    const next = await generateSelfSigned();
-    // Like a Kubernetes Secret update: new files land atomically.
-    writeFileSync(join(dir, 'tls.key.new'), next.key);
-    writeFileSync(join(dir, 'tls.crt.new'), next.cert);
-    renameSync(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
-    renameSync(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
+    install(dir, await generateSelfSigned());
     const after = await waitFor(async () => {
       const fp = (await handshake(gw.ports.proxy_tls!)).cert.fingerprint256;
       return fp !== before ? fp : undefined;
@@ -61,10 +67,7 @@ describe('TLS', () => {
     const [a, b] = [await generateSelfSigned(), await generateSelfSigned()];
     const warnings = () => gw.stderr().split('does not load yet').length - 1;
     const seen = warnings();
-    writeFileSync(join(dir, 'tls.key.new'), b.key); // a key that is not the certificate's
-    writeFileSync(join(dir, 'tls.crt.new'), a.cert);
-    renameSync(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
-    renameSync(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
+    install(dir, { cert: a.cert, key: b.key }); // a key that is not the certificate's
     await waitFor(() => warnings() > seen || undefined, 'the warning', 10_000);
     await new Promise((r) => setTimeout(r, 1500)); // several polls (200 ms here)
     expect(warnings() - seen).toBe(1);
@@ -80,18 +83,8 @@ describe('TLS renewals that cannot be served yet', () => {
   let dir: string;
   const fingerprint = async () => (await handshake(gw.ports.proxy_tls!)).cert.fingerprint256;
   const count = (text: string) => gw.stderr().split(text).length - 1;
-  const install = (pair: { cert: string; key: string }) => {
-    writeFileSync(join(dir, 'tls.key.new'), pair.key);
-    writeFileSync(join(dir, 'tls.crt.new'), pair.cert);
-    renameSync(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
-    renameSync(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
-  };
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tollgate-tlsdates-'));
-    const first = await generateSelfSigned();
-    writeFileSync(join(dir, 'tls.crt'), first.cert);
-    writeFileSync(join(dir, 'tls.key'), first.key);
-    gw = await startGateway({ gateway: { tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') } } });
+    ({ gw, dir } = await tlsGateway('tollgate-tlsdates-'));
   });
   afterAll(async () => {
     await gw?.stop();
@@ -99,7 +92,7 @@ describe('TLS renewals that cannot be served yet', () => {
 
   it('an expired replacement is refused (said once); one not valid yet is held back, then served once it is', async () => {
     const before = await fingerprint();
-    install(await generateSelfSigned({ from: new Date('2020-01-01T00:00:00Z'), to: new Date('2020-06-01T00:00:00Z') }));
+    install(dir, await generateSelfSigned({ from: new Date('2020-01-01T00:00:00Z'), to: new Date('2020-06-01T00:00:00Z') }));
     const expired = 'the certificate expired on 2020-06-01T00:00:00.000Z';
     await waitFor(() => count(expired) > 0 || undefined, 'the warning about the expired certificate', 10_000);
     await new Promise((r) => setTimeout(r, 1500)); // several polls (200 ms here)
@@ -107,7 +100,7 @@ describe('TLS renewals that cannot be served yet', () => {
     expect(await fingerprint()).toBe(before);
 
     const future = await generateSelfSigned({ from: new Date(Date.now() + 3000), to: new Date(Date.now() + 86_400_000) });
-    install(future);
+    install(dir, future);
     await waitFor(() => count('new TLS certificate is not valid yet') > 0 || undefined, 'the warning about the early certificate', 10_000);
     expect(await fingerprint()).toBe(before);
     const served = await waitFor(async () => ((await fingerprint()) !== before ? fingerprint() : undefined), 'the certificate once valid', 15_000);
@@ -127,7 +120,7 @@ describe('TLS renewals that cannot be served yet', () => {
     expect(await fingerprint()).toBe(before);
     rmSync(join(dir, 'tls.key'));
     const next = await generateSelfSigned();
-    install(next);
+    install(dir, next);
     await waitFor(async () => ((await fingerprint()) === new X509Certificate(next.cert).fingerprint256 ? true : undefined), 'the readable pair served', 10_000);
   });
 });

@@ -147,25 +147,36 @@ async function switchable(target: number): Promise<{ url: string; switchTo(port:
   };
 }
 
+async function redisPid(url: string): Promise<number> {
+  const probe = new Redis(url);
+  const pid = Number(/process_id:(\d+)/.exec(await probe.info('server'))?.[1]);
+  probe.disconnect();
+  return pid;
+}
+
+/** Runs `fn` while the Redis server is stopped (SIGSTOP: a server that accepts but never answers). */
+async function whilePaused<T>(pid: number, fn: () => Promise<T>): Promise<T> {
+  process.kill(pid, 'SIGSTOP');
+  try {
+    return await fn();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
 describe('a settlement that cannot reach Redis', () => {
   it('is sent again once Redis answers: the shared budget is charged and its reservation freed; never twice', async () => {
     const own = await startRedis();
     const { logger } = collectingLogger();
     const prefix = uniquePrefix('unsettled');
     const store = createCounterStore({ redisUrl: own.url, keyPrefix: prefix, logger });
-    const probe = new Redis(own.url);
-    const pid = Number(/process_id:(\d+)/.exec(await probe.info('server'))?.[1]);
-    probe.disconnect();
+    const pid = await redisPid(own.url);
     try {
       expect(await store.waitReady(5000)).toBe(true);
       const claim = budgetClaim('ws-blip', 1000, 100, 'r1');
       expect((await store.admit([claim])).admitted).toBe(true);
-      process.kill(pid, 'SIGSTOP'); // a blip while the response ends
-      try {
-        await within(2000, store.settle(claim, 40)); // fault-tolerant: answered in-process
-      } finally {
-        process.kill(pid, 'SIGCONT');
-      }
+      // A blip while the response ends; fault-tolerant: answered in-process.
+      await whilePaused(pid, () => within(2000, store.settle(claim, 40)));
       const usage = await waitFor(async () => {
         const u = await store.budgetUsage('ws-blip', 'redis').catch(() => null);
         return u !== null && u.reserved === 0 ? u : undefined;
@@ -198,19 +209,12 @@ describe('a settlement that cannot reach Redis', () => {
     const own = await startRedis();
     const { logger } = collectingLogger();
     const store = createCounterStore({ redisUrl: own.url, keyPrefix: uniquePrefix('unreleased'), logger });
-    const probe = new Redis(own.url);
-    const pid = Number(/process_id:(\d+)/.exec(await probe.info('server'))?.[1]);
-    probe.disconnect();
+    const pid = await redisPid(own.url);
     try {
       expect(await store.waitReady(5000)).toBe(true);
       const claim = budgetClaim('ws-release', 1000, 800, 'r1');
       expect((await store.admit([claim])).admitted).toBe(true);
-      process.kill(pid, 'SIGSTOP');
-      try {
-        await within(2000, store.release(claim));
-      } finally {
-        process.kill(pid, 'SIGCONT');
-      }
+      await whilePaused(pid, () => within(2000, store.release(claim)));
       const usage = await waitFor(async () => {
         const u = await store.budgetUsage('ws-release', 'redis').catch(() => null);
         return u !== null && u.reserved === 0 ? u : undefined;

@@ -181,10 +181,10 @@ export function oauth2TokensRepo(ctx: RepoContext): OAuth2TokenRepo {
     // access-token rows hold revocations written by a replica still on 0002 (a rolling upgrade).
     revokedSince: (since, now) =>
       g('oauth2_token', async () => {
-        const kept = await db.selectFrom('oauth2_revocations').select(['jti', 'expires_at']).where('revoked_at', '>=', since).where('expires_at', '>', now).execute();
-        const rows = await db.selectFrom('oauth2_access_tokens').select(['jti', 'expires_at']).where('revoked_at', '>=', since).where('expires_at', '>', now).execute();
-        const byJti = new Map(live([...kept, ...rows], now).map((r) => [r.jti, r]));
-        return [...byJti.values()];
+        const revokedIn = (table: 'oauth2_revocations' | 'oauth2_access_tokens') =>
+          db.selectFrom(table).select(['jti', 'expires_at']).where('revoked_at', '>=', since).where('expires_at', '>', now).execute();
+        const [kept, rows] = await Promise.all([revokedIn('oauth2_revocations'), revokedIn('oauth2_access_tokens')]);
+        return [...new Map(live([...kept, ...rows], now).map((r) => [r.jti, r])).values()];
       }),
 
     purgeExpired: (now) =>
