@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { writeThrough, type AdminContext } from './context.js';
-import { AdminError, nulField, nulRefusal } from './errors.js';
+import { AdminError, nulField, nulRefusal, textParser } from './errors.js';
 import { ConfigError } from '../config/load.js';
 import { UserError } from '../core/errors.js';
 import { entityDocumentYaml, exportEntityDocument, importEntityDocument, parseEntityDocument, validateEntityDocument, type EntityDocument } from './entityDocument.js';
@@ -14,7 +14,7 @@ import { entityDocumentYaml, exportEntityDocument, importEntityDocument, parseEn
  * `text/plain`), a JSON document, or Kong's `{"config": "<yaml text>"}`.
  */
 
-const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
 function documentProblems(err: ConfigError): AdminError {
   const fields: Record<string, string> = {};
@@ -46,7 +46,8 @@ function wantsJson(req: FastifyRequest): boolean {
 
 export async function configRoutes(app: FastifyInstance, ctx: AdminContext): Promise<void> {
   await app.register(async (scope) => {
-    scope.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    // text/plain is the root's parser (the same: the body as UTF-8 text).
+    scope.addContentTypeParser(YAML_TYPES, { parseAs: 'buffer' }, textParser((text) => text));
 
     scope.get('/config', async (req, reply) => {
       const doc = await exportEntityDocument(ctx.store);

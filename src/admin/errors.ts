@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
 import { formatPath } from '../config/load.js';
 
@@ -61,4 +62,31 @@ export function nulField(value: unknown, path: string, depth = 0): string | null
 /** The 400 for a NUL where `nulField` found it. */
 export function nulRefusal(where: string): AdminError {
   return new AdminError(400, 'schema violation', { [where || '@entity']: 'must not contain a NUL character (\\u0000)' });
+}
+
+/**
+ * A body's bytes as text; a 400 naming the first byte that is not UTF-8 otherwise (decoding
+ * would replace it with U+FFFD and store text nobody sent).
+ */
+export function utf8Text(body: Buffer): string {
+  const text = body.toString('utf8');
+  if (isUtf8(body)) return text;
+  const reencoded = Buffer.from(text, 'utf8');
+  let at = 0;
+  while (at < body.length && body[at] === reencoded[at]) at++;
+  throw new AdminError(400, `the body is not valid UTF-8 (at byte offset ${at}); send it encoded as UTF-8`);
+}
+
+/** A body parser: the body as UTF-8 text (400 otherwise), then `parse`, whose AdminError is a 400 too. */
+export function textParser(parse: (text: string) => unknown): (req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => void {
+  return (_req, body, done) => {
+    let value: unknown;
+    try {
+      value = parse(utf8Text(body as Buffer));
+    } catch (err) {
+      done(err as Error, undefined);
+      return;
+    }
+    done(null, value);
+  };
 }

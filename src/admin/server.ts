@@ -1,9 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import formbody from '@fastify/formbody';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { parse as parseQs } from 'node:querystring';
 import type { AdminContext } from './context.js';
-import { AdminError, nulField, nulRefusal } from './errors.js';
+import { AdminError, nulField, nulRefusal, textParser, utf8Text } from './errors.js';
 import { DuplicateEntityError, StoreUnavailableError, UnstorableTextError } from '../store/types.js';
 import { ADMIN_ROUTES } from './routes.js';
 
@@ -15,7 +14,22 @@ import { ADMIN_ROUTES } from './routes.js';
  */
 export async function buildAdminServer(ctx: AdminContext, token: () => string | undefined): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
-  await app.register(formbody, { parser: (body) => formToObject(body) });
+  // Bodies are read as bytes and refused (400) unless they are UTF-8: decoding them as strings
+  // would turn every invalid byte into U+FFFD, and store a secret or a name nobody sent.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    let text: string;
+    try {
+      text = utf8Text(body as Buffer);
+    } catch (err) {
+      done(err as Error, undefined);
+      return;
+    }
+    json(req, text, done);
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, textParser(formToObject));
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, textParser((text) => text));
 
   app.addHook('onRequest', async (req, reply) => {
     const expected = token();
@@ -106,7 +120,21 @@ function safeEqual(a: string, b: string): boolean {
 
 /** `a=1&redirect_uris[]=x&redirect_uris[]=y` → `{ a: '1', redirect_uris: ['x', 'y'] }` (Kong's form arrays). */
 export function formToObject(body: string): Record<string, unknown> {
-  const parsed = parseQs(body);
+  let malformed: string | null = null;
+  const parsed = parseQs(body, '&', '=', {
+    // querystring would decode a malformed escape (`%FF`, a lone `%E2%82`) to U+FFFD.
+    decodeURIComponent: (s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        malformed ??= s;
+        return s;
+      }
+    },
+  });
+  if (malformed !== null) {
+    throw new AdminError(400, `the form body has an escape that is not UTF-8 in '${(malformed as string).slice(0, 100)}'; percent-encode UTF-8 bytes`);
+  }
   const out: Record<string, unknown> = {};
   for (const [rawKey, value] of Object.entries(parsed)) {
     if (value === undefined) continue;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { writeThrough, type AdminContext } from './context.js';
-import { AdminError, notFound, parseBody, seconds } from './errors.js';
+import { AdminError, notFound, parseBody, readOnly, seconds } from './errors.js';
 import { CountersUnavailableError } from '../counters/types.js';
 import { budgetBooks, type BudgetBook } from '../plugins/token-budget/book.js';
 import type { Workspace, WorkspaceMember } from '../store/types.js';
@@ -96,6 +96,8 @@ export async function workspaceRoutes(app: FastifyInstance, ctx: AdminContext): 
 
   app.delete<{ Params: Params }>('/workspaces/:id', async (req, reply) => {
     const id = workspaceId(req.params.id);
+    // Like a config-file consumer: deleting it would last only until the next reload.
+    if ((await ctx.store.workspaces.get(id))?.source === 'config') throw readOnly('workspace', id);
     if (!(await writeThrough(ctx, () => ctx.store.workspaces.delete(id)))) throw notFound('workspace');
     return reply.code(204).send();
   });
@@ -114,6 +116,8 @@ export async function workspaceRoutes(app: FastifyInstance, ctx: AdminContext): 
 
   app.delete<{ Params: MemberParams }>('/workspaces/:id/members/:user_id', async (req, reply) => {
     const id = workspaceId(req.params.id);
+    const member = (await ctx.store.workspaces.listMembers(id)).find((m) => m.user_id === req.params.user_id);
+    if (member?.source === 'config') throw readOnly('membership', `${id}/${req.params.user_id}`);
     if (!(await writeThrough(ctx, () => ctx.store.workspaces.removeMember(id, req.params.user_id)))) throw notFound('member');
     return reply.code(204).send();
   });
