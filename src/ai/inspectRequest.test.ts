@@ -113,6 +113,17 @@ describe('prepareUpstreamBody', () => {
     expect(prepare('/v1/chat/completions', { ...chatRequest, stream: true, stream_options: { include_usage: false } })).toMatchObject({ stream_options: { include_usage: true } });
   });
 
+  it('treats stream as a lenient upstream does: "true", "yes", 1 stream there, so they get include_usage too', () => {
+    for (const stream of ['true', 'True', ' yes', 'on', '1', 1]) {
+      expect(prepare('/v1/chat/completions', { ...chatRequest, stream }), String(stream)).toMatchObject({ stream, stream_options: { include_usage: true } });
+      expect(inspectRequest('/v1/chat/completions', { ...chatRequest, stream }).stream, String(stream)).toBe(true);
+    }
+    for (const stream of [false, 'false', 'no', '0', 0, null, 'truthy', {}]) {
+      expect(prepare('/v1/chat/completions', { ...chatRequest, stream }), String(stream)).toBeNull();
+      expect(inspectRequest('/v1/chat/completions', { ...chatRequest, stream }).stream, String(stream)).toBe(false);
+    }
+  });
+
   it("inserts into the client's bytes when it sent no stream_options: big integers and key order unchanged", () => {
     const text = ' {"model":"m","seed":12345678901234567890,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
     const out = prepareUpstreamBody('/v1/chat/completions', JSON.parse(text), Buffer.from(text))!.toString('utf8');

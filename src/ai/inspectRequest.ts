@@ -47,7 +47,7 @@ export function inspectRequest(path: string, json: unknown, bodyBytes = 0): Insp
   }
   facts.api = api;
   facts.model = stringField(json, 'model');
-  facts.stream = json.stream === true;
+  facts.stream = laxTrue(json.stream);
   facts.maxTokens = maxTokensOf(json);
   const prompt = promptTokenBounds(api, json);
   facts.estimatedPromptTokens = prompt.estimate;
@@ -89,6 +89,19 @@ function laxCount(body: JsonRecord, key: string): number | null {
   return countField(body, key);
 }
 
+/** What pydantic's lax mode (vLLM, many OpenAI-compatible servers) reads as `true`. */
+const LAX_TRUE = new Set(['true', '1', 't', 'y', 'yes', 'on']);
+
+/**
+ * `stream` as a lenient upstream reads it: `true`, `1`, or a string such as `"true"` streams
+ * there, so the request is accounted (and gets `include_usage`) as streamed; otherwise its
+ * usage would go unreported and only be estimated.
+ */
+function laxTrue(value: unknown): boolean {
+  if (value === true || value === 1) return true;
+  return typeof value === 'string' && value.length <= 5 && LAX_TRUE.has(value.trim().toLowerCase());
+}
+
 /** `params.name` of every `tools/call` in a JSON-RPC message or batch, de-duplicated, in order. */
 export function mcpToolCalls(json: unknown): string[] {
   const messages = Array.isArray(json) ? json : [json];
@@ -108,7 +121,7 @@ export function mcpToolCalls(json: unknown): string[] {
  * (other stream_options kept) so the final chunk reports usage, as the token budget needs.
  */
 export function prepareUpstreamBody(path: string, json: unknown, body: Buffer): Buffer | null {
-  if (!isRecord(json) || json.stream !== true) return null;
+  if (!isRecord(json) || !laxTrue(json.stream)) return null;
   const api = detectAiApi(path, json);
   if (api !== 'openai-chat' && api !== 'openai-completions') return null;
   const streamOptions = recordField(json, 'stream_options');
