@@ -19,7 +19,7 @@ describe('oauth2 browser flow: identity-provider edge cases', () => {
   let spa: { client_id: string };
   let key: CryptoKey;
   let nonce = '';
-  let scenario: { jwksStatus?: number; claims?: Record<string, unknown> } = {};
+  let scenario: { jwksStatus?: number; claims?: Record<string, unknown>; beforeToken?: () => Promise<void> } = {};
 
   beforeAll(async () => {
     const pair = await generateKeyPair('RS256');
@@ -35,6 +35,7 @@ describe('oauth2 browser flow: identity-provider edge cases', () => {
         }
         if (path === '/jwks') return scenario.jwksStatus ? send(scenario.jwksStatus, {}) : send(200, { keys: [jwk] });
         if (path === '/token') {
+          await scenario.beforeToken?.();
           const claims = { sub: 'user-1', nonce, ...scenario.claims };
           const idToken = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'idp1' }).setIssuer(iss).setAudience('tollgate').setIssuedAt().setExpirationTime('5m').sign(key);
           return send(200, { access_token: 'at', token_type: 'Bearer', id_token: idToken });
@@ -101,7 +102,16 @@ describe('oauth2 browser flow: identity-provider edge cases', () => {
 
   it('with the store down, the browser gets a 503 page (not gateway JSON) at authorize and at a parked login\'s callback', async () => {
     const parked = await startLogin();
-    await pg.stop();
+    // The store goes down while the provider answers the callback's code exchange: the login and
+    // its client were read, the code cannot be written; the client is told (redirect), not the user.
+    scenario = { beforeToken: () => pg.stop() };
+    expect(Object.fromEntries(await loginThrough())).toEqual({
+      error: 'temporarily_unavailable',
+      error_description: 'the authorization server cannot reach its store; try again later',
+      state: 'client-state',
+      iss: og.issuer,
+    });
+    scenario = {};
     // The client cannot be checked (authorize reads it fresh), so nothing is redirected.
     const { challenge } = await pkce();
     const q = new URLSearchParams({ response_type: 'code', client_id: spa.client_id, redirect_uri: REDIRECT, state: 's', code_challenge: challenge, code_challenge_method: 'S256' });
