@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Identity, RequestContext } from '../core/context.js';
 import { UnauthorizedError } from '../core/errors.js';
 
@@ -101,6 +101,44 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, f: Forward
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * RFC 9112 §3.2: a valid Host value, host[:port] (RFC 3986 §3.2.2; a comma is refused too:
+ * repeated Host lines are joined with `, `, see joinDuplicateHeaders in gateway.ts).
+ */
+export const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+;=]+)(?::\d{0,5})?$/;
+
+/** The first entry of a forwarding header a proxy may have appended to (`https, http`). */
+function firstEntry(v: string | string[] | undefined): string | undefined {
+  const s = first(v);
+  if (s === undefined) return undefined;
+  const comma = s.indexOf(',');
+  const entry = (comma < 0 ? s : s.slice(0, comma)).trim();
+  return entry === '' ? undefined : entry;
+}
+
+/**
+ * The origin the client addressed (`https://api.example.com`), as the upstream is told it in
+ * X-Forwarded-Proto/Host/Port (upstreamRequestHeaders): those headers count only from a
+ * trusted proxy (`peerTrusted`, gateway.trusted_proxies), else the connection (TLS or not) and
+ * the Host header, already checked by the request handler. For answers that name the
+ * gateway's own URLs (RFC 9728 metadata); not on the hot path.
+ */
+export function clientOrigin(req: IncomingMessage, tls: boolean, peerTrusted: boolean): string {
+  const h = req.headers;
+  const xfp = peerTrusted ? firstEntry(h['x-forwarded-proto'])?.toLowerCase() : undefined;
+  const proto = xfp === 'https' || xfp === 'http' ? xfp : tls ? 'https' : 'http';
+  const xfh = peerTrusted ? firstEntry(h['x-forwarded-host']) : undefined;
+  let host = xfh !== undefined && HOST.test(xfh) ? xfh : h.host;
+  if (host === undefined || host === '') {
+    // HTTP/1.0 without Host: the address the connection reached.
+    const local = req.socket.localAddress ?? '127.0.0.1';
+    host = `${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort ?? 0}`;
+  }
+  const xfport = peerTrusted ? firstEntry(h['x-forwarded-port']) : undefined;
+  if (xfport !== undefined && /^\d{1,5}$/.test(xfport) && !/:\d*$/.test(host) && xfport !== (proto === 'https' ? '443' : '80')) host = `${host}:${xfport}`;
+  return `${proto}://${host.toLowerCase()}`;
 }
 
 /** After the access phases: the identity headers (SPEC §5) and the resolved workspace, upstream. */
