@@ -93,6 +93,19 @@ export interface PluginEndpoint {
 }
 
 /**
+ * What a plugin entry tells the RFC 9728 protected resource metadata of its routes
+ * (src/proxy/resourceMetadata.ts). An authentication plugin that declares it makes its routes
+ * protected resources (their metadata is published, their 401s point to it); another phase's
+ * plugin (access-control) only adds scopes.
+ */
+export interface ProtectedResourceFacts {
+  /** Issuer identifiers of the authorization servers whose tokens it accepts; only those known. Read when the metadata is served. */
+  authorizationServers?(): readonly string[];
+  /** Scopes a client should ask for to use the route (`scopes_supported`). */
+  scopes?: readonly string[];
+}
+
+/**
  * Phase functions of one configured plugin entry. All optional; a factory returns only the
  * phases it takes part in. Functions may return a promise; the pipeline awaits only then.
  * A phase stops the request by throwing a GatewayError (src/core/errors.ts).
@@ -128,6 +141,8 @@ export interface PluginHandler {
   entitiesChanged?(): void;
   /** Public endpoints this entry serves on the proxy listeners (see PluginEndpoint). */
   endpoints?: readonly PluginEndpoint[];
+  /** Bearer tokens it accepts, for the RFC 9728 metadata of its routes (see ProtectedResourceFacts). */
+  protectedResource?: ProtectedResourceFacts;
 }
 
 export interface PluginDefinition<C = unknown> {

@@ -12,6 +12,7 @@ import { buildChain, type Chain, type PluginInstance } from './pipeline.js';
 import { Router } from '../proxy/router.js';
 import { ClientIpResolver } from '../proxy/clientIp.js';
 import { upstreamTarget, type UpstreamPools } from '../proxy/upstream.js';
+import { resourceMetadataEndpoints, routeResource, type RouteResource } from '../proxy/resourceMetadata.js';
 
 /** A service ready to receive traffic: its upstream origin and the dispatcher that reaches it. */
 export interface CompiledService {
@@ -34,6 +35,8 @@ export interface CompiledRoute {
   /** 'http' allowed / 'https' allowed, precomputed from `protocols`. */
   http: boolean;
   https: boolean;
+  /** RFC 9728 metadata of a bearer-protected route (its 401s point to it); null otherwise. */
+  resource: RouteResource | null;
 }
 
 export interface RuntimeDeps {
@@ -79,13 +82,14 @@ export class Runtime {
     globalChain: Chain,
     poolKeys: Set<string>,
     scrapeHooks: Array<() => Promise<void> | void>,
+    clientIp: ClientIpResolver,
   ) {
     this.scrapeHooks = scrapeHooks;
     this.router = new Router(routes);
-    this.clientIp = new ClientIpResolver(config.gateway.trusted_proxies);
+    this.clientIp = clientIp;
     this.globalChain = globalChain;
     this.poolKeys = poolKeys;
-    this.endpoints = endpointTable(instances);
+    this.endpoints = endpointTable(instances, resourceMetadataEndpoints(routes, clientIp));
     this.endpointChain = buildChain(globalChain.limiters.filter((p) => p.phase === 'limits'));
   }
 
@@ -155,6 +159,7 @@ export class Runtime {
 
     const routes: CompiledRoute[] = [];
     const poolKeys = new Set<string>();
+    const clientIp = new ClientIpResolver(config.gateway.trusted_proxies);
     for (const svc of config.services) {
       const { dispatcher, key } = deps.pools.get(svc);
       poolKeys.add(key);
@@ -172,18 +177,19 @@ export class Runtime {
         for (const entry of route.plugins) {
           effective.set(keyOf(entry), entry.enabled ? await make(entry, { kind: 'route', service: svc.name, route: routeName }) : null);
         }
-        const chain = buildChain([...effective.values()].filter((i): i is PluginInstance => i !== null));
+        const applied = [...effective.values()].filter((i): i is PluginInstance => i !== null);
         routes.push({
           name: routeName,
           config: route,
           service,
-          chain,
+          chain: buildChain(applied),
           http: route.protocols.includes('http'),
           https: route.protocols.includes('https'),
+          resource: routeResource(route, applied, clientIp),
         });
       }
     }
-    return new Runtime(config, routes, instances, globalChain, poolKeys, scrapeHooks);
+    return new Runtime(config, routes, instances, globalChain, poolKeys, scrapeHooks, clientIp);
   }
 
   enter(): void {
@@ -223,11 +229,6 @@ export class Runtime {
   }
 }
 
-/**
- * The plugin-served endpoints of one config, by path. Instances are in config order (global
- * entries first), so when two entries serve one path the first declared wins; for oauth2 the
- * entries are equal by construction (its config check refuses differing authorization servers).
- */
 /** A plugin that could not be created; system errors (EACCES, ENOTDIR, …) become UserErrors. */
 function createFailure(entry: PluginEntry, scope: PluginScope, err: unknown): unknown {
   if (err instanceof UserError) return err;
@@ -237,10 +238,17 @@ function createFailure(entry: PluginEntry, scope: PluginScope, err: unknown): un
   return new UserError(`plugin '${entry.name}' (${where}): ${(err as Error).message}; check the paths and permissions in its config`);
 }
 
-function endpointTable(instances: readonly PluginInstance[]): ReadonlyMap<string, PluginEndpoint> {
+/**
+ * The plugin-served endpoints of one config, by path. Instances are in config order (global
+ * entries first), so when two entries serve one path the first declared wins; for oauth2 the
+ * entries are equal by construction (its config check refuses differing authorization servers).
+ * Then the RFC 9728 metadata of the protected routes (src/proxy/resourceMetadata.ts).
+ */
+function endpointTable(instances: readonly PluginInstance[], resourceEndpoints: readonly PluginEndpoint[]): ReadonlyMap<string, PluginEndpoint> {
   const table = new Map<string, PluginEndpoint>();
   for (const inst of instances) {
     for (const ep of inst.handler.endpoints ?? []) if (!table.has(ep.path)) table.set(ep.path, ep);
   }
+  for (const ep of resourceEndpoints) if (!table.has(ep.path)) table.set(ep.path, ep);
   return table;
 }

@@ -16,13 +16,14 @@ import {
 import { runAccessPhases, runIdentityPhases, runLimitPhases, runResponseEnd, runSyncPhase, type Chain, type PluginInstance } from '../core/pipeline.js';
 import type { Runtime, CompiledRoute } from '../core/runtime.js';
 import type { CounterStore } from '../counters/types.js';
-import { applyIdentity, upstreamRequestHeaders } from './headers.js';
+import { HOST, applyIdentity, upstreamRequestHeaders } from './headers.js';
 import { normalizePath } from './normalizePath.js';
 import { aiApiOfPath } from '../ai/apiKind.js';
 import { upstreamPath } from './router.js';
 import { UpstreamBody, allowBody, declaredLength, discardBody, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
 import { ResponseForwarder, type ForwardHost } from './forward.js';
 import { serveEndpoint } from './endpoints.js';
+import { withResourceMetadata } from './resourceMetadata.js';
 import { inspectRequest, prepareUpstreamBody } from '../ai/index.js';
 import type { ParserRefusal } from '../server/clientError.js';
 
@@ -346,6 +347,9 @@ export class ProxyHandler implements ForwardHost {
     const message = err.expose ? err.message : (err.publicMessage ?? 'An unexpected error occurred');
     const body = JSON.stringify({ message, request_id: ctx.id });
     const headers: Record<string, string | number> = { ...ctx.responseHeaders, ...err.headers };
+    // RFC 9728 §5.1: a protected route's 401 points to its resource metadata (MCP discovery).
+    const challenge = headers['www-authenticate'];
+    if (err.status === 401 && typeof challenge === 'string' && ctx.route?.resource) headers['www-authenticate'] = withResourceMetadata(challenge, ctx.route.resource, ctx);
     headers['content-type'] = 'application/json; charset=utf-8';
     headers['content-length'] = Buffer.byteLength(body);
     headers['x-request-id'] = ctx.id;
@@ -435,12 +439,7 @@ function originForm(req: IncomingMessage, target: string): string {
   return rest === '' ? '/' : rest.charCodeAt(0) === 0x3f ? `/${rest}` : rest;
 }
 
-/**
- * RFC 9112 §3.2: a Host field is required on HTTP/1.1, once, and must be a valid host[:port]
- * (RFC 3986 §3.2.2; a comma is refused too: repeated Host lines are joined with `, `, see
- * joinDuplicateHeaders in gateway.ts).
- */
-const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+;=]+)(?::\d{0,5})?$/;
+/** RFC 9112 §3.2: a Host field is required on HTTP/1.1, once, and must be a valid host[:port] (HOST). */
 
 function checkHost(req: IncomingMessage): void {
   const host = req.headers.host;

@@ -26,6 +26,8 @@ export default definePlugin<AccessControlConfig>({
         }
         if (roles.size > 0 && !id.roles.some((r) => roles.has(r))) throw new ForbiddenError('You cannot consume this service');
       },
+      // RFC 9728 `scopes_supported` of a protected route: what a client must ask for here.
+      protectedResource: required.length > 0 ? { scopes: required } : undefined,
     };
   },
 });

@@ -38,6 +38,13 @@ export default definePlugin<CustomJwtAuthConfig>({
         const token = bearerToken(ctx.req.headers.authorization, ctx.req.socket);
         return token === null ? null : authenticator.authenticate(token, ctx.req.socket);
       },
+      // RFC 9728: the issuer is known from the config, or once the discovery document is read.
+      protectedResource: {
+        authorizationServers() {
+          const issuer = source.issuer ?? keys.issuer;
+          return issuer === null ? [] : [issuer];
+        },
+      },
     };
   },
 });

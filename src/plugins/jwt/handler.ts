@@ -46,6 +46,10 @@ export default definePlugin<JwtConfig>({
     const authenticator = new JwtAuthenticator(authorityFor);
     const places: TokenPlaces = { headerNames: config.header_names.map((h) => h.toLowerCase()), cookieNames: config.cookie_names, uriParamNames: config.uri_param_names };
     const skipPreflight = !config.run_on_preflight;
+    // RFC 9728: a route reading `Authorization: Bearer` is a protected resource; the only
+    // authorization server known is this gateway (its own tokens), when it issues any.
+    const ownIssuer = own === null ? [] : [own.issuer];
+    const protectedResource = places.headerNames.includes('authorization') ? { authorizationServers: () => ownIssuer } : undefined;
 
     return {
       authenticate(ctx) {
@@ -59,6 +63,7 @@ export default definePlugin<JwtConfig>({
         own?.clear();
       },
       close: () => own?.release(),
+      protectedResource,
     };
   },
 });

@@ -63,6 +63,8 @@ export default definePlugin<OAuth2Config>({
         return identity;
       },
       endpoints: authServerEndpoints(as, idp),
+      // RFC 9728: this gateway is the authorization server of the routes where oauth2 is enabled.
+      protectedResource: { authorizationServers: () => [as.issuer], scopes: config.scopes },
       entitiesChanged() {
         authority.clear();
         authenticator.clear();
