@@ -63,7 +63,7 @@ describe('tollgate demo (npm start)', () => {
   it('has a demo consumer behind a global jwt plugin: no token, no entry', async () => {
     const res = await fetch(`${gw.url}/v1/models`);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${gw.url}/.well-known/oauth-protected-resource/v1/models"`);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
     const ok = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${printedToken(gw)}` } });
     expect(ok.status).toBe(200);
     const consumer = (await (await fetch(`${gw.adminUrl}/consumers/demo`)).json()) as { username: string };

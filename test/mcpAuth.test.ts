@@ -21,6 +21,8 @@ import { http, keyFile, registerClient, startOAuthGateway, type OAuthGateway } f
 const KEYCLOAK_ISSUER = 'https://idp.example.com/realms/ai';
 const WELL_KNOWN = '/.well-known/oauth-protected-resource';
 const OAUTH2 = { scopes: ['mcp.tools'], enable_client_credentials: true };
+/** What the SDK's Streamable HTTP transport sends with every POST. */
+const MCP_ACCEPT = { accept: 'application/json, text/event-stream' };
 
 describe('RFC 9728 protected resource metadata for MCP clients', () => {
   let mcp: DemoServer;
@@ -79,19 +81,27 @@ describe('RFC 9728 protected resource metadata for MCP clients', () => {
     expect(res.headers['x-request-id']).toBeTruthy();
   });
 
-  it('points to it from the route\'s 401s, keeping error and error_description', async () => {
+  it('points to it from the route\'s 401s to MCP clients, keeping error and error_description; other clients get SPEC §4\'s plain challenge', async () => {
     const metadataUrl = `${og.issuer}${WELL_KNOWN}/mcp`;
-    const none = await fetch(`${og.issuer}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const none = await fetch(`${og.issuer}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', ...MCP_ACCEPT }, body: '{}' });
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${metadataUrl}"`);
     expect(extractWWWAuthenticateParams(none).resourceMetadataUrl?.href).toBe(metadataUrl);
     expect(await none.json()).toEqual({ message: 'Unauthorized', request_id: none.headers.get('x-request-id') });
 
-    const bad = await fetch(`${og.issuer}/mcp`, { method: 'POST', headers: { authorization: 'Bearer not-a-jwt' }, body: '{}' });
+    const bad = await fetch(`${og.issuer}/mcp`, { method: 'POST', headers: { authorization: 'Bearer not-a-jwt', ...MCP_ACCEPT }, body: '{}' });
     expect(bad.status).toBe(401);
     const challenge = bad.headers.get('www-authenticate')!;
     expect(challenge).toMatch(/^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="([^"]+)"$/);
     expect(extractWWWAuthenticateParams(bad)).toMatchObject({ error: 'invalid_token', resourceMetadataUrl: new URL(metadataUrl) });
+    const session = await fetch(`${og.issuer}/mcp`, { method: 'POST', headers: { 'mcp-protocol-version': '2025-06-18' }, body: '{}' });
+    expect(session.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${metadataUrl}"`);
+
+    // Not an MCP client (no event-stream Accept, no Mcp-* header): exactly SPEC §4's challenges.
+    const plain = await fetch(`${og.issuer}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: '{}' });
+    expect(plain.headers.get('www-authenticate')).toBe('Bearer');
+    const plainBad = await fetch(`${og.issuer}/mcp`, { method: 'POST', headers: { authorization: 'Bearer not-a-jwt' }, body: '{}' });
+    expect(plainBad.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="[^"]+"$/);
   });
 
   it('lets an SDK Client with a pre-registered client_credentials client discover, get a token and call a tool', async () => {
@@ -125,7 +135,7 @@ describe('RFC 9728 protected resource metadata for MCP clients', () => {
       scopes_supported: ['api.write'],
       resource_name: 'agents',
     });
-    const denied = await http(`${og.issuer}/v1/agents/run`);
+    const denied = await http(`${og.issuer}/v1/agents/run`, { headers: MCP_ACCEPT });
     expect(denied.status).toBe(401);
     expect(denied.headers['www-authenticate']).toBe(`Bearer resource_metadata="${og.issuer}${WELL_KNOWN}/v1/agents"`);
 
@@ -156,7 +166,7 @@ describe('RFC 9728 protected resource metadata for MCP clients', () => {
     const trusted = await http(`${og.issuer}${WELL_KNOWN}/mcp`, { headers: forwarded });
     expect(trusted.json()).toMatchObject({ resource: 'https://mcp.example.com/mcp', authorization_servers: [og.issuer] });
     expect(trusted.headers.vary).toContain('X-Forwarded-Host');
-    const trusted401 = await http(`${og.issuer}/mcp`, { method: 'POST', headers: forwarded, body: '{}' });
+    const trusted401 = await http(`${og.issuer}/mcp`, { method: 'POST', headers: { ...forwarded, ...MCP_ACCEPT }, body: '{}' });
     expect(trusted401.headers['www-authenticate']).toBe(`Bearer resource_metadata="https://mcp.example.com${WELL_KNOWN}/mcp"`);
 
     // 127.0.0.2 is not in trusted_proxies: its X-Forwarded-* are the client's own words.

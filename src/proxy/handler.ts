@@ -23,7 +23,7 @@ import { upstreamPath } from './router.js';
 import { UpstreamBody, allowBody, declaredLength, discardBody, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
 import { ResponseForwarder, type ForwardHost } from './forward.js';
 import { serveEndpoint } from './endpoints.js';
-import { withResourceMetadata } from './resourceMetadata.js';
+import { fromMcpClient, withResourceMetadata } from './resourceMetadata.js';
 import { inspectRequest, prepareUpstreamBody } from '../ai/index.js';
 import type { ParserRefusal } from '../server/clientError.js';
 
@@ -347,9 +347,11 @@ export class ProxyHandler implements ForwardHost {
     const message = err.expose ? err.message : (err.publicMessage ?? 'An unexpected error occurred');
     const body = JSON.stringify({ message, request_id: ctx.id });
     const headers: Record<string, string | number> = { ...ctx.responseHeaders, ...err.headers };
-    // RFC 9728 §5.1: a protected route's 401 points to its resource metadata (MCP discovery).
+    // RFC 9728 §5.1: a protected route's 401 to an MCP client points to its resource metadata.
     const challenge = headers['www-authenticate'];
-    if (err.status === 401 && typeof challenge === 'string' && ctx.route?.resource) headers['www-authenticate'] = withResourceMetadata(challenge, ctx.route.resource, ctx);
+    if (err.status === 401 && typeof challenge === 'string' && ctx.route?.resource && fromMcpClient(ctx.req.headers)) {
+      headers['www-authenticate'] = withResourceMetadata(challenge, ctx.route.resource, ctx);
+    }
     headers['content-type'] = 'application/json; charset=utf-8';
     headers['content-length'] = Buffer.byteLength(body);
     headers['x-request-id'] = ctx.id;

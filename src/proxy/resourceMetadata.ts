@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestContext } from '../core/context.js';
 import { GatewayError } from '../core/errors.js';
 import type { PluginEndpoint, ProtectedResourceFacts } from '../core/plugin.js';
@@ -67,6 +68,18 @@ export function routeResource(config: RouteConfig, instances: readonly PluginIns
 
 function originOf(ctx: RequestContext, trusted: ClientIpResolver): string {
   return clientOrigin(ctx.req, ctx.tls, trusted.isTrusted(normalizeIp(ctx.req.socket.remoteAddress ?? '')));
+}
+
+/**
+ * Whether a request comes from an MCP client (Streamable HTTP or SSE transport: it accepts
+ * `text/event-stream`, or names its protocol version or session). Only their 401s point to the
+ * metadata: SPEC §4's `WWW-Authenticate: Bearer` stays exactly that for every other client,
+ * and an MCP client that gets no pointer still finds the document at its well-known URL.
+ */
+export function fromMcpClient(headers: IncomingHttpHeaders): boolean {
+  if (headers['mcp-protocol-version'] !== undefined || headers['mcp-session-id'] !== undefined) return true;
+  const accept = headers.accept;
+  return typeof accept === 'string' && accept.includes('text/event-stream');
 }
 
 /**

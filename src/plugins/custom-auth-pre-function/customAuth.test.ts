@@ -226,13 +226,11 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     const neither = await call(`${gw.url}/multi`, bearer('deny'));
     expect(neither.status).toBe(401);
     // The opaque token is the service's: its denial is what the client is told, not jwt's "not a JWT".
-    // jwt makes the route a protected resource (RFC 9728): its 401s point to the metadata.
-    const metadata = `resource_metadata="${gw.url}/.well-known/oauth-protected-resource/multi"`;
-    expect(neither.headers['www-authenticate']).toBe(`Bearer error="invalid_token", ${metadata}`);
+    expect(neither.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
     expect(neither.body.message).toBe('Unauthorized');
     const none = await call(`${gw.url}/multi`);
     expect(none.status).toBe(401);
-    expect(none.headers['www-authenticate']).toBe(`Bearer ${metadata}`);
+    expect(none.headers['www-authenticate']).toBe('Bearer');
   });
 
   it('access-control: required_scopes → 403 insufficient_scope, allowed_roles → 403, nobody → 401', async () => {

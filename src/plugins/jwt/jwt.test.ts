@@ -102,23 +102,19 @@ describe('jwt plugin through a real gateway', () => {
   it('answers 401 with WWW-Authenticate: Bearer and no error code when no token is sent', async () => {
     const res = await call(`${gw.url}/api`);
     expect(res.status).toBe(401);
-    // RFC 9728 §5.1: where an MCP client finds the route's authorization server.
-    const metadata = `resource_metadata="${gw.url}/.well-known/oauth-protected-resource/api"`;
-    expect(res.headers['www-authenticate']).toBe(`Bearer ${metadata}`);
+    expect(res.headers['www-authenticate']).toBe('Bearer');
     expect(res.headers['content-type']).toContain('application/json');
     expect(res.json().message).toBe('Unauthorized');
     expect(res.json().request_id).toBeTruthy();
     // another scheme is not a JWT credential either
-    expect((await call(`${gw.url}/api`, { authorization: 'Basic dXNlcjpwYXNz' })).headers['www-authenticate']).toBe(`Bearer ${metadata}`);
+    expect((await call(`${gw.url}/api`, { authorization: 'Basic dXNlcjpwYXNz' })).headers['www-authenticate']).toBe('Bearer');
   });
 
   it('a Bearer header that holds no one token (two joined, a space inside) is a token sent and refused: invalid_token', async () => {
     for (const authorization of ['Bearer abc def', ['Bearer one', 'Bearer two']]) {
       const res = await call(`${gw.url}/api`, { authorization } as Record<string, string>);
       expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe(
-        `Bearer error="invalid_token", error_description="Bad token; the Authorization header must hold one Bearer token", resource_metadata="${gw.url}/.well-known/oauth-protected-resource/api"`,
-      );
+      expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="Bad token; the Authorization header must hold one Bearer token"');
     }
   });
 
@@ -159,7 +155,7 @@ describe('jwt plugin through a real gateway', () => {
       const token = await seedToken(seedKey);
       const ignored = await call(`${gw.url}/api?jwt=${token}`);
       expect(ignored.status).toBe(401);
-      expect(ignored.headers['www-authenticate']).toBe(`Bearer resource_metadata="${gw.url}/.well-known/oauth-protected-resource/api"`);
+      expect(ignored.headers['www-authenticate']).toBe('Bearer');
       const allowed = await call(`${gw.url}/query?jwt=${token}`);
       expect(allowed.status).toBe(200);
       expect(allowed.json().headers['x-user-id']).toBe('user-id');

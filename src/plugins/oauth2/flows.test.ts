@@ -207,15 +207,12 @@ describe('oauth2 flows', () => {
     expect(res.json<Echo>().headers).toMatchObject({ 'x-user-id': 'user-123', 'x-authenticated-userid': 'user-123', 'x-client-id': 'your-client-id', 'x-authenticated-scope': 'api.read api.write' });
     await oauth.revocationRequest(as, { client_id: confidential.client_id }, oauth.ClientSecretPost(confidential.client_secret!), t.access_token, INSECURE);
     const refused = await api(t.access_token, '/jwt/x');
-    expect([refused.status, refused.headers['www-authenticate']]).toEqual([
-      401,
-      `Bearer error="invalid_token", error_description="The access token has been revoked", resource_metadata="${og.issuer}/.well-known/oauth-protected-resource/jwt"`,
-    ]);
+    expect([refused.status, refused.headers['www-authenticate']]).toEqual([401, 'Bearer error="invalid_token", error_description="The access token has been revoked"']);
   });
 
   it('refuses a request without a token, and a bearer token it did not issue', async () => {
     const none = await http(`${og.issuer}/api/x`);
-    expect([none.status, none.headers['www-authenticate']]).toEqual([401, `Bearer resource_metadata="${og.issuer}/.well-known/oauth-protected-resource/api"`]);
+    expect([none.status, none.headers['www-authenticate']]).toEqual([401, 'Bearer']);
     const foreign = await http(`${og.issuer}/api/x`, { headers: bearer('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl') });
     expect(foreign.status).toBe(401);
     expect(foreign.headers['www-authenticate']).toMatch(/error="invalid_token"/);
