@@ -73,7 +73,14 @@ export async function startPostgres(): Promise<PostgresServer> {
     }
   }, `postgres on port ${port}`, 30_000, 100);
   const signalAll = (sig: NodeJS.Signals) => {
-    for (const pid of processTree(child.pid!)) process.kill(pid, sig);
+    for (const pid of processTree(child.pid!)) {
+      try {
+        process.kill(pid, sig);
+      } catch (err) {
+        // A backend that exited since it was listed (its client disconnected) needs no signal.
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
+    }
   };
   return {
     url,
