@@ -20,7 +20,7 @@ export interface AdminContext {
 /**
  * Runs an Admin write, then tells this replica's caches (entitiesChanged) — also when it failed
  * part way, except when the store was unreachable: then the caches are what the proxy serves
- * from until the store is back (CredentialCache keeps expired entries for that), and a write
+ * from until the store is back (StoreCache keeps expired entries for that), and a write
  * that could not reach the store is no reason to drop them.
  */
 export async function writeThrough<T>(ctx: AdminContext, fn: () => Promise<T>): Promise<T> {

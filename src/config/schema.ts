@@ -104,7 +104,7 @@ export const gatewaySchema = z
     keepalive_timeout: zSeconds.prefault(75).describe('Seconds an idle client keep-alive connection stays open.'),
     drain_timeout: zSeconds.prefault(30).describe('Seconds SIGTERM waits for in-flight requests before exiting.'),
     upstream_keepalive: z.number().int().min(1).default(128).describe('Connections per upstream service kept open for reuse (nginx `keepalive`). Not a cap: while all are busy, requests open more, which close after 4 s idle.'),
-    db_cache_ttl: zSeconds.prefault(5).describe('Seconds entities read on the request path (credentials, clients) are cached per replica.'),
+    db_cache_ttl: zSeconds.prefault(5).describe('Seconds entities read on the request path (credentials, clients, workspaces) are cached per replica. While the store is unreachable, expired entries keep serving.'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level; a reload applies it too. `TOLLGATE_LOG_LEVEL` overrides it (start and reload).'),
   })
   .describe('Node settings.');

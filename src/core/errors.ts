@@ -17,8 +17,13 @@ export class GatewayError extends Error {
   readonly headers: HeaderMap | undefined;
   /** What the client is told when `message` is not exposed (default: `An unexpected error occurred`). */
   readonly publicMessage: string | undefined;
+  /**
+   * The condition is logged where it is detected, once per episode (a store outage): the
+   * request path does not log each request it refuses for it (the audit record still has it).
+   */
+  readonly reported: boolean;
 
-  constructor(code: string, status: number, message: string, opts: { expose?: boolean; headers?: HeaderMap; cause?: unknown; publicMessage?: string } = {}) {
+  constructor(code: string, status: number, message: string, opts: { expose?: boolean; headers?: HeaderMap; cause?: unknown; publicMessage?: string; reported?: boolean } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
@@ -26,6 +31,7 @@ export class GatewayError extends Error {
     this.expose = opts.expose ?? true;
     this.headers = opts.headers;
     this.publicMessage = opts.publicMessage;
+    this.reported = opts.reported ?? false;
   }
 }
 

@@ -1,3 +1,4 @@
+import { StoreCache } from '../store/storeCache.js';
 import type { OAuth2Credential, Store } from '../store/types.js';
 
 /** An OAuth client as the request path needs it: the credential and its consumer's username. */
@@ -6,46 +7,34 @@ export interface ClientInfo {
   consumerUsername: string | null;
 }
 
-interface Entry {
-  value: ClientInfo | null;
-  at: number;
-}
-
-const MAX_ENTRIES = 10_000;
-
 /**
  * OAuth clients by `client_id`, cached per replica for `gateway.db_cache_ttl` (absent ones
  * too), dropped on `entitiesChanged`. `get` answers synchronously while an entry is fresh (the
- * hot path of every bearer token); when the store is unreachable a stale entry keeps serving.
- * The OAuth endpoints use `fresh()`: a deleted client is refused there at once.
+ * hot path of every bearer token); while the store is unreachable an expired entry keeps
+ * serving without waiting for it (StoreCache). The OAuth endpoints use `fresh()`: a deleted
+ * client is refused there at once.
  */
 export class ClientCache {
-  readonly #entries = new Map<string, Entry>();
+  readonly #cache: StoreCache<ClientInfo | null>;
 
-  constructor(
-    private readonly store: Store,
-    private readonly ttlMs: number,
-  ) {}
-
-  get(clientId: string, now = Date.now()): ClientInfo | null | Promise<ClientInfo | null> {
-    const hit = this.#entries.get(clientId);
-    if (hit !== undefined && now - hit.at < this.ttlMs) return hit.value;
-    return this.fresh(clientId).catch((err: unknown) => {
-      if (hit !== undefined) return hit.value;
-      throw err;
+  constructor(store: Store, ttlMs: number) {
+    this.#cache = new StoreCache(store.health, ttlMs, async (clientId) => {
+      const credential = await store.oauth2Credentials.getByClientId(clientId);
+      if (credential === null) return null;
+      const consumer = await store.consumers.get(credential.consumer_id);
+      return { credential, consumerUsername: consumer?.username ?? null };
     });
   }
 
-  async fresh(clientId: string): Promise<ClientInfo | null> {
-    const credential = await this.store.oauth2Credentials.getByClientId(clientId);
-    const consumer = credential === null ? null : await this.store.consumers.get(credential.consumer_id);
-    const value = credential === null ? null : { credential, consumerUsername: consumer?.username ?? null };
-    if (this.#entries.size >= MAX_ENTRIES) this.#entries.clear();
-    this.#entries.set(clientId, { value, at: Date.now() });
-    return value;
+  get(clientId: string, now = Date.now()): ClientInfo | null | Promise<ClientInfo | null> {
+    return this.#cache.get(clientId, now);
+  }
+
+  fresh(clientId: string): Promise<ClientInfo | null> {
+    return this.#cache.fresh(clientId);
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#cache.clear();
   }
 }

@@ -337,7 +337,7 @@ export class ProxyHandler implements ForwardHost {
   sendError(ctx: RequestContext, chain: Chain, err: GatewayError): void {
     const res = ctx.res;
     ctx.status = err.status;
-    if (err.status >= 500 && err.expose === false) this.deps.logger.error({ err: err.cause ?? err, request_id: ctx.id }, 'request failed');
+    if (err.status >= 500 && !err.expose && !err.reported) this.deps.logger.error({ err: err.cause ?? err, request_id: ctx.id }, 'request failed');
     ctx.error ??= err.message;
     if (res.headersSent || res.destroyed) {
       res.destroy();

@@ -143,7 +143,7 @@ export class Gateway {
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new UserError(`gateway.data_dir (${resolve(g.data_dir)}): cannot create it: ${code}; make it a writable directory (on a read-only root filesystem, an emptyDir volume)`);
     }
-    this.store = await createStore(g.store);
+    this.store = await createStore(g.store, { logger: this.componentLogger('store') });
     await this.migrateWhenReachable();
     await this.store.syncEntities(await configSnapshot(this.config, { store: this.store }), { source: 'config', mode: 'replace' });
     this.runningRedis = g.redis !== undefined;

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { UserError } from '../core/errors.js';
 import { StoreUnavailableError } from './errors.js';
@@ -24,6 +25,14 @@ export interface StoreOptions {
   poolMax?: number;
   /** SQLite: how long a write waits for another process's lock (default 5000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * PostgreSQL: how long a request-path read (one indexed row: a credential, a client, a
+   * membership) waits for an answer before it fails as unreachable (default 3000 ms, the connect
+   * timeout: a hung server costs this, not the 15 s query timeout).
+   */
+  lookupTimeoutMs?: number;
+  /** Where the store logs becoming unreachable and reachable again (once each). */
+  logger?: Logger;
 }
 
 export type StoreTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; connectionString: string };

@@ -43,7 +43,8 @@ export class UnstorableTextError extends GatewayError {
 /**
  * The database cannot be reached, refused the connection or timed out (→ 503 on the request
  * path, exit 1 at start). `message` names the store (password redacted) and the reason, for logs
- * and the CLI; it is not exposed in HTTP bodies.
+ * and the CLI; it is not exposed in HTTP bodies. `reported`: the store's health logs the outage
+ * once (health.ts), so the proxy does not log every request refused for it.
  */
 export class StoreUnavailableError extends GatewayError {
   constructor(
@@ -51,7 +52,7 @@ export class StoreUnavailableError extends GatewayError {
     readonly reason: string,
     cause?: unknown,
   ) {
-    super('TG_STORE_DOWN', 503, `the store (${store}) is unreachable: ${reason}`, { cause, expose: false, publicMessage: 'the store (database) is unreachable' });
+    super('TG_STORE_DOWN', 503, `the store (${store}) is unreachable: ${reason}`, { cause, expose: false, publicMessage: 'the store (database) is unreachable', reported: true });
   }
 }
 

@@ -1,21 +1,34 @@
 import type { Kysely } from 'kysely';
-import { translateError, type ErrorContext } from './errors.js';
+import { StoreUnavailableError, translateError, type ErrorContext } from './errors.js';
+import type { StoreHealth } from './health.js';
 import type { Database } from './tables.js';
 import type { ListOptions } from './types.js';
 
-/** What every repository needs: the kysely instance and the store's name for error messages. */
+/** What every repository needs: the kysely instance, the store's name for error messages, its health. */
 export interface RepoContext {
   db: Kysely<Database>;
   location: string;
+  /** Told of every query's outcome (reachable / unreachable). */
+  health: StoreHealth;
+  /** Longest a single-row read (`lookup`) waits for an answer; 0 = no deadline (SQLite answers synchronously). */
+  lookupTimeoutMs: number;
 }
 
-/** Runs a query, turning driver errors into the store's typed errors (errors.ts). */
+/**
+ * Runs a query, turning driver errors into the store's typed errors (errors.ts), and tells the
+ * store's health whether it could be reached.
+ */
 export async function guarded<T>(ctx: RepoContext, errCtx: ErrorContext, run: () => Promise<T>): Promise<T> {
+  let result: T;
   try {
-    return await run();
+    result = await run();
   } catch (err) {
-    throw translateError(err, ctx.location, errCtx);
+    const translated = translateError(err, ctx.location, errCtx);
+    if (translated instanceof StoreUnavailableError) ctx.health.failed(translated);
+    throw translated;
   }
+  ctx.health.succeeded();
+  return result;
 }
 
 /**
@@ -23,10 +36,37 @@ export async function guarded<T>(ctx: RepoContext, errCtx: ErrorContext, run: ()
  * key holding a NUL character matches no row — PostgreSQL's text cannot hold one and refuses
  * the whole query — so it answers `none` on both backends instead of a driver error (a 500 an
  * unauthenticated caller could cause).
+ *
+ * These are the request path's reads: one that gets no answer within `lookupTimeoutMs` (a
+ * server that accepts but never answers: stopped, or a network dropping packets) fails as
+ * StoreUnavailableError then, instead of after the pool's query timeout (15 s); the query
+ * itself ends with that timeout.
  */
 export function lookup<T>(ctx: RepoContext, keys: readonly string[], none: T, run: () => Promise<T>): Promise<T> {
   for (const key of keys) if (key.includes('\0')) return Promise.resolve(none);
-  return guarded(ctx, {}, run);
+  const answer = guarded(ctx, {}, run);
+  return ctx.lookupTimeoutMs > 0 ? within(ctx, answer) : answer;
+}
+
+/** `answer`, or StoreUnavailableError (reported to the health) once the lookup deadline passed. */
+function within<T>(ctx: RepoContext, answer: Promise<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const err = new StoreUnavailableError(ctx.location, `no answer within ${ctx.lookupTimeoutMs} ms`);
+      ctx.health.failed(err);
+      reject(err);
+    }, ctx.lookupTimeoutMs);
+    answer.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** The LIMIT for a page; SQLite needs one for an OFFSET, so "every row" is the largest safe one. */

@@ -1,6 +1,7 @@
 import { Migrator, sql, type MigrationResultSet } from 'kysely';
 import { connect, type Connection, type StoreOptions } from './connect.js';
-import { StoreMigrationError, translateError } from './errors.js';
+import { StoreMigrationError, StoreUnavailableError, translateError } from './errors.js';
+import { StoreHealth } from './health.js';
 import { migrations } from './migrations/index.js';
 import { consumersRepo } from './repos/consumers.js';
 import { jwtSecretsRepo } from './repos/jwtSecrets.js';
@@ -14,6 +15,7 @@ import type { Store } from './types.js';
 export type * from './types.js';
 export { DuplicateEntityError, ReferenceNotFoundError, StoreMigrationError, StoreUnavailableError } from './errors.js';
 export { parseStoreUrl, redactUrl, type StoreOptions } from './connect.js';
+export type { StoreHealthView } from './health.js';
 export { hashSecret, isSecretHash, verifySecret } from './secretHash.js';
 export { configEntities, configSnapshot, type ConfigSnapshotOptions, type ConsumerInput, type WorkspaceInput } from './configSnapshot.js';
 
@@ -64,6 +66,9 @@ async function migrateOnce(conn: Connection): Promise<string[]> {
  */
 const PING_TIMEOUT_MS = 1000;
 
+/** PostgreSQL: a request-path read's deadline (StoreOptions.lookupTimeoutMs), the connect timeout's. */
+const LOOKUP_TIMEOUT_MS = 3000;
+
 /** `pending`, or false once `ms` have passed first. */
 function answerWithin(pending: Promise<boolean>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -84,18 +89,30 @@ function answerWithin(pending: Promise<boolean>, ms: number): Promise<boolean> {
  */
 export async function createStore(url: string, opts: StoreOptions = {}): Promise<Store> {
   const conn = connect(url, opts);
-  const ctx = { db: conn.db, location: conn.location, kind: conn.kind };
+  const health = new StoreHealth(conn.location, opts.logger);
+  const lookupTimeoutMs = conn.kind === 'postgres' ? (opts.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS) : 0;
+  const ctx = { db: conn.db, location: conn.location, kind: conn.kind, health, lookupTimeoutMs };
   let closed: Promise<void> | null = null;
   /** The ping in flight: concurrent probes share it, so a hung server holds one connection. */
   let pinging: Promise<boolean> | null = null;
   return {
     kind: conn.kind,
     location: conn.location,
+    health,
     migrate: () => migrate(conn),
     ping(timeoutMs = PING_TIMEOUT_MS) {
+      // Its outcome (not the probe's timeout) tells the health too: a ping answering after an
+      // outage ends it for the caches at once.
       pinging ??= sql`select 1`.execute(conn.db).then(
-        () => true,
-        () => false,
+        () => {
+          health.succeeded();
+          return true;
+        },
+        (err: unknown) => {
+          const translated = translateError(err, conn.location);
+          if (translated instanceof StoreUnavailableError) health.failed(translated);
+          return false;
+        },
       ).finally(() => {
         pinging = null;
       });

@@ -5,11 +5,13 @@
  *
  * Errors: a unique clash throws DuplicateEntityError (entity, field, value); a credential or
  * member pointing at a missing consumer throws ReferenceNotFoundError; an unreachable or
- * timed-out database throws StoreUnavailableError (never a hang: connect 3 s, statement 10 s).
+ * timed-out database throws StoreUnavailableError (never a hang: connect 3 s, request-path
+ * lookups 3 s, statement 10 s).
  */
 
 export { DuplicateEntityError, ReferenceNotFoundError, StoreUnavailableError, StoreMigrationError, UnstorableTextError } from './errors.js';
 import type { OAuth2TokenRepo } from './oauth2Types.js';
+import type { StoreHealthView } from './health.js';
 export type * from './oauth2Types.js';
 
 /** Where an entity came from: the config file (re-synced on load/reload) or the Admin API. */
@@ -107,6 +109,8 @@ export interface Store {
   migrate(): Promise<string[]>;
   /** True when the store answers `select 1` within `timeoutMs` (default 1000); never throws. */
   ping(timeoutMs?: number): Promise<boolean>;
+  /** Whether the last queries reached the store; request-path caches consult it (health.ts). */
+  readonly health: StoreHealthView;
   close(): Promise<void>;
 
   consumers: {

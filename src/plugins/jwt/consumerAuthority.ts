@@ -33,7 +33,7 @@ export class ConsumerCredentialAuthority implements TokenAuthority {
     const claim = this.opts.keyClaim;
     const key = stringClaim(jwt.payload[claim]) ?? stringClaim(jwt.header[claim]);
     if (key === null) throw invalidToken(`No mandatory '${claim}' in claims`);
-    let credential = this.credentials.lookup(key, nowMs);
+    let credential = this.credentials.get(key, nowMs);
     if (isPromise<ResolvedCredential | null>(credential)) credential = await credential;
     if (credential === null) throw notOurToken(`No credentials found for given '${claim}'`);
     if (jwt.alg !== credential.secret.algorithm) throw invalidToken('Invalid algorithm');
@@ -58,7 +58,7 @@ export class ConsumerCredentialAuthority implements TokenAuthority {
 
   stillValid(acceptance: Acceptance, nowMs: number): boolean | Promise<boolean> {
     const proof = acceptance.proof as Proof;
-    const now = this.credentials.lookup(proof.key, nowMs);
+    const now = this.credentials.get(proof.key, nowMs);
     if (isPromise<ResolvedCredential | null>(now)) return now.then((c) => c !== null && sameCredential(c, proof.credential));
     return now !== null && sameCredential(now, proof.credential);
   }

@@ -1,5 +1,5 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
-import type { Logger } from 'pino';
+import { StoreCache } from '../../store/storeCache.js';
 import type { Consumer, JwtSecret, Store } from '../../store/types.js';
 
 /** A `jwt_secrets` credential with its consumer and its key, parsed once. */
@@ -10,83 +10,25 @@ export interface ResolvedCredential {
   keys: { plain?: KeyObject | null; base64?: KeyObject | null };
 }
 
-interface Entry {
-  value: ResolvedCredential | null;
-  expiresAt: number;
-}
-
 /**
- * Per-replica cache of `jwtSecrets.getByKey` (SPEC §5, `gateway.db_cache_ttl`): hits and misses
- * are kept for the TTL, concurrent lookups of one key share one query, and `clear()` (stored
- * entities changed) drops everything, including lookups in flight. While the store is down, an
- * expired hit keeps serving rather than failing every request.
+ * Per-replica cache of `jwtSecrets.getByKey` with the credential's consumer (SPEC §5,
+ * `gateway.db_cache_ttl`): hits and misses are kept for the TTL, concurrent lookups of one key
+ * share one query, `clear()` (stored entities changed) drops everything, and while the store is
+ * unreachable an expired hit keeps serving without waiting for it (StoreCache).
  */
-export class CredentialCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly inflight = new Map<string, Promise<ResolvedCredential | null>>();
-  private generation = 0;
-
-  constructor(
-    private readonly store: Store,
-    /** `gateway.db_cache_ttl`; updated when a reload changes it. */
-    public ttlMs: number,
-    private readonly logger: Logger,
-    private readonly max = 10_000,
-  ) {}
-
-  /** Synchronous when cached and fresh (the hot path), else one store query. */
-  lookup(key: string, nowMs: number): ResolvedCredential | null | Promise<ResolvedCredential | null> {
-    const e = this.entries.get(key);
-    if (e !== undefined && nowMs < e.expiresAt) return e.value;
-    const pending = this.inflight.get(key);
-    if (pending !== undefined) return pending;
-    const p = this.fetch(key, e);
-    this.inflight.set(key, p);
-    return p;
-  }
-
-  private async fetch(key: string, stale: Entry | undefined): Promise<ResolvedCredential | null> {
-    const generation = this.generation;
-    try {
-      const secret = await this.store.jwtSecrets.getByKey(key);
-      const consumer = secret === null ? null : await this.store.consumers.get(secret.consumer_id);
-      const value: ResolvedCredential | null = secret === null ? null : { secret, consumer, keys: {} };
-      if (generation === this.generation) this.remember(key, value);
-      return value;
-    } catch (err) {
-      if (stale?.value) {
-        this.logger.warn({ err }, 'jwt: store lookup failed; serving the cached credential');
-        return stale.value;
-      }
-      throw err;
-    } finally {
-      if (generation === this.generation) this.inflight.delete(key);
-    }
-  }
-
-  private remember(key: string, value: ResolvedCredential | null): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.max) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-    this.entries.set(key, { value, expiresAt: Date.now() + this.ttlMs });
-  }
-
-  clear(): void {
-    this.generation++;
-    this.entries.clear();
-    this.inflight.clear();
-  }
-}
+export type CredentialCache = StoreCache<ResolvedCredential | null>;
 
 const caches = new WeakMap<Store, CredentialCache>();
 
-/** One cache per store (so per replica), shared by every `jwt` entry. */
-export function credentialCacheFor(store: Store, ttlMs: number, logger: Logger): CredentialCache {
+/** One cache per store (so per replica), shared by every `jwt` entry; a reload may change the TTL. */
+export function credentialCacheFor(store: Store, ttlMs: number): CredentialCache {
   let cache = caches.get(store);
   if (cache === undefined) {
-    cache = new CredentialCache(store, ttlMs, logger);
+    cache = new StoreCache(store.health, ttlMs, async (key) => {
+      const secret = await store.jwtSecrets.getByKey(key);
+      if (secret === null) return null;
+      return { secret, consumer: await store.consumers.get(secret.consumer_id), keys: {} };
+    });
     caches.set(store, cache);
   }
   cache.ttlMs = ttlMs;

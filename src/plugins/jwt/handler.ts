@@ -28,7 +28,7 @@ export default definePlugin<JwtConfig>({
       issuers: config.issuers.length > 0 ? new Set(config.issuers) : null,
       skew: config.clock_skew,
     };
-    const credentials = credentialCacheFor(env.store, env.gateway.db_cache_ttl, env.logger);
+    const credentials = credentialCacheFor(env.store, env.gateway.db_cache_ttl);
     const consumers = new ConsumerCredentialAuthority(credentials, {
       keyClaim: config.key_claim_name,
       secretIsBase64: config.secret_is_base64,

@@ -8,7 +8,7 @@ import type { Store } from '../../store/types.js';
 import { checkPolicy } from '../rate-limiting/policy.js';
 import { tokenBudgetSchema, type TokenBudgetConfig } from './schema.js';
 import { BudgetBook, registerBook } from './book.js';
-import { StoreCache } from './storeCache.js';
+import { StoreCache } from '../../store/storeCache.js';
 import { resolveWorkspace, type WorkspaceRules } from './workspace.js';
 import { reservationAmount } from './reservation.js';
 import { latest, observe } from './observed.js';
@@ -80,8 +80,8 @@ class TokenBudget implements PluginHandler {
     this.logger = env.logger;
     const store: Store = env.store;
     const ttl = env.gateway.db_cache_ttl;
-    this.overrides = new StoreCache(ttl, async (ws) => (await store.workspaces.get(ws))?.token_budget_day ?? null);
-    this.members = new StoreCache(ttl, (user) => store.workspaces.workspacesOf(user));
+    this.overrides = new StoreCache(store.health, ttl, async (ws) => (await store.workspaces.get(ws))?.token_budget_day ?? null);
+    this.members = new StoreCache(store.health, ttl, (user) => store.workspaces.workspacesOf(user));
     registerBook(this, this.book);
   }
 
