@@ -51,6 +51,102 @@ describe('tollgate config validate', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('reports every problem in one run: the schema\'s, then the cross-field checks\' on the parts that pass (validate and start alike)', async () => {
+    const f = file(
+      'both-kinds.yaml',
+      [
+        'gateway:',
+        '  admin_listen: 0.0.0.0:8001', // cross-field: no admin_token
+        '  max_body_size: huge', // schema
+        'services:',
+        '  - name: llm',
+        '    url: http://gateway:9002',
+        '    routes:',
+        '      - name: chat',
+        '        paths: ["~/v1/(unclosed"]', // cross-field: bad regex
+        '      - name: typo',
+        '        pathz: [/v2]', // schema
+        '  - name: llm', // cross-field: duplicate name
+        '    url: http://other:9002',
+        'plugins:',
+        '  - name: oauth2', // cross-field: no issuer, no signing key
+        '  - name: rate-limiting',
+        '    config: { minute: lots }', // schema
+      ].join('\n'),
+    );
+    const expected = [
+      `${f}: gateway.max_body_size: expected a size such as 16m, 512k or a number of bytes, got "huge"`,
+      `${f}: services[0].routes[1]: unknown key 'pathz'`,
+      `${f}: plugins[1].config.minute: expected a whole number of requests per minute`,
+      `${f}: gateway.issuer: required by the oauth2 plugin: the OAuth issuer identifier, e.g. https://api.your-domain.com`,
+      `${f}: gateway.signing_keys: the oauth2 plugin needs a signing key: [{ kid: gw-1, private_key_file: /etc/tollgate/jwt/private.pem }] (openssl genrsa -out private.pem 4096)`,
+      `${f}: services[0].routes[0].paths[0]: invalid regex: Invalid regular expression: //v1/(unclosed/: Unterminated group`,
+      `${f}: services[1].name: duplicate service name 'llm' (also services[0])`,
+      `${f}: gateway.admin_token: required because admin_listen (0.0.0.0:8001) is not a loopback address`,
+    ];
+    const validated = await runCli(['config', 'validate', f]);
+    expect([validated.code, validated.stderr.trim().split('\n')]).toEqual([2, expected]);
+    const started = await runCli(['start', '--config', f], { env: { TOLLGATE_PROXY_LISTEN: '127.0.0.1:0' } });
+    expect([started.code, started.stderr.trim().split('\n')]).toEqual([2, expected]);
+  });
+
+  it('a part that fails the schema is not judged by the cross-field checks: no problem that only follows from another', async () => {
+    // Each broken part below would, read as absent, bring a second line: issuer required,
+    // admin_token required, policy redis needs gateway.redis, duplicate service name, a route
+    // without matchers. The missing signing key is a problem of its own.
+    const f = file(
+      'consequences.yaml',
+      [
+        'gateway:',
+        '  issuer: not-a-url',
+        '  admin_listen: 0.0.0.0:8001',
+        '  admin_token: 12345',
+        '  redis: not-redis',
+        'services:',
+        '  - name: a',
+        '    urll: http://typo',
+        '  - name: a',
+        '    url: http://x',
+        '    routes:',
+        '      - name: r',
+        '        pathz: [/v1]',
+        'plugins:',
+        '  - name: oauth2',
+        '  - name: rate-limiting',
+        '    config: { minute: 5, policy: redis }',
+      ].join('\n'),
+    );
+    const r = await runCli(['config', 'validate', f]);
+    expect([r.code, r.stderr.trim().split('\n')]).toEqual([
+      2,
+      [
+        `${f}: gateway.redis: expected redis://host:6379/0 or rediss://…`,
+        `${f}: gateway.admin_token: Invalid input: expected string, received number; quote the value (or the \${VAR} reference: "\${VAR}") to keep it a string`,
+        `${f}: gateway.issuer: expected an absolute http(s) URL`,
+        `${f}: services[0]: unknown key 'urll'`,
+        `${f}: services[0].url: set url (or protocol/host/port/path)`,
+        `${f}: services[1].routes[0]: unknown key 'pathz'`,
+        `${f}: gateway.signing_keys: the oauth2 plugin needs a signing key: [{ kid: gw-1, private_key_file: /etc/tollgate/jwt/private.pem }] (openssl genrsa -out private.pem 4096)`,
+      ],
+    ]);
+    // An unknown key may be a misspelt one: the keys its mapping leaves unset are not judged.
+    const misspelt = file('misspelt.yaml', 'gateway:\n  isuer: https://api.example.com\n  admin_lsten: 0.0.0.0:8001\nplugins:\n  - name: oauth2\n');
+    expect(await runCli(['config', 'validate', misspelt])).toMatchObject({ code: 2, stderr: `${misspelt}: gateway: unknown keys 'isuer', 'admin_lsten'\n` });
+  });
+
+  it('a file with only schema problems, or only cross-field ones, reads as before', async () => {
+    const schemaOnly = file('schema-only.yaml', 'gateway:\n  max_body_size: huge\nservices:\n  - name: llm\n    url: http://gateway:9002\n    retries: many\n');
+    expect(await runCli(['config', 'validate', schemaOnly])).toMatchObject({
+      code: 2,
+      stderr: `${schemaOnly}: gateway.max_body_size: expected a size such as 16m, 512k or a number of bytes, got "huge"\n${schemaOnly}: services[0].retries: Invalid input: expected number, received string\n`,
+    });
+    const crossOnly = file('cross-only.yaml', 'gateway:\n  admin_listen: 0.0.0.0:8001\nservices:\n  - { name: llm, url: "http://gateway:9002" }\n  - { name: llm, url: "http://other:9002" }\n');
+    expect(await runCli(['config', 'validate', crossOnly])).toMatchObject({
+      code: 2,
+      stderr: `${crossOnly}: services[1].name: duplicate service name 'llm' (also services[0])\n${crossOnly}: gateway.admin_token: required because admin_listen (0.0.0.0:8001) is not a loopback address\n`,
+    });
+  });
+
   it('holds declared OAuth clients to the redirect URI rules of the Admin API (no fragment, no javascript:)', async () => {
     const f = file(
       'clients.yaml',

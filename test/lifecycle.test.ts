@@ -61,9 +61,11 @@ describe('reload', () => {
   });
 
   it('refuses an invalid file on SIGHUP, says why in one line per problem, and keeps serving', async () => {
-    writeFileSync(gw.configFile, 'services:\n  - name: echo\n    url: not a url\n');
+    // A schema problem and a cross-field one: both lines from one reload.
+    writeFileSync(gw.configFile, 'services:\n  - name: echo\n    url: not a url\n  - name: b\n    url: http://x\n  - name: b\n    url: http://y\n');
     gw.signal('SIGHUP');
     await waitFor(() => gw.stderr().includes(`${gw.configFile}: services[0].url:`), 'reload error line', 10_000);
+    expect(gw.stderr()).toContain(`${gw.configFile}: services[2].name: duplicate service name 'b' (also services[1])`);
     expect(await status(`${gw.url}/a/x`)).toBe(200);
     expect(await status(`${gw.url}/b/x`)).toBe(200);
     const report = (await (await request(`${gw.statusUrl}/status`)).body.json()) as { configuration: { last_reload_error: string } };

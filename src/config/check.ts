@@ -1,12 +1,17 @@
-import type { PluginEntry, TollgateConfig } from './schema.js';
+import type { ConsumerEntry, PluginEntry } from './schema.js';
 import { formatPath, type ConfigIssue } from './load.js';
+import { INVALID, type ConfigParts, type Part } from './parts.js';
 import type { PluginRegistry } from '../core/registry.js';
 import { isLoopbackListen } from '../server/listen.js';
 import { signingKeyProblems } from '../oauth/signingKeys.js';
 import { checkCredentialKey } from '../plugins/jwt/keyMaterial.js';
 
-/** Cross-field checks the schema cannot express: uniqueness, regexes, plugin checks. */
-export function checkConfig(config: TollgateConfig, registry: PluginRegistry): ConfigIssue[] {
+/**
+ * Cross-field checks the schema cannot express: uniqueness, regexes, plugin checks. They run
+ * on a valid config, and on the parts of an invalid one that pass the schema (parts.ts): an
+ * INVALID part is skipped, with whatever cannot be judged without it.
+ */
+export function checkConfig(config: ConfigParts, registry: PluginRegistry): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const add = (path: PropertyKey[], message: string) => issues.push({ path: formatPath(path), message });
 
@@ -15,6 +20,7 @@ export function checkConfig(config: TollgateConfig, registry: PluginRegistry): C
   const serviceNames = new Map<string, number>();
   const routeNames = new Map<string, string>();
   config.services.forEach((service, si) => {
+    if (service === INVALID) return;
     const sp = ['services', si];
     const dup = serviceNames.get(service.name);
     if (dup !== undefined) add([...sp, 'name'], `duplicate service name '${service.name}' (also services[${dup}])`);
@@ -22,6 +28,7 @@ export function checkConfig(config: TollgateConfig, registry: PluginRegistry): C
     checkPlugins(service.plugins, [...sp, 'plugins'], config, registry, add);
 
     service.routes.forEach((route, ri) => {
+      if (route === INVALID) return;
       const rp = [...sp, 'routes', ri];
       const routeName = route.name ?? `${service.name}-${ri}`;
       const where = routeNames.get(routeName);
@@ -46,6 +53,7 @@ export function checkConfig(config: TollgateConfig, registry: PluginRegistry): C
   const jwtKeys = new Set<string>();
   const clientIds = new Set<string>();
   config.consumers.forEach((c, ci) => {
+    if (c === INVALID) return;
     const cp = ['consumers', ci];
     if (c.username !== undefined) {
       if (usernames.has(c.username)) add([...cp, 'username'], `duplicate consumer username '${c.username}'`);
@@ -73,17 +81,18 @@ export function checkConfig(config: TollgateConfig, registry: PluginRegistry): C
 
   const workspaceIds = new Set<string>();
   config.workspaces.forEach((w, wi) => {
+    if (w === INVALID) return;
     if (workspaceIds.has(w.id)) add(['workspaces', wi, 'id'], `duplicate workspace '${w.id}'`);
     workspaceIds.add(w.id);
   });
 
   // Every signing key must load whoever uses them (oauth2 signs, jwt verifies tollgate's own
   // tokens): `config validate` then fails where `start` would.
-  for (const [path, message] of signingKeyProblems(config.gateway)) add(path, message);
+  const { signing_keys: keys, admin_listen: listen, admin_token: token } = config.gateway;
+  if (keys !== INVALID) for (const [path, message] of signingKeyProblems(keys)) add(path, message);
 
-  const token = config.gateway.admin_token;
-  if (!isLoopbackListen(config.gateway.admin_listen) && (token === undefined || token === '')) {
-    add(['gateway', 'admin_token'], `required because admin_listen (${config.gateway.admin_listen}) is not a loopback address`);
+  if (listen !== INVALID && token !== INVALID && !isLoopbackListen(listen) && (token === undefined || token === '')) {
+    add(['gateway', 'admin_token'], `required because admin_listen (${listen}) is not a loopback address`);
   }
   return issues;
 }
@@ -93,27 +102,29 @@ export function checkConfig(config: TollgateConfig, registry: PluginRegistry): C
  * alike (the Admin API refuses the same with checkCredentialKey): HS* need their secret, the
  * others a PEM public key of the right type and size.
  */
-export function credentialIssues(consumers: TollgateConfig['consumers']): Array<{ path: PropertyKey[]; message: string }> {
+export function credentialIssues(consumers: readonly Part<ConsumerEntry>[]): Array<{ path: PropertyKey[]; message: string }> {
   const out: Array<{ path: PropertyKey[]; message: string }> = [];
-  consumers.forEach((c, ci) =>
+  consumers.forEach((c, ci) => {
+    if (c === INVALID) return;
     c.jwt_secrets.forEach((s, si) => {
       const at = ['consumers', ci, 'jwt_secrets', si];
       if (s.algorithm.startsWith('HS') && s.secret === undefined) out.push({ path: [...at, 'secret'], message: `required for algorithm ${s.algorithm}` });
       for (const [field, problem] of Object.entries(checkCredentialKey(s.algorithm, s.rsa_public_key, s.secret))) out.push({ path: [...at, field], message: problem });
-    }),
-  );
+    });
+  });
   return out;
 }
 
 function checkPlugins(
-  entries: PluginEntry[],
+  entries: Part<PluginEntry>[],
   path: PropertyKey[],
-  config: TollgateConfig,
+  config: ConfigParts,
   registry: PluginRegistry,
   add: (path: PropertyKey[], message: string) => void,
 ): void {
   const seen = new Map<string, number>();
   entries.forEach((entry, i) => {
+    if (entry === INVALID) return;
     const id = `${entry.name}:${entry.instance_name ?? ''}`;
     const prev = seen.get(id);
     if (prev !== undefined) {

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { buildConfigSchema, type TollgateConfig } from './schema.js';
 import { interpolate, typedScalar } from './interpolate.js';
 import { checkConfig } from './check.js';
+import { configParts } from './parts.js';
 import { describeIssue } from './issues.js';
 import type { PluginRegistry } from '../core/registry.js';
 
@@ -106,7 +107,8 @@ export function parseYaml(text: string, prepare?: (doc: Document.Parsed) => void
 
 /**
  * Turns parsed text into a validated config: env interpolation, schema, cross-field checks.
- * Throws ConfigError with every problem found.
+ * Throws ConfigError with every problem found in one run: the schema's problems, then those of
+ * the cross-field checks, which also judge the parts of a failing file that pass (parts.ts).
  */
 export function validateConfig(
   file: string,
@@ -120,7 +122,10 @@ export function validateConfig(
     throw new ConfigError(file, [{ path: '', message: 'expected a mapping at the top level (gateway:, services:, plugins:, …)' }]);
   }
   const parsed = buildConfigSchema(registry).safeParse(interpolated.value);
-  if (!parsed.success) throw new ConfigError(file, zodIssues(parsed.error));
+  if (!parsed.success) {
+    const parts = configParts(interpolated.value as Record<string, unknown>, registry);
+    throw new ConfigError(file, [...zodIssues(parsed.error), ...checkConfig(parts, registry)]);
+  }
   const issues = checkConfig(parsed.data, registry);
   if (issues.length > 0) throw new ConfigError(file, issues);
   return parsed.data;

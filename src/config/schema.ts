@@ -129,7 +129,7 @@ const rawPluginEntry = z.preprocess(
 
 const header = z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)]));
 
-function routeSchema(plugins: z.ZodType<PluginEntry[]>) {
+export function routeSchema(plugins: z.ZodType<PluginEntry[]>) {
   return z.strictObject({
     name: name.optional(),
     paths: z
@@ -149,7 +149,7 @@ function routeSchema(plugins: z.ZodType<PluginEntry[]>) {
 
 const timeoutMs = z.number().int().min(1).max(2_147_483_647);
 
-function serviceSchema(plugins: z.ZodType<PluginEntry[]>) {
+export function serviceSchema(plugins: z.ZodType<PluginEntry[]>, routes: z.ZodType<RouteConfig[]> = z.array(routeSchema(plugins))) {
   return z
     .strictObject({
       name,
@@ -164,7 +164,7 @@ function serviceSchema(plugins: z.ZodType<PluginEntry[]>) {
       retries: z.number().int().min(0).max(32767).default(5),
       tls_verify: z.boolean().default(true).describe('Verify the upstream certificate for https services.'),
       plugins: plugins.default([]),
-      routes: z.array(routeSchema(plugins)).default([]),
+      routes: routes.default([]),
       tags: z.array(z.string()).default([]),
     })
     .superRefine((s, ctx) => {
@@ -237,11 +237,11 @@ export interface PluginEntry {
 }
 
 /**
- * Builds the whole-file schema. Plugin `config` blocks are checked against the registered
- * plugin's own schema, so issue paths read `plugins[1].config.minute`.
+ * A plugin entry whose `config` is checked against the registered plugin's own schema, so
+ * issue paths read `plugins[1].config.minute`.
  */
-export function buildConfigSchema(registry: PluginRegistry) {
-  const pluginEntry = rawPluginEntry.transform((entry, ctx): PluginEntry => {
+export function pluginEntrySchema(registry: PluginRegistry): z.ZodType<PluginEntry> {
+  return rawPluginEntry.transform((entry, ctx): PluginEntry => {
     const def = registry.get(entry.name);
     if (!def) {
       ctx.addIssue({ code: 'custom', path: ['name'], message: `unknown plugin '${entry.name}' (known: ${registry.names().join(', ')})` });
@@ -253,8 +253,15 @@ export function buildConfigSchema(registry: PluginRegistry) {
       return z.NEVER;
     }
     return { ...entry, config: parsed.data };
-  });
-  const plugins = z.array(pluginEntry) as unknown as z.ZodType<PluginEntry[]>;
+  }) as unknown as z.ZodType<PluginEntry>;
+}
+
+/**
+ * The whole-file schema. config/parts.ts builds a lenient twin from the same pieces (each list
+ * item and gateway field failing on its own) for the cross-field checks of a file that fails.
+ */
+export function buildConfigSchema(registry: PluginRegistry) {
+  const plugins = z.array(pluginEntrySchema(registry));
 
   return z.strictObject({
     _format_version: z.enum(['1.1', '2.1', '3.0']).default('3.0'),

@@ -4,6 +4,7 @@ import type { RequestContext, Identity } from './context.js';
 import type { Claim, ClaimState, CounterStore } from '../counters/types.js';
 import type { Store } from '../store/types.js';
 import type { GatewaySettings, TollgateConfig } from '../config/schema.js';
+import type { ConfigParts } from '../config/parts.js';
 import type { Metrics } from './metrics.js';
 import type { StatusReport } from '../server/statusReport.js';
 
@@ -155,8 +156,12 @@ export interface PluginDefinition<C = unknown> {
   needsBody?: boolean | ((config: C) => boolean);
   /** True when the plugin reads AI facts (usage, model, tools) from the traffic. */
   observesAi?: boolean;
-  /** Cross-field checks against the whole config (e.g. oauth2 needs gateway.issuer). */
-  check?(config: C, root: TollgateConfig): PluginConfigIssue[];
+  /**
+   * Cross-field checks against the whole config (e.g. oauth2 needs gateway.issuer). `root` may
+   * be the valid parts of a file that fails the schema: skip what needs an INVALID part
+   * (config/parts.ts), never read it as absent.
+   */
+  check?(config: C, root: ConfigParts): PluginConfigIssue[];
   /** Builds the handler once per configured entry; validates nothing at request time. */
   create(config: C, env: PluginEnv): PluginHandler | Promise<PluginHandler>;
 }

@@ -51,10 +51,10 @@ function loadEntry(entry: KeyEntry): SigningKey | string {
 }
 
 /** Problems with `gateway.signing_keys`, as `[path, message]` pairs (for the config check). */
-export function signingKeyProblems(gateway: GatewaySettings): Array<[(string | number)[], string]> {
+export function signingKeyProblems(keys: readonly KeyEntry[]): Array<[(string | number)[], string]> {
   const problems: Array<[(string | number)[], string]> = [];
   const kids = new Set<string>();
-  gateway.signing_keys.forEach((entry, i) => {
+  keys.forEach((entry, i) => {
     if (kids.has(entry.kid)) problems.push([['gateway', 'signing_keys', i, 'kid'], `duplicate kid '${entry.kid}'`]);
     kids.add(entry.kid);
     const loaded = loadEntry(entry);

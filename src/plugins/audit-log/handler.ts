@@ -1,18 +1,20 @@
 import { resolve } from 'node:path';
 import { definePlugin, type PluginConfigIssue } from '../../core/plugin.js';
-import type { TollgateConfig } from '../../config/schema.js';
+import type { PluginEntry } from '../../config/schema.js';
+import { INVALID, type ConfigParts, type Part } from '../../config/parts.js';
 import { auditLogSchema, type AuditLogConfig } from './schema.js';
 import { buildRecord, serializeRecord } from './record.js';
 import { acquireFile, acquireHttp, acquireStdout, releaseSinks } from './sinks.js';
 
-/** Every audit-log entry of the file (global, service and route scopes). */
-function auditEntries(root: TollgateConfig): AuditLogConfig[] {
-  const entries = [...root.plugins];
+/** Every audit-log entry of the file (global, service and route scopes) that passed the schema. */
+function auditEntries(root: ConfigParts): AuditLogConfig[] {
+  const entries: Part<PluginEntry>[] = [...root.plugins];
   for (const s of root.services) {
+    if (s === INVALID) continue;
     entries.push(...s.plugins);
-    for (const r of s.routes) entries.push(...r.plugins);
+    for (const r of s.routes) if (r !== INVALID) entries.push(...r.plugins);
   }
-  return entries.filter((e) => e.name === 'audit-log' && e.enabled).map((e) => e.config as AuditLogConfig);
+  return entries.filter((e): e is PluginEntry => e !== INVALID && e.name === 'audit-log' && e.enabled).map((e) => e.config as AuditLogConfig);
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { PluginEntry, TollgateConfig } from '../../config/schema.js';
+import type { PluginEntry } from '../../config/schema.js';
+import { INVALID, type ConfigParts, type Part } from '../../config/parts.js';
 import type { PluginConfigIssue } from '../../core/plugin.js';
 import type { OAuth2Config } from './schema.js';
 
@@ -8,7 +9,8 @@ import type { OAuth2Config } from './schema.js';
  * - the grants and the PKCE mode OAuth 2.1 removed are refused, saying why;
  * - tollgate has ONE authorization server (`/oauth2/*`), so every oauth2 entry (global,
  *   service, route) must carry the same settings; only `hide_credentials` may differ.
- * Problems outside the entry (gateway.*) are reported once, by the first oauth2 entry.
+ * Problems outside the entry (gateway.*) are reported once, by the first oauth2 entry. In a
+ * file that fails the schema, broken entries and gateway fields are not judged (parts.ts).
  */
 
 /** Settings that belong to the route, not to the authorization server. */
@@ -19,16 +21,19 @@ interface Located {
   config: OAuth2Config;
 }
 
-function oauth2Entries(root: TollgateConfig): Located[] {
+function oauth2Entries(root: ConfigParts): Located[] {
   const found: Located[] = [];
-  const scan = (entries: PluginEntry[], path: string) =>
+  const scan = (entries: Part<PluginEntry>[], path: string) =>
     entries.forEach((e, i) => {
-      if (e.name === 'oauth2' && e.enabled) found.push({ path: `${path}[${i}]`, config: e.config as OAuth2Config });
+      if (e !== INVALID && e.name === 'oauth2' && e.enabled) found.push({ path: `${path}[${i}]`, config: e.config as OAuth2Config });
     });
   scan(root.plugins, 'plugins');
   root.services.forEach((s, si) => {
+    if (s === INVALID) return;
     scan(s.plugins, `services[${si}].plugins`);
-    s.routes.forEach((r, ri) => scan(r.plugins, `services[${si}].routes[${ri}].plugins`));
+    s.routes.forEach((r, ri) => {
+      if (r !== INVALID) scan(r.plugins, `services[${si}].routes[${ri}].plugins`);
+    });
   });
   return found;
 }
@@ -37,15 +42,15 @@ function serverSettings(c: OAuth2Config): string {
   return JSON.stringify(Object.entries(c).filter(([k]) => !PER_ROUTE.has(k)));
 }
 
-function gatewayIssues(root: TollgateConfig): PluginConfigIssue[] {
+function gatewayIssues(root: ConfigParts): PluginConfigIssue[] {
   const issues: PluginConfigIssue[] = [];
-  const issuer = root.gateway.issuer;
+  const { issuer, signing_keys: keys } = root.gateway;
   if (issuer === undefined) {
     issues.push({ path: ['gateway', 'issuer'], absolute: true, message: 'required by the oauth2 plugin: the OAuth issuer identifier, e.g. https://api.your-domain.com' });
-  } else if (/[?#]/.test(issuer)) {
+  } else if (issuer !== INVALID && /[?#]/.test(issuer)) {
     issues.push({ path: ['gateway', 'issuer'], absolute: true, message: 'an issuer has no query or fragment (RFC 8414)' });
   }
-  if (root.gateway.signing_keys.length === 0) {
+  if (keys !== INVALID && keys.length === 0) {
     issues.push({
       path: ['gateway', 'signing_keys'],
       absolute: true,
@@ -56,7 +61,7 @@ function gatewayIssues(root: TollgateConfig): PluginConfigIssue[] {
   return issues;
 }
 
-export function checkOAuth2(config: OAuth2Config, root: TollgateConfig): PluginConfigIssue[] {
+export function checkOAuth2(config: OAuth2Config, root: ConfigParts): PluginConfigIssue[] {
   const issues: PluginConfigIssue[] = [];
   if (config.enable_implicit_grant) {
     issues.push({ path: ['enable_implicit_grant'], message: 'OAuth 2.1 removed the implicit grant; remove this setting (clients use the authorization code flow with PKCE)' });
