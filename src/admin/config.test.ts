@@ -99,6 +99,16 @@ describe('Admin API token, GET/POST /config, tollgate config export/import', { t
     expect(JSON.parse(unknown.text).fields).toEqual({ 'consumers[0]': "unknown key 'nickname'" });
     const services = await post({ services: [] });
     expect(JSON.parse(services.text).fields.services).toContain('not a stored entity');
+    // Every problem in one answer: a non-entity, a schema problem, an unusable key of a consumer that passes.
+    const all = await post({ services: [], consumers: [{ username: 'x', nickname: 'y' }, { username: 'k', jwt_secrets: [{ key: 'k1', algorithm: 'RS256', rsa_public_key: 'garbage' }] }] });
+    expect([all.status, JSON.parse(all.text).fields]).toEqual([
+      400,
+      {
+        services: 'not a stored entity: declare it in the config file (import takes consumers and workspaces)',
+        'consumers[0]': "unknown key 'nickname'",
+        'consumers[1].jwt_secrets[0].rsa_public_key': 'not a PEM public key or certificate',
+      },
+    ]);
     const twice = await post({ consumers: [{ username: 'same' }, { username: 'same' }] });
     expect(twice.status).toBe(400);
     expect(JSON.parse(twice.text).message).toBe("consumers[1].username: 'same' is already used by consumers[0]");
@@ -170,7 +180,7 @@ describe('Admin API token, GET/POST /config, tollgate config export/import', { t
     writeFileSync(bad, stringify({ consumers: [{ username: 'x', nickname: 'y' }], plugins: [] }));
     const refused = await runCli(['config', 'import', '--config', other, bad]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr.trim()).toBe(`${bad}: plugins: not a stored entity: declare it in the config file (import takes consumers and workspaces)`);
+    expect(refused.stderr.trim().split('\n')).toEqual([`${bad}: plugins: not a stored entity: declare it in the config file (import takes consumers and workspaces)`, `${bad}: consumers[0]: unknown key 'nickname'`]);
     writeFileSync(bad, stringify({ consumers: [{ username: 'x', nickname: 'y' }] }));
     expect((await runCli(['config', 'import', '--config', other, bad])).stderr.trim()).toBe(`${bad}: consumers[0]: unknown key 'nickname'`);
     expect((await runCli(['config', 'import', '--config', other, join(work, 'missing.yaml')])).code).toBe(2);

@@ -3,6 +3,7 @@ import { stringify } from 'yaml';
 import { consumerEntry, workspaceEntry } from '../config/schema.js';
 import { ConfigError, formatPath, parseYaml, zodIssues, type ConfigIssue } from '../config/load.js';
 import { credentialIssues } from '../config/check.js';
+import { listParts } from '../config/parts.js';
 import { configEntities, configSnapshot } from '../store/configSnapshot.js';
 import type { EntitySnapshot, Store } from '../store/types.js';
 
@@ -26,7 +27,11 @@ export const entityDocumentSchema = z.strictObject({
 
 export type EntityDocument = z.output<typeof entityDocumentSchema>;
 
-/** Checks a parsed document; throws ConfigError with one `NAME: path: problem` per issue. */
+/**
+ * Checks a parsed document; throws ConfigError with one `NAME: path: problem` per issue, all
+ * of them in one run: non-entities, the schema's problems, and unusable JWT credentials of the
+ * consumers that pass the schema (config/parts.ts).
+ */
 export function validateEntityDocument(name: string, value: unknown): EntityDocument {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(name, [{ path: '', message: 'expected a mapping with consumers: and/or workspaces:' }]);
@@ -35,11 +40,12 @@ export function validateEntityDocument(name: string, value: unknown): EntityDocu
     path: k,
     message: 'not a stored entity: declare it in the config file (import takes consumers and workspaces)',
   }));
-  if (misplaced.length > 0) throw new ConfigError(name, misplaced);
-  const parsed = entityDocumentSchema.safeParse(value);
-  if (!parsed.success) throw new ConfigError(name, zodIssues(parsed.error));
-  const unusable = credentialIssues(parsed.data.consumers);
-  if (unusable.length > 0) throw new ConfigError(name, unusable.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  const entities = misplaced.length === 0 ? value : Object.fromEntries(Object.entries(value).filter(([k]) => !NOT_STORED.includes(k)));
+  const parsed = entityDocumentSchema.safeParse(entities);
+  const consumers = parsed.success ? parsed.data.consumers : listParts((entities as { consumers?: unknown }).consumers, consumerEntry);
+  const unusable = credentialIssues(consumers).map((i) => ({ path: formatPath(i.path), message: i.message }));
+  const issues = [...misplaced, ...(parsed.success ? [] : zodIssues(parsed.error)), ...unusable];
+  if (!parsed.success || issues.length > 0) throw new ConfigError(name, issues);
   return parsed.data;
 }
 
