@@ -134,6 +134,34 @@ describe('tollgate config validate', () => {
     expect(await runCli(['config', 'validate', misspelt])).toMatchObject({ code: 2, stderr: `${misspelt}: gateway: unknown keys 'isuer', 'admin_lsten'\n` });
   });
 
+  it('an unset variable is one more line of the same run; the field naming it is not judged further', async () => {
+    const f = file(
+      'unset.yaml',
+      [
+        'gateway:',
+        '  admin_listen: 0.0.0.0:8001',
+        '  admin_token: ${TG_TEST_UNSET_TOKEN}', // not also "admin_token: required"
+        '  max_body_size: huge',
+        'services:',
+        '  - { name: "${TG_TEST_UNSET_NAME}", url: "http://x" }',
+        '  - { name: "${TG_TEST_UNSET_NAME}", url: "http://y" }', // not also a duplicate name
+        'workspaces: [{ id: team }, { id: team }]',
+      ].join('\n'),
+    );
+    const unset = (path: string, name: string) => `${f}: ${path}: environment variable ${name} is not set (use \${${name}:-default} for a default)`;
+    const r = await runCli(['config', 'validate', f]);
+    expect([r.code, r.stderr.trim().split('\n')]).toEqual([
+      2,
+      [
+        unset('gateway.admin_token', 'TG_TEST_UNSET_TOKEN'),
+        unset('services[0].name', 'TG_TEST_UNSET_NAME'),
+        unset('services[1].name', 'TG_TEST_UNSET_NAME'),
+        `${f}: gateway.max_body_size: expected a size such as 16m, 512k or a number of bytes, got "huge"`,
+        `${f}: workspaces[1].id: duplicate workspace 'team'`,
+      ],
+    ]);
+  });
+
   it('a file with only schema problems, or only cross-field ones, reads as before', async () => {
     const schemaOnly = file('schema-only.yaml', 'gateway:\n  max_body_size: huge\nservices:\n  - name: llm\n    url: http://gateway:9002\n    retries: many\n');
     expect(await runCli(['config', 'validate', schemaOnly])).toMatchObject({

@@ -1,5 +1,6 @@
 import { parse as parseYamlScalar } from 'yaml';
 import { formatPath, type ConfigIssue } from './load.js';
+import { INVALID } from './parts.js';
 
 /**
  * `${VAR}` and `${VAR:-default}` in config values, replaced from the environment (SPEC §3).
@@ -52,7 +53,10 @@ export function typedScalar(text: string, env: NodeJS.ProcessEnv): unknown {
   }
 }
 
-/** Walks a parsed config tree and interpolates every string value. */
+/**
+ * Walks a parsed config tree and interpolates every string value. A string naming an unset
+ * variable becomes INVALID (its issue names the field), so that the rest is still validated.
+ */
 export function interpolate(value: unknown, env: NodeJS.ProcessEnv): { value: unknown; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   const walk = (v: unknown, path: PropertyKey[]): unknown => {
@@ -62,7 +66,8 @@ export function interpolate(value: unknown, env: NodeJS.ProcessEnv): { value: un
       for (const name of missing) {
         issues.push({ path: formatPath(path), message: `environment variable ${name} is not set (use \${${name}:-default} for a default)` });
       }
-      return out;
+      // Not a value: the schema and the cross-field checks do not judge it (config/parts.ts).
+      return missing.length > 0 ? INVALID : out;
     }
     if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
     if (v !== null && typeof v === 'object') {

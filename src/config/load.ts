@@ -107,8 +107,9 @@ export function parseYaml(text: string, prepare?: (doc: Document.Parsed) => void
 
 /**
  * Turns parsed text into a validated config: env interpolation, schema, cross-field checks.
- * Throws ConfigError with every problem found in one run: the schema's problems, then those of
- * the cross-field checks, which also judge the parts of a failing file that pass (parts.ts).
+ * Throws ConfigError with every problem found in one run: unset variables, the schema's
+ * problems, then the cross-field checks', which also judge the parts of a failing file that
+ * pass (parts.ts).
  */
 export function validateConfig(
   file: string,
@@ -116,15 +117,17 @@ export function validateConfig(
   registry: PluginRegistry,
   env: NodeJS.ProcessEnv = process.env,
 ): TollgateConfig {
-  const interpolated = interpolate(raw, env);
-  if (interpolated.issues.length > 0) throw new ConfigError(file, interpolated.issues);
-  if (interpolated.value === null || typeof interpolated.value !== 'object' || Array.isArray(interpolated.value)) {
-    throw new ConfigError(file, [{ path: '', message: 'expected a mapping at the top level (gateway:, services:, plugins:, …)' }]);
+  const { value, issues: unset } = interpolate(raw, env);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(file, unset.length > 0 ? unset : [{ path: '', message: 'expected a mapping at the top level (gateway:, services:, plugins:, …)' }]);
   }
-  const parsed = buildConfigSchema(registry).safeParse(interpolated.value);
-  if (!parsed.success) {
-    const parts = configParts(interpolated.value as Record<string, unknown>, registry);
-    throw new ConfigError(file, [...zodIssues(parsed.error), ...checkConfig(parts, registry)]);
+  const parsed = buildConfigSchema(registry).safeParse(value);
+  if (!parsed.success || unset.length > 0) {
+    // A field naming an unset variable is INVALID: its schema line would only repeat that.
+    const where = new Set(unset.map((i) => i.path));
+    const schema = parsed.success ? [] : zodIssues(parsed.error).filter((i) => !where.has(i.path));
+    const parts = configParts(value as Record<string, unknown>, registry);
+    throw new ConfigError(file, [...unset, ...schema, ...checkConfig(parts, registry)]);
   }
   const issues = checkConfig(parsed.data, registry);
   if (issues.length > 0) throw new ConfigError(file, issues);

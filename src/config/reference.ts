@@ -65,7 +65,7 @@ export function renderConfigReference(registry: PluginRegistry): string {
     '`gateway` are seconds (or `500ms`, `30s`, `2m`); service timeouts are milliseconds, as in Kong.',
     '',
     '`tollgate config validate`, `start` and a reload report every problem of a file in one run:',
-    'first those of each field and entry, then the checks across the file (duplicate names, regexes,',
+    'unset variables first, then the problems of each field and entry, then the checks across the file (duplicate names, regexes,',
     'what a plugin needs elsewhere, such as `gateway.issuer` for `oauth2`), which also judge the parts',
     'that passed. A check that needs a broken part is skipped rather than reading it as absent, so no',
     'line only follows from another: an `issuer` that is not a URL is not also \'required\'. An unknown',
