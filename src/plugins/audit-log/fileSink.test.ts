@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
@@ -179,6 +179,31 @@ describe('AuditFile (in process, with a fake clock for the calendar only)', () =
     expect(text).not.toContain('\0');
     expect(lines(path).map((l) => JSON.parse(l) as { after: number })).toEqual([{ after: 0 }, { after: 1 }, { after: 2 }]);
     expect(warnings.some((w) => w.includes('truncated by another process'))).toBe(true);
+  });
+
+  it('a file deleted, or moved away with a new one created (logrotate create), is reopened at its path: later records go there, chain intact', async () => {
+    const warnings: string[] = [];
+    const f = new AuditFile(path, opts({ pathCheckMs: 0, logger: pino({ level: 'warn' }, { write: (l: string) => void warnings.push(l) }) }));
+    f.users = 1; // a handler holds it (acquireFile): the file stays open between batches
+    await f.open();
+    const batch = async (n: number, tag: string) => {
+      for (let i = 0; i < n; i++) f.append({ tag, i });
+      await f.flush(5000);
+    };
+    await batch(5, 'first');
+    rmSync(path);
+    await batch(3, 'after-delete');
+    expect(lines(path).map((l) => (JSON.parse(l) as { tag: string }).tag)).toEqual(['after-delete', 'after-delete', 'after-delete']);
+    renameSync(path, `${path}.1`);
+    writeFileSync(path, '');
+    await batch(4, 'after-move');
+    f.users = 0;
+    await f.close(5000);
+    expect(lines(`${path}.1`)).toHaveLength(3);
+    expect(lines(path).map((l) => (JSON.parse(l) as { tag: string }).tag)).toEqual(['after-move', 'after-move', 'after-move', 'after-move']);
+    // The moved file and the new one are one chain (the deleted lines are gone with their file).
+    expect(verifyChain([`${path}.1`, path])).toBe(7);
+    expect(warnings.filter((w) => w.includes('moved or deleted by another process'))).toHaveLength(2);
   });
 
   it('a slow batch write switches the sink to thread-pool writes: warned once, nothing lost, chain intact', async () => {

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -18,6 +18,8 @@ export interface FileSinkOptions {
   logger: Logger;
   /** A batch write slower than this (ms) switches to thread-pool writes (default SLOW_WRITE_MS). */
   slowWriteMs?: number;
+  /** How often (ms) a batch checks that the path still names the open file (default PATH_CHECK_MS). */
+  pathCheckMs?: number;
 }
 
 interface Pending {
@@ -108,6 +110,12 @@ const COALESCE_BYTES = 64 * 1024;
 const SLOW_WRITE_MS = 20;
 /** …for this long, then the sink tries writing on the main thread again. */
 const ASYNC_AFTER_SLOW_MS = 60_000;
+/**
+ * At most this often (and before every rotation) a batch checks that the path still names the
+ * open file: one stat, so a file deleted or moved away (logrotate without copytruncate) is
+ * reopened within about a second instead of taking every record into an unlinked inode.
+ */
+const PATH_CHECK_MS = 1000;
 
 /**
  * One audit file (JSON lines), shared by every handler configured with its path, across reloads
@@ -151,6 +159,7 @@ export class AuditFile {
   private stepping: Promise<void> | null = null;
   private truncatedLogged = false;
   private lastForeignLog = 0;
+  private nextPathCheck = 0;
   /**
    * Lines queued under the previous tamper_evident setting when it switched: written at the
    * end of the current file, before the rotation the switch forces.
@@ -315,7 +324,11 @@ export class AuditFile {
       this.offset += this.carry.length;
       this.carry = null;
     }
-    if (this.inflight === null && this.rotationDue()) return this.step(this.rotate());
+    if (this.inflight === null) {
+      const rotating = this.rotationDue();
+      if (this.pathMoved(this.handle, rotating)) return this.step(this.reopen());
+      if (rotating) return this.step(this.rotate());
+    }
     if (this.inflight === null) {
       this.followFileEnd(this.handle);
       const lines = this.queue.lines;
@@ -361,6 +374,46 @@ export class AuditFile {
       this.opts.logger.warn({ path: this.path, was: this.offset, now: size }, 'audit file was truncated by another process (logrotate copytruncate?); writing on at its end. Let tollgate rotate (rotate_size, rotate_daily)');
     }
     this.offset = size;
+  }
+
+  /**
+   * Whether the path no longer names the open file: deleted, or renamed away (logrotate's
+   * default `create` mode moves it and leaves a new empty file). Checked at most every
+   * `pathCheckMs`, and always before a rotation (which renames whatever the path names).
+   */
+  private pathMoved(handle: FileHandle, force: boolean): boolean {
+    const now = Date.now();
+    if (!force && now < this.nextPathCheck) return false;
+    this.nextPathCheck = now + (this.opts.pathCheckMs ?? PATH_CHECK_MS);
+    let held: Stats;
+    try {
+      held = fstatSync(handle.fd);
+    } catch {
+      return false;
+    }
+    try {
+      const named = statSync(this.path);
+      return named.ino !== held.ino || named.dev !== held.dev;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  }
+
+  /** The path names another file (or none): what is on disk stays there; lines go on at the path. */
+  private async reopen(): Promise<void> {
+    const h = this.handle!;
+    this.handle = null;
+    await h
+      .sync()
+      .finally(() => h.close())
+      .catch(() => undefined);
+    this.opts.logger.warn({ path: this.path }, 'audit file was moved or deleted by another process (logrotate without copytruncate?); writing on in a file at its path. Let tollgate rotate (rotate_size, rotate_daily)');
+    await mkdir(dirname(this.path), { recursive: true });
+    const handle = await open(this.path, FLAGS, 0o640);
+    this.offset = (await handle.stat()).size;
+    this.day = utcDay();
+    this.truncatedLogged = false;
+    this.handle = handle;
   }
 
   private writeBatchSync(handle: FileHandle, pending: Pending): void {
