@@ -103,6 +103,35 @@ describe('HttpSink (in process, against a scripted collector)', () => {
     await s.close(1000);
   });
 
+  it('401, 403 and 404 (the endpoint\'s credentials or address, not the batch) are retried like a 5xx: nothing moved aside', async () => {
+    script = [401, 403, 404];
+    const s = await sink();
+    for (let n = 1; n <= 4; n++) s.append(JSON.stringify({ n }));
+    await waitFor(() => delivered().length >= 4, 'all delivered once the endpoint accepts');
+    expect(delivered()).toEqual([1, 2, 3, 4]);
+    expect(existsSync(join(dir, 'spool', 'rejected')) ? readdirSync(join(dir, 'spool', 'rejected')) : []).toEqual([]);
+    s.users = 0;
+    await s.close(1000);
+  });
+
+  it('userinfo in http_endpoint is sent as Basic credentials (and left out of the URL); an Authorization in headers wins', async () => {
+    const withUser = url.replace('http://', 'http://auditor:p%40ss@');
+    const a = await sink({ endpoint: withUser, headers: {} });
+    a.append(JSON.stringify({ n: 1 }));
+    a.append(JSON.stringify({ n: 2 }));
+    await waitFor(() => delivered().length >= 2, 'delivered');
+    expect(received[0]!.auth).toBe(`Basic ${Buffer.from('auditor:p@ss').toString('base64')}`);
+    a.users = 0;
+    await a.close(1000);
+    const b = await sink({ endpoint: withUser });
+    b.append(JSON.stringify({ n: 3 }));
+    b.append(JSON.stringify({ n: 4 }));
+    await waitFor(() => delivered().length >= 4, 'delivered');
+    expect(received[1]!.auth).toBe('Bearer collector-token');
+    b.users = 0;
+    await b.close(1000);
+  });
+
   it('beyond buffer_size records go to the spool synchronously, and are delivered from it', async () => {
     script = [503];
     const s = await sink({ bufferSize: 3, batchSize: 100, flushInterval: 10_000 });

@@ -28,6 +28,8 @@ interface Batch {
   /** On disk once spooled. */
   file: string | null;
   spooling: Promise<void> | null;
+  /** Its records are counted in `HttpSink.unspooled` (in memory only: not on disk, not delivered). */
+  counted: boolean;
 }
 
 /** `gone`: a spooled batch whose file another process took (it shares the spool) and sent. */
@@ -44,15 +46,43 @@ export function safeEndpoint(endpoint: string): string {
 }
 
 /**
+ * Where a POST goes and with which credentials: userinfo in `http_endpoint`
+ * (`https://user:pass@collector/…`), which undici does not send, becomes
+ * `Authorization: Basic …` unless `headers` sets an Authorization of its own.
+ */
+function postTarget(endpoint: string, headers: Record<string, string>): { url: string; headers: Record<string, string> } {
+  const out: Record<string, string> = { ...headers, 'content-type': 'application/json' };
+  let url = endpoint;
+  try {
+    const u = new URL(endpoint);
+    if (u.username !== '' || u.password !== '') {
+      const userinfo = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+      u.username = '';
+      u.password = '';
+      url = u.toString();
+      if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) out.authorization = `Basic ${Buffer.from(userinfo).toString('base64')}`;
+    }
+  } catch {
+    /* validated by the schema; request() reports anything else */
+  }
+  return { url, headers: out };
+}
+
+/** Statuses that say the endpoint (its address, its credentials) is wrong for now, not the batch: retried, like a 5xx. */
+const ENDPOINT_STATUSES = new Set([401, 403, 404, 408, 429]);
+
+/**
  * Ships audit records to `http_endpoint` as POSTed JSON arrays (SPEC §8). Records are batched
  * (`batch_size`, or after `flush_interval`) and sent one batch at a time, oldest first, each
  * with `Idempotency-Key: <batch id>` so a receiver can drop a batch it already has (a POST
  * whose answer was lost is sent again: delivery is at least once, exactly once with a
- * receiver that honours the key). A failed POST (network error, timeout, 5xx, 408, 429) sends
+ * receiver that honours the key). A failed POST (network error, timeout, 5xx; 401, 403, 404,
+ * 408, 429: the endpoint's address or credentials, not the batch) sends
  * that batch and every batch behind it to the disk spool and retries with exponential backoff
  * (`retry_delay` doubling up to `max_retry_delay`); spooled batches are re-sent in order as
- * soon as the endpoint answers, including by the next process after a restart. A 4xx refusal
- * is final: the batch moves to `<spool>/rejected/` and is logged, never silently dropped.
+ * soon as the endpoint answers, including by the next process after a restart. Another 4xx
+ * refusal (400, 413, 422: this batch) is final: the batch moves to `<spool>/rejected/` and is
+ * logged, never silently dropped.
  */
 export class HttpSink {
   users = 0;
@@ -60,6 +90,9 @@ export class HttpSink {
   writeErrors = 0;
   private records: string[] = [];
   private queue: Batch[] = [];
+  /** Records of queued batches that are neither on disk nor delivered (kept, not recounted per append). */
+  private unspooled = 0;
+  private target: { url: string; headers: Record<string, string> };
   private nextSeq = 1;
   private failures = 0;
   /** After a failed spool write, the overflow path waits until then before it tries again. */
@@ -76,16 +109,18 @@ export class HttpSink {
     private readonly spool: Spool,
   ) {
     this.agent = new Agent({ connect: { timeout: opts.timeout }, keepAliveTimeout: 10_000 });
+    this.target = postTarget(opts.endpoint, opts.headers);
   }
 
   configure(opts: HttpSinkOptions): void {
     this.opts = opts;
+    this.target = postTarget(opts.endpoint, opts.headers);
   }
 
   /** Picks up what earlier runs spooled; safe to call again. */
   open(): Promise<void> {
     this.loaded ??= this.spool.load().then((found) => {
-      for (const f of found) this.queue.push({ seq: f.seq, id: f.id, count: 0, body: null, file: f.file, spooling: null });
+      for (const f of found) this.queue.push({ seq: f.seq, id: f.id, count: 0, body: null, file: f.file, spooling: null, counted: false });
       this.queue.sort((a, b) => a.seq - b.seq);
       this.nextSeq = Math.max(this.nextSeq, ...found.map((f) => f.seq + 1));
       if (found.length > 0) this.opts.logger.info({ batches: found.length, endpoint: safeEndpoint(this.opts.endpoint) }, 'audit: re-sending spooled batches');
@@ -116,9 +151,19 @@ export class HttpSink {
 
   /** Records still in memory only (not on disk, not delivered). */
   private inMemory(): number {
-    let n = this.records.length;
-    for (const b of this.queue) if (b.file === null) n += b.count;
-    return n;
+    return this.records.length + this.unspooled;
+  }
+
+  /** The batch is on disk, or out of the queue: its records no longer count as in memory only. */
+  private uncount(batch: Batch): void {
+    if (!batch.counted) return;
+    batch.counted = false;
+    this.unspooled -= batch.count;
+  }
+
+  private dequeue(batch: Batch): void {
+    this.queue.splice(this.queue.indexOf(batch), 1);
+    this.uncount(batch);
   }
 
   private cut(): void {
@@ -127,7 +172,8 @@ export class HttpSink {
       this.flushTimer = null;
     }
     if (this.records.length === 0) return;
-    const batch: Batch = { seq: this.nextSeq++, id: randomUUID(), count: this.records.length, body: `[${this.records.join(',')}]`, file: null, spooling: null };
+    const batch: Batch = { seq: this.nextSeq++, id: randomUUID(), count: this.records.length, body: `[${this.records.join(',')}]`, file: null, spooling: null, counted: true };
+    this.unspooled += batch.count;
     this.records = [];
     this.queue.push(batch);
     if (this.failures > 0) this.spoolAsync(batch);
@@ -147,7 +193,7 @@ export class HttpSink {
 
   private async settle(batch: Batch, outcome: Outcome): Promise<void> {
     if (outcome === 'gone') {
-      this.queue.splice(this.queue.indexOf(batch), 1);
+      this.dequeue(batch);
       this.opts.logger.debug({ file: batch.file }, 'audit: a spooled batch was taken by another process sharing the spool');
       return;
     }
@@ -164,7 +210,7 @@ export class HttpSink {
       return;
     }
     this.failures = 0;
-    this.queue.splice(this.queue.indexOf(batch), 1);
+    this.dequeue(batch);
     await batch.spooling;
     if (outcome === 'delivered') {
       if (batch.file) await this.spool.remove(batch.file);
@@ -184,18 +230,18 @@ export class HttpSink {
       return 'rejected';
     }
     try {
-      const res = await request(this.opts.endpoint, {
+      const res = await request(this.target.url, {
         method: 'POST',
         dispatcher: this.agent,
-        headers: { ...this.opts.headers, 'content-type': 'application/json', 'idempotency-key': batch.id },
+        headers: { ...this.target.headers, 'idempotency-key': batch.id },
         body,
         headersTimeout: this.opts.timeout,
         bodyTimeout: this.opts.timeout,
       });
       await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) return 'delivered';
-      const retryable = res.statusCode >= 500 || res.statusCode === 408 || res.statusCode === 429;
-      if (retryable) this.warnOnce(`status ${res.statusCode}`);
+      const retryable = res.statusCode >= 500 || ENDPOINT_STATUSES.has(res.statusCode);
+      if (retryable) this.warnOnce(res.statusCode === 401 || res.statusCode === 403 ? `status ${res.statusCode}: check the credentials in headers (or the endpoint's userinfo)` : `status ${res.statusCode}`);
       return retryable ? 'retry' : 'rejected';
     } catch (err) {
       this.warnOnce((err as { code?: string }).code ?? (err as Error).message);
@@ -216,6 +262,7 @@ export class HttpSink {
         batch.file = file;
         batch.body = null;
         batch.spooling = null;
+        this.uncount(batch);
       },
       (err: unknown) => {
         batch.spooling = null;
@@ -232,6 +279,7 @@ export class HttpSink {
       try {
         b.file = this.spool.writeSync(b.seq, b.id, b.body);
         b.body = null;
+        this.uncount(b);
       } catch (err) {
         this.spoolRetryAt = Date.now() + 1000;
         this.spoolFailed(err);
