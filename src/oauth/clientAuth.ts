@@ -1,4 +1,4 @@
-import type { RequestContext } from '../core/context.js';
+import { emptyIdentity, type RequestContext } from '../core/context.js';
 import { hashSecret, verifySecret } from '../store/secretHash.js';
 import type { ClientCache, ClientInfo } from './clientCache.js';
 import { OAuthError } from './errors.js';
@@ -71,6 +71,18 @@ async function secretMatches(clientId: string, secret: string, hash: string): Pr
 }
 
 /** Authenticates the client against the store (never the cache); throws invalid_client. */
+/**
+ * The client of a token, revoke or introspect request, authenticated (RFC 6749 §2.3), and
+ * recorded as the request's identity: its audit record names `client_id`, `consumer` and
+ * `auth_method: oauth2` (a refused client leaves them null: nothing was established).
+ */
+export async function authenticatedClient(ctx: RequestContext, params: Params, clients: ClientCache): Promise<ClientInfo> {
+  const client = await authenticateClient(presentedClient(ctx, params), clients);
+  const c = client.credential;
+  ctx.identity = { ...emptyIdentity('oauth2'), clientId: c.client_id, consumerId: c.consumer_id, consumerUsername: client.consumerUsername, credentialId: c.id };
+  return client;
+}
+
 export async function authenticateClient(presented: PresentedClient, clients: ClientCache): Promise<ClientInfo> {
   const client = await clients.fresh(presented.clientId);
   const hash = client?.credential.client_secret_hash ?? null;

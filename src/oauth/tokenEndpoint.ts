@@ -1,7 +1,7 @@
 import type { RequestContext } from '../core/context.js';
 import type { EndpointResponse } from '../core/plugin.js';
 import { requireTls, type AuthServer } from './authServer.js';
-import { authenticateClient, presentedClient } from './clientAuth.js';
+import { authenticatedClient } from './clientAuth.js';
 import { OAuthError, asOAuthError } from './errors.js';
 import { authorizationCodeGrant, clientCredentialsGrant, refreshTokenGrant } from './grants.js';
 import { json, NO_STORE, oauthErrorResponse, Params } from './http.js';
@@ -36,7 +36,7 @@ export async function tokenEndpoint(as: AuthServer, ctx: RequestContext, body: B
     const params = Params.of(ctx, body);
     const grantType = params.require('grant_type');
     enabledGrant(as, grantType);
-    const client = await authenticateClient(presentedClient(ctx, params), as.shared.clients);
+    const client = await authenticatedClient(ctx, params, as.shared.clients);
     const run = grantType === 'authorization_code' ? authorizationCodeGrant : grantType === 'refresh_token' ? refreshTokenGrant : clientCredentialsGrant;
     return json(200, await run(as, client, params), NO_STORE);
   } catch (err) {

@@ -2,7 +2,7 @@ import { compactVerify } from 'jose';
 import type { RequestContext } from '../core/context.js';
 import type { EndpointResponse } from '../core/plugin.js';
 import { requireTls, type AuthServer } from './authServer.js';
-import { authenticateClient, presentedClient } from './clientAuth.js';
+import { authenticatedClient } from './clientAuth.js';
 import type { ClientInfo } from './clientCache.js';
 import { OAuthError, asOAuthError } from './errors.js';
 import { json, NO_STORE, oauthErrorResponse, Params } from './http.js';
@@ -74,7 +74,7 @@ async function describe(as: AuthServer, token: string): Promise<Record<string, u
 async function authenticated(as: AuthServer, ctx: RequestContext, body: Buffer | null): Promise<{ client: ClientInfo; params: Params }> {
   requireTls(as, ctx);
   const params = Params.of(ctx, body);
-  const client = await authenticateClient(presentedClient(ctx, params), as.shared.clients);
+  const client = await authenticatedClient(ctx, params, as.shared.clients);
   return { client, params };
 }
 

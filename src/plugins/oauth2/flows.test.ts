@@ -224,8 +224,18 @@ describe('oauth2 flows', () => {
     const ok = await http(`${og.issuer}/oauth2/token`, { form: { grant_type: 'client_credentials', client_id: confidential.client_id, client_secret: confidential.client_secret! } });
     const id = ok.headers['x-request-id'];
     const line = await waitFor(() => (existsSync(auditFile) ? readFileSync(auditFile, 'utf8').split('\n').find((l) => l.includes(String(id))) : undefined), 'the audit record of /oauth2/token');
-    expect(JSON.parse(line)).toMatchObject({ path: '/oauth2/token', method: 'POST', status_code: 200, route: null });
+    // The authenticated client is the record's identity (SPEC §8 client_id, consumer, auth_method).
+    expect(JSON.parse(line)).toMatchObject({ path: '/oauth2/token', method: 'POST', status_code: 200, route: null, client_id: confidential.client_id, consumer: 'admin', auth_method: 'oauth2', user_id: null });
     expect(line).not.toContain(confidential.client_secret!);
+    const basic = `Basic ${Buffer.from(`${confidential.client_id}:${confidential.client_secret!}`).toString('base64')}`;
+    const introspected = await http(`${og.issuer}/oauth2/introspect`, { headers: { authorization: basic }, form: { token: ok.json<{ access_token: string }>().access_token } });
+    const id3 = String(introspected.headers['x-request-id']);
+    const line3 = await waitFor(() => readFileSync(auditFile, 'utf8').split('\n').find((l) => l.includes(id3)), 'the audit record of /oauth2/introspect');
+    expect(JSON.parse(line3)).toMatchObject({ path: '/oauth2/introspect', status_code: 200, client_id: confidential.client_id, consumer: 'admin', auth_method: 'oauth2' });
+    const wrongSecret = await http(`${og.issuer}/oauth2/token`, { form: { grant_type: 'client_credentials', client_id: confidential.client_id, client_secret: 'not-the-secret' } });
+    const id4 = String(wrongSecret.headers['x-request-id']);
+    const line4 = await waitFor(() => readFileSync(auditFile, 'utf8').split('\n').find((l) => l.includes(id4)), 'the audit record of a refused client');
+    expect(JSON.parse(line4)).toMatchObject({ status_code: 401, client_id: null, consumer: null, auth_method: null });
     const refused = await http(`${og.issuer}/oauth2/token`, { form: { grant_type: 'authorization_code', code: 'nope', client_id: confidential.client_id, client_secret: confidential.client_secret! } });
     const id2 = String(refused.headers['x-request-id']);
     const line2 = await waitFor(() => readFileSync(auditFile, 'utf8').split('\n').find((l) => l.includes(id2)), 'the audit record of a refused token request');
