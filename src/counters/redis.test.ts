@@ -137,6 +137,18 @@ describe('Redis counters', () => {
     expect(await store.budgetUsage('ws-ttl-batch', 'redis')).toEqual({ used: 0, reserved: 500 });
   });
 
+  it('budgets: a reservation of 0 (GET /v1/models, MCP, an empty embedding) settles and releases like any other', async () => {
+    const store = await connected();
+    const claim = (id: string, amount: number) => budgetClaim('zero', 1000, amount, id);
+    for (const [id, amount] of [['z1', 0], ['z2', 0], ['a', 10], ['z3', 0], ['b', 10]] as const) expect((await store.admit([claim(id, amount)])).admitted).toBe(true);
+    expect(await store.settle(claim('z1', 0), 7)).toEqual({ used: 7, reserved: 20 });
+    await store.release(claim('z2', 0));
+    // One turn's settlements in one call: the zero one among them holds none of the others back.
+    const totals = await Promise.all([store.settle(claim('a', 10), 5), store.settle(claim('z3', 0), 6), store.settle(claim('b', 10), 7)]);
+    expect(totals.map((t) => t.used)).toEqual([12, 18, 25]);
+    expect(await store.budgetUsage('zero', 'redis')).toEqual({ used: 25, reserved: 0 });
+  });
+
   it('settlements of one event-loop turn go to Redis in one call, each answered with the totals after it', async () => {
     // A private Redis: other test files share the common one, and their commands would count.
     const server = await startRedis();

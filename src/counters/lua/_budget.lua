@@ -11,7 +11,9 @@ local function drop_reservation(hkey, zkey, id)
   local amount = tonumber(redis.call('HGET', hkey, 'r:' .. id))
   if amount then
     redis.call('HDEL', hkey, 'r:' .. id)
-    redis.call('HINCRBY', hkey, 'reserved', -amount)
+    -- Not for 0: Lua's -0 reaches Redis as "-0", which HINCRBY refuses (the script would stop
+    -- here, its later settlements left for the retry).
+    if amount ~= 0 then redis.call('HINCRBY', hkey, 'reserved', -amount) end
   else
     redis.call('HDEL', hkey, 'l:' .. id)
   end
