@@ -470,7 +470,7 @@ export class AuditFile {
     const now = Date.now();
     if (now - this.lastErrorLog > 10_000) {
       this.lastErrorLog = now;
-      this.opts.logger.error({ err, path: this.path, queued: this.queue.lines }, 'audit file write failed; records are kept and retried every second');
+      this.opts.logger.error({ err, path: this.path, queued: this.pendingRecords() }, 'audit file write failed; records are kept and retried every second');
     }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
