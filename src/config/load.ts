@@ -106,6 +106,19 @@ export function parseYaml(text: string, prepare?: (doc: Document.Parsed) => void
 }
 
 /**
+ * The cross-field problems of a file that failed the schema, judged on its parts that pass.
+ * A check that meets a shape it did not expect there costs only its own lines (the schema's
+ * are reported all the same), never the exit-2 answer.
+ */
+function partIssues(value: Record<string, unknown>, registry: PluginRegistry): ConfigIssue[] {
+  try {
+    return checkConfig(configParts(value, registry), registry);
+  } catch {
+    return [];
+  }
+}
+
+/**
  * Turns parsed text into a validated config: env interpolation, schema, cross-field checks.
  * Throws ConfigError with every problem found in one run: unset variables, the schema's
  * problems, then the cross-field checks', which also judge the parts of a failing file that
@@ -126,8 +139,7 @@ export function validateConfig(
     // A field naming an unset variable is INVALID: its schema line would only repeat that.
     const where = new Set(unset.map((i) => i.path));
     const schema = parsed.success ? [] : zodIssues(parsed.error).filter((i) => !where.has(i.path));
-    const parts = configParts(value as Record<string, unknown>, registry);
-    throw new ConfigError(file, [...unset, ...schema, ...checkConfig(parts, registry)]);
+    throw new ConfigError(file, [...unset, ...schema, ...partIssues(value as Record<string, unknown>, registry)]);
   }
   const issues = checkConfig(parsed.data, registry);
   if (issues.length > 0) throw new ConfigError(file, issues);
