@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, Agent } from 'undici';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -914,5 +915,53 @@ describe('proxy: upstream_keepalive is the keep-alive pool, not a cap on concurr
     // The two kept-alive connections stay; the ones opened beyond them close after 4 s idle.
     await waitFor(async () => (await open()) <= 2, 'the connections beyond upstream_keepalive closed', 10_000);
     await agent.close();
+  });
+});
+
+describe('proxy: upstream connect timeouts, and a 1xx the upstream was not asked for', () => {
+  let gw: GatewayProcess;
+  let stuck: ChildProcess;
+  const fillers: Socket[] = [];
+  let continuer: Server;
+  let continuerConnections = 0;
+
+  beforeAll(async () => {
+    // A listener that never accepts (its process blocks): once its accept queue is full the
+    // kernel drops further SYNs, so a connect to it times out, as to a blackholed host.
+    stuck = spawn(process.execPath, ['-e', "const s=require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},()=>{process.stdout.write(String(s.address().port)+'\\n');Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0)})"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const stuckPort = Number(await new Promise<string>((r) => stuck.stdout!.once('data', (d: Buffer) => r(d.toString().trim()))));
+    for (let i = 0; i < 8; i++) fillers.push(connect(stuckPort, '127.0.0.1').on('error', () => {}));
+    continuer = createServer();
+    continuer.on('connection', (s) => {
+      continuerConnections++;
+      s.once('data', () => s.end('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    });
+    await new Promise<void>((r) => continuer.listen(0, '127.0.0.1', r));
+    gw = await startGateway({
+      services: [
+        { name: 'blackholed', url: `http://127.0.0.1:${stuckPort}`, connect_timeout: 500, retries: 1, routes: [{ name: 'blackholed', paths: ['/bh'] }] },
+        { name: 'continuer', url: `http://127.0.0.1:${(continuer.address() as AddressInfo).port}`, retries: 5, routes: [{ name: 'continuer', paths: ['/cont'] }] },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    for (const s of fillers) s.destroy();
+    stuck?.kill('SIGKILL');
+    continuer?.close();
+  });
+
+  it('a connect that times out is 504 (the upstream is timing out), after the retries', async () => {
+    const res = await request(`${gw.url}/bh/x`);
+    expect(res.statusCode).toBe(504);
+    expect(await res.body.json()).toEqual({ message: 'The upstream server is timing out', request_id: res.headers['x-request-id'] });
+  });
+
+  it('an answer undici cannot take (an unasked 100 Continue) is a 502 sent once, not re-sent `retries` times', async () => {
+    continuerConnections = 0;
+    const res = await request(`${gw.url}/cont/x`);
+    await res.body.dump();
+    expect(res.statusCode).toBe(502);
+    expect(continuerConnections).toBe(1);
   });
 });

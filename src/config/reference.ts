@@ -81,7 +81,7 @@ export function renderConfigReference(registry: PluginRegistry): string {
     '## services, routes and plugin entries',
     '',
     'Service: `name`, `url` (or `protocol`/`host`/`port`/`path`), `connect_timeout`, `write_timeout`, `read_timeout`',
-    '(ms, default 60000), `retries` (default 5; connection failures of idempotent requests only), `tls_verify`',
+    '(ms, default 60000), `retries` (default 5; connection failures of idempotent requests only: refused, reset or timed-out connects and connections that break before any answer byte, as nginx does with `proxy_next_upstream error timeout`), `tls_verify`',
     '(default true), `plugins`, `routes`, `tags`. `write_timeout` bounds the pauses while a streamed request body',
     '(over 64 KiB, or chunked) moves to the upstream: no chunk for that long → 504. Smaller bodies go out in one',
     'write, so a stalled upstream meets `read_timeout` instead.',

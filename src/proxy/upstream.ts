@@ -8,7 +8,12 @@ import type { ServiceConfig } from '../config/schema.js';
  */
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** Failures that happen before the upstream saw the request: safe to retry an idempotent request. */
+/**
+ * Connection failures before any response byte: the connection could not be made, or broke
+ * (a stale keep-alive connection the upstream had closed, or one reset while the request was
+ * sent or its answer awaited, so the upstream may have seen it: nginx's `proxy_next_upstream
+ * error` and Kong retry those too). Only idempotent requests are retried (`retries` times).
+ */
 const CONNECT_FAILURES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -21,13 +26,18 @@ const CONNECT_FAILURES = new Set([
 ]);
 
 export function isConnectFailure(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
-  return code !== undefined && CONNECT_FAILURES.has(code);
+  const e = err as { code?: string; message?: string } | null;
+  const code = e?.code;
+  if (code === undefined || !CONNECT_FAILURES.has(code)) return false;
+  // undici's answer to a response it cannot take (a 100 Continue nobody asked for): the same
+  // request would get the same answer, so it is not sent again.
+  return !(code === 'UND_ERR_SOCKET' && e?.message === 'bad response');
 }
 
+/** No answer in time: the connect (connect_timeout), the head or a body gap (read_timeout): 504. */
 export function isTimeout(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
 }
 
 /** Re-dispatches on a connection failure that happened before any response byte. */
