@@ -287,6 +287,26 @@ describe('proxy: routing, headers, errors, streaming', () => {
     expect(head.toLowerCase()).toContain('x-upstream: yes');
   });
 
+  it('drops headers an upstream may trust as the gateway\'s though tollgate never sets them (Kong\'s groups, path overrides, client-IP headers)', async () => {
+    const spoofed: Record<string, string> = {
+      'X-Consumer-Groups': 'admins',
+      'X-Authenticated-Groups': 'admins',
+      'X-Userinfo': 'eyJzdWIiOiJhZG1pbiJ9',
+      'X-Forwarded-Path': '/admin',
+      'X-Original-URL': '/admin/delete-all',
+      'X-Rewrite-URL': '/admin',
+      'True-Client-IP': '10.0.0.1',
+      'CF-Connecting-IP': '10.0.0.1',
+      'X-Client-IP': '10.0.0.1',
+      'X-Kept-Custom': 'yes',
+    };
+    const res = await request(`${gw.url}/echo/x`, { headers: spoofed });
+    const seen = (await res.body.json()) as { headers: Record<string, string> };
+    for (const name of Object.keys(spoofed).filter((n) => n !== 'X-Kept-Custom')) expect(seen.headers[name.toLowerCase()], name).toBeUndefined();
+    expect(seen.headers['x-kept-custom']).toBe('yes');
+    expect(seen.headers['x-real-ip']).toBe('127.0.0.1');
+  });
+
   it('keeps the path with strip_path: false and the Host with preserve_host', async () => {
     const res = await request(`${gw.url}/keep/a`, { headers: { host: 'client.example' } });
     const seen = (await res.body.json()) as { url: string; headers: Record<string, string> };

@@ -37,11 +37,52 @@ export const IDENTITY_HEADERS = [
 ] as const;
 
 /**
- * Never forwarded upstream: hop-by-hop, identity and forwarding headers (tollgate sets its
- * own), Host (set per service), and Expect: `100-continue` is answered by tollgate itself
- * (RFC 9110 §10.1.1), and undici refuses to send it.
+ * Client-sent headers an upstream may trust as the gateway's word though tollgate never sets
+ * them: the names Kong's plugins set (ACL groups, OIDC userinfo, the forwarded path), the
+ * path overrides IIS and Symfony honour (a client would pick the path after the gateway
+ * authorised another), and the client-address headers IP-detection libraries read before
+ * X-Forwarded-For (tollgate's X-Real-IP and X-Forwarded-For are the client address).
  */
-const STRIPPED_UPSTREAM = new Set<string>([...HOP_BY_HOP, ...IDENTITY_HEADERS, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-request-id', 'forwarded', 'host', 'expect']);
+const SPOOFABLE = [
+  'x-consumer-groups',
+  'x-authenticated-groups',
+  'x-anonymous-groups',
+  'x-userinfo',
+  'x-forwarded-path',
+  'x-forwarded-uri',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'x-forwarded-server',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-uri',
+  'true-client-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+];
+
+/**
+ * Never forwarded upstream: hop-by-hop, identity and forwarding headers (tollgate sets its
+ * own), the SPOOFABLE ones, Host (set per service), and Expect: `100-continue` is answered by
+ * tollgate itself (RFC 9110 §10.1.1), and undici refuses to send it.
+ */
+const STRIPPED_UPSTREAM = new Set<string>([
+  ...HOP_BY_HOP,
+  ...IDENTITY_HEADERS,
+  ...SPOOFABLE,
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'x-request-id',
+  'forwarded',
+  'host',
+  'expect',
+]);
 
 /**
  * `X_User_ID` is `X-User-ID` to a CGI, WSGI, Rack or PHP upstream (both become HTTP_X_USER_ID):
