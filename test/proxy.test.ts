@@ -106,6 +106,16 @@ describe('proxy: a request body waits for access to pass', () => {
     expect(lines.slice(from + 1).map((l) => l.status_code)).toEqual([200]); // the marker, nothing between
   });
 
+  it('an Expect other than 100-continue gets a JSON 417 with its request id, and an audit record', async () => {
+    const out = await talk(gw.ports.proxy!, ['POST /open/x HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nX-Request-ID: exp-1\r\nContent-Length: 5\r\n\r\nhello'], answered);
+    expect(out).toMatch(/^HTTP\/1\.1 417 /);
+    expect(out.toLowerCase()).toContain('x-request-id: exp-1');
+    expect(out.toLowerCase()).toContain('content-type: application/json');
+    expect(JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4))).toEqual({ message: 'Expectation Failed: Expect: foo is not supported; send Expect: 100-continue or none', request_id: 'exp-1' });
+    const line = await waitFor(() => readAudit(auditFile).find((l) => l.request_id === 'exp-1'), 'the 417 record');
+    expect(line).toMatchObject({ status_code: 417, method: 'POST', path: '/open/x' });
+  });
+
   it('a 401 on a keep-alive connection without Expect and with the body sent leaves the connection usable', async () => {
     const out = await talk(gw.ports.proxy!, [head('/ai/v1/chat/completions', chat.length) + chat, 200, 'GET /open/after HTTP/1.1\r\nHost: x\r\n\r\n'], /"url":"\/after"/);
     expect(out).toMatch(/^HTTP\/1\.1 401 /);

@@ -92,6 +92,16 @@ export class ProxyHandler implements ForwardHost {
     }
   };
 
+  /**
+   * `checkExpectation` listener: an `Expect` other than `100-continue` (RFC 9110 §10.1.1), which
+   * Node would answer with a bare 417. Answered as a gateway error (JSON, X-Request-ID, audited).
+   */
+  readonly refuseExpectation = (req: IncomingMessage, res: ServerResponse): void => {
+    const { ctx, rt } = this.begin(req, res);
+    const expect = String(req.headers.expect ?? '').slice(0, 64);
+    this.fail(ctx, rt.globalChain, new GatewayError('TG_EXPECTATION_FAILED', 417, `Expectation Failed: Expect: ${expect} is not supported; send Expect: 100-continue or none`));
+  };
+
   /** Starts a request: pins the live runtime, builds the context, arms the log phase. */
   begin(req: IncomingMessage, res: ServerResponse): { ctx: RequestContext; rt: Runtime } {
     this.deps.onRequestStart?.(req.socket);

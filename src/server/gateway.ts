@@ -244,6 +244,7 @@ export class Gateway {
     // `Expect: 100-continue`: Node would answer 100 at once; the proxy sends it once access has
     // passed (a 401 goes out instead of inviting the body).
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
+    server.on('checkExpectation', proxy.refuseExpectation);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (proxy.parserFailed(err, socket)) return;
       const refusal = sendClientError(err, socket, this.logger);
