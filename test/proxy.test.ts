@@ -106,6 +106,28 @@ describe('proxy: a request body waits for access to pass', () => {
     expect(lines.slice(from + 1).map((l) => l.status_code)).toEqual([200]); // the marker, nothing between
   });
 
+  it('a client that aborts its upload (reset or close mid-body) is recorded as gone (499), not as a malformed request', async () => {
+    const ids: string[] = [];
+    for (const how of ['reset', 'close'] as const) {
+      const id = `abort-${how}`;
+      ids.push(id);
+      const seen = up.seen.length;
+      await new Promise<void>((resolve) => {
+        const s = connect(gw.ports.proxy!, '127.0.0.1', () => {
+          s.write(`POST /open/upload HTTP/1.1\r\nHost: x\r\nX-Request-ID: ${id}\r\nContent-Length: 10000000\r\n\r\n`);
+          s.write(Buffer.alloc(200_000, 0x61), () => setTimeout(() => (how === 'reset' ? s.resetAndDestroy() : s.end()), 300));
+        });
+        s.on('error', () => {});
+        s.on('close', () => resolve());
+      });
+      await waitFor(() => readAudit(auditFile).find((l) => l.request_id === id), `the record of the ${how}`);
+      expect(up.seen.length).toBe(seen); // the upstream got no complete request
+    }
+    for (const id of ids) {
+      expect(readAudit(auditFile).find((l) => l.request_id === id), id).toMatchObject({ status_code: 499, error: 'client closed the connection' });
+    }
+  });
+
   it('an Expect other than 100-continue gets a JSON 417 with its request id, and an audit record', async () => {
     const out = await talk(gw.ports.proxy!, ['POST /open/x HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nX-Request-ID: exp-1\r\nContent-Length: 5\r\n\r\nhello'], answered);
     expect(out).toMatch(/^HTTP\/1\.1 417 /);

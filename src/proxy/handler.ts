@@ -125,6 +125,13 @@ export class ProxyHandler implements ForwardHost {
     const res = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
     const ctx = res instanceof ServerResponse ? (res as ServerResponse & { [CONTEXT]?: RequestContext })[CONTEXT] : undefined;
     if (ctx === undefined || res === undefined) return false;
+    if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE') {
+      // Not a malformed request: the client reset or closed its side mid-body (an aborted
+      // upload). It left before any answer: 499, and the upstream exchange is aborted.
+      ctx.error ??= 'client closed the connection';
+      socket.destroy();
+      return true;
+    }
     const why = `malformed request (${err.code ?? 'parse error'})`;
     if (ctx.req.complete) {
       ctx.res.shouldKeepAlive = false; // the bytes after it cannot be parsed: nothing follows
