@@ -166,6 +166,7 @@ describe('proxy: routing, headers, errors, streaming', () => {
   let wsPort: number;
   let refuser: Server;
   let hopper: Server;
+  let floodClosed = false;
 
   beforeAll(async () => {
     sseGate = new Promise((r) => (releaseSse = r));
@@ -176,6 +177,18 @@ describe('proxy: routing, headers, errors, streaming', () => {
         res.flushHeaders();
         await headGate; // the first event only after the client has the status
         res.end('data: only\n\n');
+        return;
+      }
+      if (req.url?.startsWith('/flood')) {
+        // Writes for as long as anyone reads (backpressure respected); tells when it is cut.
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const chunk = Buffer.alloc(64 * 1024, 0x62);
+        const pump = () => {
+          while (!res.destroyed && res.write(chunk));
+        };
+        res.on('drain', pump);
+        res.on('close', () => (floodClosed = true));
+        pump();
         return;
       }
       if (req.url?.startsWith('/gated-sse')) {
@@ -522,6 +535,24 @@ describe('proxy: routing, headers, errors, streaming', () => {
     await post.body.dump();
     expect(post.statusCode).toBe(502);
     expect(resetterConnections).toBe(1);
+  });
+
+  it('a client that stops reading a streamed answer is cut after read_timeout, and so is the upstream exchange', async () => {
+    floodClosed = false;
+    const client = connect(gw.ports.proxy!, '127.0.0.1');
+    let head = '';
+    client.once('data', (d: Buffer) => {
+      head = d.toString('latin1', 0, 12);
+      client.pause(); // reads nothing more: the kernel buffers fill, the gateway must stop writing
+    });
+    const closed = new Promise<void>((r) => client.on('close', () => r()));
+    client.on('error', () => {});
+    client.write('GET /slowsvc/flood HTTP/1.1\r\nHost: x\r\n\r\n');
+    // The slow service's read_timeout is 300 ms; without the cut the upstream writes for ever.
+    await waitFor(() => floodClosed, 'the upstream exchange cut');
+    expect(head).toBe('HTTP/1.1 200');
+    client.resume(); // what the kernel holds drains, then the connection's end shows
+    await closed;
   });
 
   it('answers 504 after read_timeout and never retries a timeout', async () => {

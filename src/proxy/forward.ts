@@ -118,7 +118,20 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     if (!res.write(chunk) && !this.paused) {
       this.paused = true;
       controller.pause();
+      // undici's body timeout does not run while paused: a client that stops reading would
+      // hold its connection and an upstream one for ever. No progress for the service's
+      // read_timeout (nginx's send_timeout) cuts both.
+      const timeoutMs = ctx.service?.config.read_timeout ?? 60_000;
+      const stalled = setTimeout(() => {
+        ctx.error = `client did not read the response for ${timeoutMs} ms`;
+        res.destroy(); // first: the abort's error then finds the client gone, and keeps this reason
+        controller.abort(new Error(ctx.error));
+      }, timeoutMs);
+      const closed = (): void => clearTimeout(stalled);
+      res.once('close', closed);
       res.once('drain', () => {
+        clearTimeout(stalled);
+        res.off('close', closed);
         this.paused = false;
         controller.resume();
       });
