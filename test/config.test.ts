@@ -290,10 +290,13 @@ describe('config: interpolation and defaults', () => {
     expect(() => validateConfig('t.yaml', { services: [service([{ name: 'oauth2', enabled: false }])] }, registry, {})).not.toThrow();
   });
 
-  it('config validate fails where start would: a signing key file that does not exist (jwt, no oauth2), a port above 65535, a listen address without its colon, TLS files that cannot be read', async () => {
+  it('config validate fails where start would: a signing key file that does not exist (jwt, no oauth2), a key jose cannot sign with, a port above 65535, a listen address without its colon, TLS files that cannot be read', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-cfg-'));
+    const pss = join(dir, 'pss.pem');
+    writeFileSync(pss, generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const cases: Array<[string, string]> = [
       [`gateway:\n  issuer: https://api.example.com\n  signing_keys:\n    - kid: k1\n      private_key_file: ${join(dir, 'missing.pem')}\nplugins:\n  - name: jwt\n`, 'gateway.signing_keys[0].private_key_file'],
+      [`gateway:\n  issuer: https://api.example.com\n  signing_keys:\n    - kid: k1\n      algorithm: PS256\n      private_key_file: ${pss}\nplugins:\n  - name: jwt\n`, 'gateway.signing_keys[0].private_key_file: an RSASSA-PSS-only (rsa-pss) key cannot sign here'],
       ['gateway:\n  proxy_listen: "127.0.0.1:99999"\n', 'gateway.proxy_listen: the port must be 0-65535'],
       ['gateway:\n  proxy_listen: "localhost8000"\n', 'gateway.proxy_listen: expected host:port, a port, or "off"'],
       ['gateway:\n  status_listen: "127.0.0.18000"\n', 'gateway.status_listen: expected host:port, a port, or "off"'],

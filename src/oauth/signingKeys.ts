@@ -39,12 +39,14 @@ function loadEntry(entry: KeyEntry): SigningKey | string {
   }
   const type = privateKey.asymmetricKeyType;
   const alg = entry.algorithm;
+  // jose signs with neither RSASSA-PSS-only keys nor Ed448: refuse them here, not at the first token.
+  if (type === 'rsa-pss') return 'an RSASSA-PSS-only (rsa-pss) key cannot sign here: give a plain RSA key (openssl genrsa -out private.pem 4096)';
   const fits =
-    ((alg.startsWith('RS') || alg.startsWith('PS')) && (type === 'rsa' || type === 'rsa-pss')) ||
+    ((alg.startsWith('RS') || alg.startsWith('PS')) && type === 'rsa') ||
     (alg === 'ES256' && type === 'ec' && privateKey.asymmetricKeyDetails?.namedCurve === 'prime256v1') ||
     (alg === 'EdDSA' && type === 'ed25519');
   if (!fits) return `a ${type ?? 'unknown'} key cannot sign ${alg}`;
-  if ((type === 'rsa' || type === 'rsa-pss') && (privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+  if (type === 'rsa' && (privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
     return 'an RSA key needs at least 2048 bits';
   }
   return { kid: entry.kid, alg, privateKey, publicKey: createPublicKey(privateKey) };

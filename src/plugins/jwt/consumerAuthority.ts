@@ -44,8 +44,11 @@ export class ConsumerCredentialAuthority implements TokenAuthority {
     }
     try {
       await compactVerify(jwt.raw, keyObject, { algorithms: [credential.secret.algorithm] });
-    } catch {
-      throw invalidToken('Invalid signature');
+    } catch (err) {
+      // A signature that does not match is the client's problem; anything else is the key's.
+      if ((err as { code?: string }).code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') throw invalidToken('Invalid signature');
+      this.opts.logger.warn({ credential: credential.secret.id, err: (err as Error).message }, 'jwt: the credential\'s key cannot verify this token');
+      throw invalidToken('Invalid key/secret');
     }
     checkClaims(jwt.payload, this.opts.rules, nowMs / 1000);
     const identity = identityFromClaims('jwt', jwt.payload, stringList(jwt.payload.roles));

@@ -1,5 +1,6 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { StoreCache } from '../../store/storeCache.js';
+import { keyProblem } from './keyMaterial.js';
 import type { Consumer, JwtSecret, Store } from '../../store/types.js';
 
 /** A `jwt_secrets` credential with its consumer and its key, parsed once. */
@@ -54,7 +55,9 @@ export function sameCredential(a: ResolvedCredential, b: ResolvedCredential): bo
 
 /**
  * The credential's verification key as a KeyObject, parsed on first use and kept with the
- * cached credential. null when the stored material cannot be parsed (logged by the caller).
+ * cached credential. null when the stored material cannot be parsed, or is a key the verifier
+ * cannot use for the credential's algorithm (stored before validation refused it; logged by the
+ * caller).
  */
 export function keyOf(cred: ResolvedCredential, secretIsBase64: boolean): KeyObject | null {
   const slot = secretIsBase64 ? 'base64' : 'plain';
@@ -67,6 +70,7 @@ export function keyOf(cred: ResolvedCredential, secretIsBase64: boolean): KeyObj
       if (s.secret !== null) key = createSecretKey(Buffer.from(s.secret, secretIsBase64 ? 'base64' : 'utf8'));
     } else if (s.rsa_public_key !== null) {
       key = createPublicKey(s.rsa_public_key);
+      if (keyProblem(s.algorithm, key) !== null) key = null;
     }
   } catch {
     key = null;
