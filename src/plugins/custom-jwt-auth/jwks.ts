@@ -13,6 +13,10 @@ const FETCH_DEADLINE_MS = 10_000;
 /** With no key at all, requests get 503 at once for this long after a failed fetch. */
 const NO_KEYS_RETRY_MS = 2_000;
 const MAX_BODY_BYTES = 1024 * 1024;
+/** The shortest key cache: `cache_ttl: 0` refetches at most once a second, not once per request. */
+const MIN_TTL_MS = 1_000;
+/** Key types jose verifies with: Ed448 and RSASSA-PSS-only (`rsa-pss`) keys are not among them. */
+const VERIFIABLE = new Set(['rsa', 'ec', 'ed25519']);
 
 let verifying: Agent | null = null;
 let insecure: Agent | null = null;
@@ -79,8 +83,11 @@ export class RemoteKeySet {
   private lastUnknownKidFetch = -Infinity;
   private refreshing: Promise<boolean> | null = null;
   private discoveredIssuer: string | null = null;
+  private readonly ttlMs: number;
 
-  constructor(private readonly opts: RemoteKeySetOptions) {}
+  constructor(private readonly opts: RemoteKeySetOptions) {
+    this.ttlMs = Math.max(opts.ttlMs, MIN_TTL_MS);
+  }
 
   /** The issuer named by the discovery document (null before the first fetch or without one). */
   get issuer(): string | null {
@@ -92,7 +99,7 @@ export class RemoteKeySet {
     const now = Date.now();
     if (this.keys === null) {
       if (now >= this.retryAfter) await this.refresh();
-    } else if (now - this.fetchedAt >= this.opts.ttlMs && now >= this.retryAfter) {
+    } else if (now - this.fetchedAt >= this.ttlMs && now >= this.retryAfter) {
       void this.refresh(); // stale-while-revalidate: the known keys answer this request
     }
     if (this.keys === null) throw new ServiceUnavailableError('The identity provider is unavailable, try again later');
@@ -150,14 +157,20 @@ export class RemoteKeySet {
       return true;
     } catch (err) {
       // Space out retries while the endpoint is down; known keys keep serving meanwhile.
-      this.retryAfter = Date.now() + (this.keys ? Math.min(UNKNOWN_KID_REFETCH_MS, this.opts.ttlMs) : NO_KEYS_RETRY_MS);
+      this.retryAfter = Date.now() + (this.keys ? Math.min(UNKNOWN_KID_REFETCH_MS, this.ttlMs) : NO_KEYS_RETRY_MS);
       this.opts.logger.warn({ err: (err as Error).message }, this.keys ? 'JWKS fetch failed; the cached keys keep serving' : 'JWKS fetch failed; no keys yet');
       return false;
     }
   }
 
+  /**
+   * The key set of a JWKS document. A key already known (same `kid`, `alg` and material) keeps
+   * its KeyObject, so a refresh that brings the same keys leaves the verified-token cache
+   * valid (`stillHas` compares KeyObjects).
+   */
   private parse(jwks: Record<string, unknown>, uri: string): Map<string, KeyEntry> {
     if (!Array.isArray(jwks.keys)) throw new Error(`${uri}: not a JWKS (no "keys" array)`);
+    const known = this.keys;
     const keys = new Map<string, KeyEntry>();
     let anonymous = 0;
     for (const jwk of jwks.keys as Jwk[]) {
@@ -166,7 +179,13 @@ export class RemoteKeySet {
       if (alg !== null && !this.opts.algorithms.has(alg)) continue;
       try {
         const key = createPublicKey({ key: jwk, format: 'jwk' } as JsonWebKeyInput);
-        keys.set(typeof jwk.kid === 'string' ? jwk.kid : `\u0000${anonymous++}`, { key, alg });
+        if (!VERIFIABLE.has(key.asymmetricKeyType ?? '')) {
+          this.opts.logger.warn({ kid: jwk.kid, type: key.asymmetricKeyType }, 'JWKS: skipping a key of a type that cannot verify tokens');
+          continue;
+        }
+        const id = typeof jwk.kid === 'string' ? jwk.kid : `\u0000${anonymous++}`;
+        const old = known?.get(id);
+        keys.set(id, old !== undefined && old.alg === alg && old.key.equals(key) ? old : { key, alg });
       } catch {
         this.opts.logger.warn({ kid: jwk.kid }, 'JWKS: skipping a key that cannot be parsed');
       }

@@ -16,7 +16,7 @@ export const customJwtAuthSchema = z
     keycloak_realm: z.string().min(1).optional().describe('Keycloak realm (with keycloak_base_url).'),
     expected_issuer: z.string().min(1).optional().describe('Required `iss`; default {keycloak_base_url}/realms/{keycloak_realm}, or the discovery document\'s issuer.'),
     expected_audience: z.string().min(1).optional().describe('When set, `aud` must contain it.'),
-    cache_ttl: zSeconds.prefault(3600).describe('Seconds the signing keys are cached (an unknown `kid` refetches sooner, at most once per 30 s).'),
+    cache_ttl: zSeconds.prefault(3600).describe('Seconds the signing keys are cached, at least 1 (an unknown `kid` refetches sooner, at most once per 30 s).'),
     ssl_verify: z.boolean().default(true).describe('Verify the TLS certificate of the key endpoint (false only for a dev IdP).'),
     jwks_uri: url.optional().describe('JWKS URL of any issuer (wins over discovery_url and Keycloak settings).'),
     discovery_url: url.optional().describe('OpenID discovery document URL (…/.well-known/openid-configuration); gives jwks_uri and issuer.'),
