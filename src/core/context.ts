@@ -22,6 +22,8 @@ export interface Identity {
   claims?: Readonly<Record<string, unknown>>;
   consumerId: string | null;
   consumerUsername: string | null;
+  /** The consumer's `custom_id` (Kong's X-Consumer-Custom-ID), when it has one. */
+  consumerCustomId: string | null;
   credentialId: string | null;
   authenticatedUserid: string | null;
 }
@@ -38,6 +40,7 @@ export function emptyIdentity(method: string): Identity {
     workspaces: [],
     consumerId: null,
     consumerUsername: null,
+    consumerCustomId: null,
     credentialId: null,
     authenticatedUserid: null,
   };

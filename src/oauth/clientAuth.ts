@@ -79,7 +79,7 @@ async function secretMatches(clientId: string, secret: string, hash: string): Pr
 export async function authenticatedClient(ctx: RequestContext, params: Params, clients: ClientCache): Promise<ClientInfo> {
   const client = await authenticateClient(presentedClient(ctx, params), clients);
   const c = client.credential;
-  ctx.identity = { ...emptyIdentity('oauth2'), clientId: c.client_id, consumerId: c.consumer_id, consumerUsername: client.consumerUsername, credentialId: c.id };
+  ctx.identity = { ...emptyIdentity('oauth2'), clientId: c.client_id, consumerId: c.consumer_id, consumerUsername: client.consumerUsername, consumerCustomId: client.consumerCustomId, credentialId: c.id };
   return client;
 }
 

@@ -1,10 +1,11 @@
 import { StoreCache } from '../store/storeCache.js';
 import type { OAuth2Credential, Store } from '../store/types.js';
 
-/** An OAuth client as the request path needs it: the credential and its consumer's username. */
+/** An OAuth client as the request path needs it: the credential and its consumer's username and custom_id. */
 export interface ClientInfo {
   credential: OAuth2Credential;
   consumerUsername: string | null;
+  consumerCustomId: string | null;
 }
 
 /**
@@ -22,7 +23,7 @@ export class ClientCache {
       const credential = await store.oauth2Credentials.getByClientId(clientId);
       if (credential === null) return null;
       const consumer = await store.consumers.get(credential.consumer_id);
-      return { credential, consumerUsername: consumer?.username ?? null };
+      return { credential, consumerUsername: consumer?.username ?? null, consumerCustomId: consumer?.custom_id ?? null };
     });
   }
 

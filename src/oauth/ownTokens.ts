@@ -117,6 +117,7 @@ export class OwnTokenAuthority implements TokenAuthority {
     id.credentialId = client.credential.client_id;
     id.consumerId = client.credential.consumer_id;
     id.consumerUsername = client.consumerUsername;
+    id.consumerCustomId = client.consumerCustomId;
     id.scopes = stringList(payload.scope);
     id.claims = Object.freeze({ ...payload });
     return id;

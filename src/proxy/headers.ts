@@ -214,6 +214,7 @@ export function setIdentityHeaders(h: Record<string, string | string[]>, id: Ide
   h['x-roles'] = identityValue(JSON.stringify(id.roles));
   if (id.consumerId !== null) h['x-consumer-id'] = identityValue(id.consumerId);
   if (id.consumerUsername !== null) h['x-consumer-username'] = identityValue(id.consumerUsername);
+  if (id.consumerCustomId !== null) h['x-consumer-custom-id'] = identityValue(id.consumerCustomId);
   if (id.credentialId !== null) h['x-credential-identifier'] = identityValue(id.credentialId);
   if (id.authenticatedUserid !== null) h['x-authenticated-userid'] = identityValue(id.authenticatedUserid);
   if (id.scopes.length > 0) h['x-authenticated-scope'] = identityValue(id.scopes.join(' '));

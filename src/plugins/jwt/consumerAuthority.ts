@@ -54,6 +54,7 @@ export class ConsumerCredentialAuthority implements TokenAuthority {
     const identity = identityFromClaims('jwt', jwt.payload, stringList(jwt.payload.roles));
     identity.consumerId = credential.consumer?.id ?? credential.secret.consumer_id;
     identity.consumerUsername = credential.consumer?.username ?? null;
+    identity.consumerCustomId = credential.consumer?.custom_id ?? null;
     identity.credentialId = credential.secret.key;
     const proof: Proof = { key, credential };
     return { identity, expiresAt: cacheDeadline(jwt.payload, this.opts.rules.skew, nowMs, NO_EXP_CACHE_MS), authority: this, proof };

@@ -49,7 +49,8 @@ export function sameCredential(a: ResolvedCredential, b: ResolvedCredential): bo
     x.secret === y.secret &&
     x.consumer_id === y.consumer_id &&
     a.consumer?.id === b.consumer?.id &&
-    a.consumer?.username === b.consumer?.username
+    a.consumer?.username === b.consumer?.username &&
+    a.consumer?.custom_id === b.consumer?.custom_id
   );
 }
 

@@ -182,6 +182,10 @@ describe('jwt plugin through a real gateway', () => {
     const es = await call(`${gw.url}/query`, bearer(await sign(seedPayload('ec-key', 'edge'), ec.privateKey, { alg: 'ES256' })));
     expect(es.status).toBe(200);
     expect(es.json().headers['x-consumer-username']).toBe('machines');
+    // as Kong: the consumer's custom_id goes upstream when it has one, and only then
+    expect(es.json().headers['x-consumer-custom-id']).toBe('m-1');
+    const admin = await call(`${gw.url}/api`, { ...bearer(await seedToken(seedKey)), 'x-consumer-custom-id': 'spoofed' });
+    expect(admin.json().headers['x-consumer-custom-id']).toBeUndefined();
   });
 
   it('issuers, claims_to_verify nbf, maximum_expiration and clock_skew', async () => {
