@@ -190,34 +190,43 @@ export function applyIdentity(ctx: RequestContext): void {
 
 /** Printable ASCII, the usual identity value: sent as is. */
 const PLAIN_VALUE = /^[\x20-\x7e]*$/;
+/** What a header value cannot hold (RFC 9110 §5.5): controls other than HTAB. */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-const CONTROL = /[\x00-\x1f\x7f]/;
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Methods whose credential is a bearer token: a refusal is RFC 6750's `invalid_token`. */
+const BEARER_METHODS = new Set(['jwt', 'custom-jwt-auth', 'oauth2']);
+const UNSENDABLE = "The credential's identity cannot be passed upstream: it contains control characters";
 
 /**
  * An identity value as a header value: printable ASCII as is; other text as its UTF-8 bytes (as
  * Kong sends it: an upstream reads the header's bytes as UTF-8, or decodes Node's latin1 string
- * with `Buffer.from(v, 'latin1').toString('utf8')`). A control character (CR, LF, …) cannot be
- * sent: the credential is refused (401) rather than its identity altered.
+ * with `Buffer.from(v, 'latin1').toString('utf8')`). A control character (CR, LF, …; HTAB is
+ * allowed) cannot be sent: the credential is refused (401, `invalid_token` for a bearer token)
+ * rather than its identity altered.
  */
-export function identityValue(v: string): string {
+export function identityValue(v: string, method: string): string {
   if (PLAIN_VALUE.test(v)) return v;
-  if (CONTROL.test(v)) throw new UnauthorizedError('The credential\'s identity cannot be passed upstream: it contains control characters');
+  if (CONTROL.test(v)) {
+    const challenge = BEARER_METHODS.has(method) ? { 'www-authenticate': `Bearer error="invalid_token", error_description="${UNSENDABLE}"` } : undefined;
+    throw new UnauthorizedError(UNSENDABLE, challenge);
+  }
   return Buffer.from(v, 'utf8').toString('latin1');
 }
 
 /** Sets the identity headers of SPEC §5 from the accepted credential. */
 export function setIdentityHeaders(h: Record<string, string | string[]>, id: Identity): void {
-  if (id.userId !== null) h['x-user-id'] = identityValue(id.userId);
-  if (id.clientId !== null) h['x-client-id'] = identityValue(id.clientId);
-  if (id.username !== null) h['x-username'] = identityValue(id.username);
-  if (id.enterpriseId !== null) h['x-enterprise-id'] = identityValue(id.enterpriseId);
-  h['x-roles'] = identityValue(JSON.stringify(id.roles));
-  if (id.consumerId !== null) h['x-consumer-id'] = identityValue(id.consumerId);
-  if (id.consumerUsername !== null) h['x-consumer-username'] = identityValue(id.consumerUsername);
-  if (id.consumerCustomId !== null) h['x-consumer-custom-id'] = identityValue(id.consumerCustomId);
-  if (id.credentialId !== null) h['x-credential-identifier'] = identityValue(id.credentialId);
-  if (id.authenticatedUserid !== null) h['x-authenticated-userid'] = identityValue(id.authenticatedUserid);
-  if (id.scopes.length > 0) h['x-authenticated-scope'] = identityValue(id.scopes.join(' '));
+  const m = id.method;
+  if (id.userId !== null) h['x-user-id'] = identityValue(id.userId, m);
+  if (id.clientId !== null) h['x-client-id'] = identityValue(id.clientId, m);
+  if (id.username !== null) h['x-username'] = identityValue(id.username, m);
+  if (id.enterpriseId !== null) h['x-enterprise-id'] = identityValue(id.enterpriseId, m);
+  h['x-roles'] = identityValue(JSON.stringify(id.roles), m);
+  if (id.consumerId !== null) h['x-consumer-id'] = identityValue(id.consumerId, m);
+  if (id.consumerUsername !== null) h['x-consumer-username'] = identityValue(id.consumerUsername, m);
+  if (id.consumerCustomId !== null) h['x-consumer-custom-id'] = identityValue(id.consumerCustomId, m);
+  if (id.credentialId !== null) h['x-credential-identifier'] = identityValue(id.credentialId, m);
+  if (id.authenticatedUserid !== null) h['x-authenticated-userid'] = identityValue(id.authenticatedUserid, m);
+  if (id.scopes.length > 0) h['x-authenticated-scope'] = identityValue(id.scopes.join(' '), m);
 }
 
 /**

@@ -97,6 +97,12 @@ describe('jwt plugin through a real gateway', () => {
     const crlf = await call(`${gw.url}/api/chat`, bearer(await seedToken(seedKey, 'admin-key', 'a\r\nx-evil: 1')));
     expect(crlf.status).toBe(401);
     expect(crlf.json().message).toContain('control characters');
+    // a token that was sent and refused: RFC 6750's invalid_token, as every other refused token
+    expect(crlf.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token", error_description="The credential's identity cannot be passed upstream/);
+    // a tab is allowed in a header value (RFC 9110 §5.5), so it is passed on
+    const tab = await call(`${gw.url}/api/chat`, bearer(await seedToken(seedKey, 'admin-key', 'tab-user', { preferred_username: 'Ada\tLovelace' })));
+    expect(tab.status).toBe(200);
+    expect(tab.json().headers['x-username']).toBe('Ada\tLovelace');
   });
 
   it('answers 401 with WWW-Authenticate: Bearer and no error code when no token is sent', async () => {
