@@ -26,6 +26,11 @@ export interface Identity {
   consumerCustomId: string | null;
   credentialId: string | null;
   authenticatedUserid: string | null;
+  /**
+   * Set on the identity of a CORS preflight let through without a credential (jwt
+   * `run_on_preflight: false`): nobody is known, and authorization lets it pass as well.
+   */
+  preflight?: true;
 }
 
 export function emptyIdentity(method: string): Identity {

@@ -21,6 +21,8 @@ export default definePlugin<AccessControlConfig>({
         const id = ctx.identity;
         // A route with access-control and no authentication plugin: nobody is known, nobody passes.
         if (id === null) throw new UnauthorizedError('Unauthorized');
+        // A preflight the authentication plugin let through (jwt run_on_preflight: false).
+        if (id.preflight === true) return;
         for (const scope of required) {
           if (!id.scopes.includes(scope)) throw new ForbiddenError('Insufficient scope', { 'www-authenticate': scopeHeader });
         }

@@ -53,7 +53,7 @@ export default definePlugin<JwtConfig>({
 
     return {
       authenticate(ctx) {
-        if (skipPreflight && ctx.method === 'OPTIONS') return emptyIdentity('jwt');
+        if (skipPreflight && ctx.method === 'OPTIONS') return { ...emptyIdentity('jwt'), preflight: true };
         const token = findToken(ctx.req.headers, ctx.query, places, ctx.req.socket);
         return token === null ? null : authenticator.authenticate(token, ctx.req.socket);
       },

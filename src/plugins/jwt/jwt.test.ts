@@ -43,6 +43,7 @@ describe('jwt plugin through a real gateway', () => {
             route('strict', [{ name: 'jwt', config: { issuers: ['admin-key'], claims_to_verify: ['exp', 'nbf'], maximum_expiration: 7200, clock_skew: 5 } }]),
             route('b64', [{ name: 'jwt', config: { secret_is_base64: true } }]),
             route('preflight', [{ name: 'jwt', config: { run_on_preflight: false } }]),
+            route('preflight-acl', [{ name: 'jwt', config: { run_on_preflight: false } }, { name: 'access-control', config: { required_scopes: ['api.read'] } }]),
           ],
         },
       ],
@@ -220,6 +221,11 @@ describe('jwt plugin through a real gateway', () => {
     expect((await call(`${gw.url}/preflight`, {}, 'OPTIONS')).status).toBe(200);
     expect((await call(`${gw.url}/preflight`, {}, 'GET')).status).toBe(401);
     expect((await call(`${gw.url}/api`, {}, 'OPTIONS')).status).toBe(401);
+    // access-control on the same route lets the preflight through too, and still guards the rest
+    expect((await call(`${gw.url}/preflight-acl`, {}, 'OPTIONS')).status).toBe(200);
+    expect((await call(`${gw.url}/preflight-acl`, {}, 'GET')).status).toBe(401);
+    const noScope = await call(`${gw.url}/preflight-acl`, bearer(await seedToken(seedKey, 'admin-key', 'u', { scopes: ['other'] })), 'GET');
+    expect(noScope.status).toBe(403);
   });
 
   it('strips client-sent identity headers on authenticated and public routes', async () => {

@@ -24,8 +24,8 @@ export const jwtSchema = z
       .default(0)
       .describe('Largest allowed `exp - now` in seconds; 0 = no limit. Needs `exp` in claims_to_verify.'),
     run_on_preflight: z.boolean().default(true).describe('false: OPTIONS requests pass without a token.'),
-    audience: z.string().min(1).optional().describe('When set, the `aud` claim (string or array) must contain it.'),
-    issuers: z.array(z.string().min(1)).default([]).describe('When non-empty, the `iss` claim must be one of these.'),
+    audience: z.string().min(1).optional().describe('When set, the `aud` claim (string or array) of a consumer token must contain it (tollgate\'s own OAuth tokens: docs/oauth.md).'),
+    issuers: z.array(z.string().min(1)).default([]).describe('When non-empty, the `iss` claim of a consumer token must be one of these.'),
     clock_skew: z.number().int().min(0).max(3600).default(0).describe('Seconds of leeway for `exp` and `nbf`.'),
   })
   .superRefine((c, ctx) => {
