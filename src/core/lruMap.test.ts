@@ -24,4 +24,19 @@ describe('LruMap', () => {
     m.clear();
     expect(m.size).toBe(0);
   });
+
+  it('with a weight bound, evicts the oldest until the new entry fits, and refuses one heavier than the bound', () => {
+    const m = new LruMap<string, number>(100, 10);
+    m.set('a', 1, 4);
+    m.set('b', 2, 4);
+    m.set('c', 3, 4); // 12 > 10: 'a' goes
+    expect([m.get('a'), m.get('b'), m.get('c'), m.weight]).toEqual([undefined, 2, 3, 8]);
+    m.set('huge', 4, 11);
+    expect([m.get('huge'), m.size, m.weight]).toEqual([undefined, 2, 8]);
+    m.set('b', 5, 1); // replacing re-weighs
+    expect(m.weight).toBe(5);
+    m.delete('c');
+    m.clear();
+    expect([m.size, m.weight]).toEqual([0, 0]);
+  });
 });

@@ -90,4 +90,20 @@ describe('JwtAuthenticator (the verified-token cache)', () => {
     for (const s of ['a', 'b', 'c', 'a']) await small.authenticate(token(s));
     expect(bounded.state.verifications).toBe(4); // 'a' was evicted by 'c'
   });
+
+  it('bounds the memory it holds, not only the count: big distinct tokens evict the oldest sooner', async () => {
+    const { authority, state } = countingAuthority();
+    const auth = new JwtAuthenticator(() => authority, 10_000, 256 * 1024);
+    const big = (i: number) => token(`${i}-${'x'.repeat(30_000)}`); // ~40 KB each
+    for (let i = 0; i < 20; i++) await auth.authenticate(big(i));
+    expect(state.verifications).toBe(20);
+    await auth.authenticate(big(19)); // the newest is still cached
+    expect(state.verifications).toBe(20);
+    await auth.authenticate(big(0)); // the oldest was evicted to stay within the bound
+    expect(state.verifications).toBe(21);
+    // small tokens still fit by the thousand in the same bound
+    for (let i = 0; i < 100; i++) await auth.authenticate(token(`s${i}`));
+    for (let i = 0; i < 100; i++) await auth.authenticate(token(`s${i}`));
+    expect(state.verifications).toBe(121);
+  });
 });

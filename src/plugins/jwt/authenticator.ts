@@ -2,7 +2,7 @@ import type { Identity } from '../../core/context.js';
 import type { Acceptance, TokenAuthority } from './authority.js';
 import { copyIdentity } from './identity.js';
 import { parseJwt, type ParsedJwt } from './parse.js';
-import { VerifiedTokenCache } from './tokenCache.js';
+import { TOKEN_CACHE_BYTES, TOKEN_CACHE_ENTRIES, VerifiedTokenCache } from './tokenCache.js';
 
 function isPromise<T>(v: unknown): v is Promise<T> {
   return v instanceof Promise;
@@ -19,9 +19,10 @@ export class JwtAuthenticator {
   constructor(
     /** Picks who verifies a parsed token (see `authorityFor` in each plugin). */
     private readonly authorityFor: (jwt: ParsedJwt) => TokenAuthority,
-    cacheSize = 10_000,
+    cacheSize = TOKEN_CACHE_ENTRIES,
+    cacheBytes = TOKEN_CACHE_BYTES,
   ) {
-    this.cache = new VerifiedTokenCache<Acceptance>(cacheSize);
+    this.cache = new VerifiedTokenCache<Acceptance>(cacheSize, cacheBytes);
   }
 
   /** The identity of a valid token; throws 401 (`invalid_token`) or 503. `connection`: see VerifiedTokenCache.keyOf. */
@@ -48,7 +49,7 @@ export class JwtAuthenticator {
     const jwt = parseJwt(token);
     let acceptance = this.authorityFor(jwt).verify(jwt, nowMs);
     if (isPromise<Acceptance>(acceptance)) acceptance = await acceptance;
-    if (acceptance.expiresAt > Date.now()) this.cache.set(key, acceptance);
+    if (acceptance.expiresAt > Date.now()) this.cache.set(key, acceptance, VerifiedTokenCache.weightOf(token));
     return copyIdentity(acceptance.identity);
   }
 
