@@ -26,6 +26,11 @@ interface Held {
   seq: number;
   /** When the reservation was made or last renewed (ms). */
   renewedAt: number;
+  /**
+   * True once the response ended. The client may hang up while the admission still waits for
+   * Redis: the reservation it then gets is released at once instead of held for the day.
+   */
+  ended: boolean;
 }
 
 const HELD = new Slot<Held[]>('token-budget');
@@ -101,7 +106,7 @@ class TokenBudget implements PluginHandler {
   }
 
   private hold(ctx: RequestContext, workspace: string, override: number | null): void {
-    const held: Held = { owner: this, workspace, limit: override ?? this.book.defaultLimit, claim: null, held: false, seq: 0, renewedAt: 0 };
+    const held: Held = { owner: this, workspace, limit: override ?? this.book.defaultLimit, claim: null, held: false, seq: 0, renewedAt: 0, ended: false };
     const list = ctx.get(HELD);
     if (list === undefined) ctx.set(HELD, [held]);
     else list.push(held);
@@ -141,6 +146,10 @@ class TokenBudget implements PluginHandler {
     const reserved = state.reserved ?? 0;
     h.seq = observe(h.claim.key, h.workspace, this.book.instanceName, h.limit, used, reserved, h.claim.periodEndMs);
     h.held = outcome.admitted;
+    if (h.held && h.ended) {
+      void this.responseEnd(ctx); // the client left while Redis answered: nothing will be sent
+      return;
+    }
     if (h.held) this.track(h);
     // Shown: what was used before this request, and what is left beside the other requests in flight.
     showBudget(ctx, h.limit, used, reserved - (h.held ? h.claim.amount : 0));
@@ -160,7 +169,9 @@ class TokenBudget implements PluginHandler {
   /** Settles the reservation (synchronously for in-process counters). */
   responseEnd(ctx: RequestContext): void | Promise<void> {
     const h = this.own(ctx);
-    if (h === undefined || h.claim === null || !h.held) return;
+    if (h === undefined) return;
+    h.ended = true;
+    if (h.claim === null || !h.held) return;
     h.held = false;
     this.inFlight.delete(h);
     const claim = h.claim;
