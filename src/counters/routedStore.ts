@@ -5,11 +5,11 @@
  * - No Redis configured: `redis` claims are served in-process (one replica needs nothing else).
  * - Redis unreachable: fault-tolerant `redis` claims are served in-process (`degraded: true`);
  *   a non-fault-tolerant one makes the call throw CountersUnavailableError, without waiting.
- * - Claims of both policies in one call: the local part is checked first (synchronously, free);
+ * - Claims of both policies in one call: the local part is committed first (synchronously);
  *   then the Redis part is admitted in one round trip (only checked, if the local part already
- *   refuses); then the local part is admitted synchronously. Should it refuse now (another
- *   request took the last local slot during the round trip), the Redis part is rolled back in a
- *   second round trip — the only path that costs two.
+ *   refuses). If Redis refuses or fails, the local part is undone when its answer arrives: for
+ *   that round trip its slots are held tentatively (src/counters/README.md says why here and
+ *   not in Redis).
  */
 import type { Logger } from 'pino';
 import { MemoryCounterStore, type Clock } from './memory.js';
