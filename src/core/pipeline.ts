@@ -236,6 +236,7 @@ function applyAdmission(chain: Chain, ctx: RequestContext, result: AdmitResult, 
           states: start === 0 && end === result.states.length ? result.states : result.states.slice(start, end),
           refusedIndex: refusedHere ? result.refusedIndex - start : -1,
           degraded: result.degraded,
+          nowMs: result.nowMs,
         });
       } catch (err) {
         refusal ??= err;

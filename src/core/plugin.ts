@@ -61,6 +61,8 @@ export interface AdmissionOutcome {
   refusedIndex: number;
   /** True when counters fell back to in-process because Redis is unreachable. */
   degraded: boolean;
+  /** When the counters decided (their clock; Redis's for Redis claims): `resetMs` counts from it. */
+  nowMs: number;
 }
 
 /** What a plugin-served endpoint answers; the core adds X-Request-ID and Content-Length. */

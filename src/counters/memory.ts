@@ -85,7 +85,7 @@ export class MemoryCounterStore implements CounterStore {
       const claim = claims[n];
       states[n] = claim.kind === 'window' ? this.#windowApply(claim, now, write) : this.#budgetApply(claim, now, write);
     }
-    return { admitted: refusedIndex < 0, refusedIndex, states, degraded: false };
+    return { admitted: refusedIndex < 0, refusedIndex, states, degraded: false, nowMs: now };
   }
 
   /** The store's clock (ms): pass it to admitSync and rollbackSync to pair an admission with its undo. */

@@ -29,7 +29,7 @@ it('admit.lua and the memory backend agree, decision by decision', async () => {
     const remote = await redis.admit(set, true);
     t = remote.nowMs;
     const local = memory.admitSync(set);
-    expect({ step, ...local }).toEqual({ step, admitted: remote.admitted, refusedIndex: remote.refusedIndex, states: remote.states, degraded: false });
+    expect({ step, ...local }).toEqual({ step, admitted: remote.admitted, refusedIndex: remote.refusedIndex, states: remote.states, degraded: false, nowMs: remote.nowMs });
     if (remote.admitted) n++;
     await new Promise((r) => setTimeout(r, 7 + (step % 5) * 9));
   }

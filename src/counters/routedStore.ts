@@ -261,5 +261,5 @@ function merge(count: number, a: AdmitResult, aAt: number[], b: AdmitResult, bAt
   const rb = b.refusedIndex < 0 ? count : bAt[b.refusedIndex];
   const first = Math.min(ra, rb);
   const admitted = a.admitted && b.admitted;
-  return { admitted, refusedIndex: admitted ? -1 : first < count ? first : -1, states, degraded: false };
+  return { admitted, refusedIndex: admitted ? -1 : first < count ? first : -1, states, degraded: false, nowMs: a.nowMs };
 }

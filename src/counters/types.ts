@@ -81,6 +81,11 @@ export interface AdmitResult {
   states: ClaimState[];
   /** True when a Redis-policy claim was served in-process because Redis is unreachable. */
   degraded: boolean;
+  /**
+   * When the decision was made, on the deciding counters' clock (Redis's own time for Redis
+   * claims): `resetMs` values count from it (ms since epoch).
+   */
+  nowMs: number;
 }
 
 export interface BudgetUsage {

@@ -36,6 +36,7 @@ describe('three replicas on one Redis', () => {
                 { name: 'rate-limiting', instance_name: unique('layer-caller'), config: { hour: 4, limit_by: 'header', header_name: 'X-Caller' } },
               ],
             },
+            { name: 'per-second', paths: ['/per-second'], plugins: [{ name: 'rate-limiting', instance_name: unique('per-second'), config: { second: 1000, limit_by: 'ip', window_type: 'fixed' } }] },
             { name: 'budget', paths: ['/budget'], plugins: [{ name: 'token-budget', config: { day: 1_000_000, membership: 'open' } }] },
           ],
         },
@@ -61,6 +62,19 @@ describe('three replicas on one Redis', () => {
       expect(count(replies, 429)).toBe(15);
     });
   }
+
+  it('X-RateLimit-Reset names the second the window ends, read on Redis\'s clock (not one second late)', async () => {
+    // A fixed one-second window ends on the next whole second after the decision, which was made
+    // between sending and receiving: the header must be one of those seconds, never the one after.
+    for (let i = 0; i < 40; i++) {
+      const sent = Date.now();
+      const r = await send(`${gws[i % gws.length]!.url}/per-second/v1/models`);
+      const received = Date.now();
+      const reset = Number(r.headers['x-ratelimit-reset']);
+      expect(reset, `request ${i}`).toBeGreaterThanOrEqual(Math.floor(sent / 1000) + 1);
+      expect(reset, `request ${i}`).toBeLessThanOrEqual(Math.floor(received / 1000) + 1);
+    }
+  });
 
   it('a burst refused by one layer consumes nothing from the other, on every replica', async () => {
     await awayFromWindowEdge(86_400_000, 30_000);

@@ -74,7 +74,7 @@ class RateLimiter implements PluginHandler {
       if (!this.hide) showWindow(ctx, this.windows[n]!.headers, remaining, state.resetMs);
       if (remaining === 0 && state.resetMs > retryMs) retryMs = state.resetMs;
     }
-    if (!this.hide) showTightest(ctx, Date.now());
+    if (!this.hide) showTightest(ctx, outcome.nowMs);
     if (refused >= 0) throw new TooManyRequestsError(this.errorMessage, { 'Retry-After': retryAfter(retryMs) }, this.errorCode);
   }
 }
