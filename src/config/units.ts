@@ -39,3 +39,9 @@ export const zSeconds = z.union([z.number(), z.string()]).transform((v, ctx) => 
   }
   return n;
 });
+
+/** RFC 9110 field-name characters (a token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A config value that names an HTTP header; `example` goes into the error. */
+export const zHeaderName = (example: string) => z.string().regex(HEADER_NAME, `expected an HTTP header name such as ${example}`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zHeaderName } from '../../config/units.js';
 
 /**
  * `jwt` config (SPEC §5): Kong's names and defaults, plus `audience`, `issuers` and
@@ -9,7 +10,7 @@ export const jwtSchema = z
   .strictObject({
     uri_param_names: z.array(z.string().min(1)).default([]).describe('Query parameters a token is read from; empty (default) ignores tokens in the query.'),
     cookie_names: z.array(z.string().min(1)).default([]).describe('Cookies a token is read from.'),
-    header_names: z.array(z.string().min(1)).default(['authorization']).describe('Headers a token is read from, as `Bearer <token>`.'),
+    header_names: z.array(zHeaderName('Authorization')).default(['authorization']).describe('Headers a token is read from, as `Bearer <token>`.'),
     claims_to_verify: z
       .array(z.enum(['exp', 'nbf'], { error: 'expected "exp" or "nbf"' }))
       .default(['exp'])

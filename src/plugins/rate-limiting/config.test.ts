@@ -18,6 +18,8 @@ describe('rate-limiting and token-budget config validation', () => {
           { name: 'rate-limiting', instance_name: 'c', config: { minute: 10, policy: 'cluster' } },
           { name: 'rate-limiting', instance_name: 'd', config: { minute: 10, policy: 'redis' } },
           { name: 'token-budget', config: { reset_timezone: 'Mars/Olympus' } },
+          { name: 'rate-limiting', instance_name: 'e', config: { minute: 10, limit_by: 'header', header_name: 'bad header' } },
+          { name: 'jwt', config: { header_names: ['x token'] } },
         ],
       }),
     );
@@ -31,6 +33,8 @@ describe('rate-limiting and token-budget config validation', () => {
       `plugins[2].config.policy: expected "local" or "redis" (Kong's "cluster" policy is not supported; use "redis" with gateway.redis)`,
       'plugins[4].config.day: expected the default daily budget per workspace, in tokens (e.g. day: 1000000)',
       'plugins[4].config.reset_timezone: expected an IANA time zone such as UTC or Europe/Paris',
+      'plugins[5].config.header_name: expected an HTTP header name such as X-Caller-Id',
+      'plugins[6].config.header_names[0]: expected an HTTP header name such as Authorization',
     ];
     for (const e of expected) expect(lines).toContain(`${file}: ${e}`);
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zHeaderName } from '../../config/units.js';
 
 /**
  * `rate-limiting` config (SPEC §7): Kong's names and defaults, plus `limit_by: user|workspace`
@@ -48,7 +49,7 @@ export const rateLimitingSchema = z
       .describe(
         'What is counted: `ip`; `user` (authenticated user id, else consumer, else IP); `consumer` (else credential, else IP); `credential`; `header` (`header_name`); `path` (`path`); `service`; `workspace` (the token-budget workspace, else the caller\'s first). A missing identifier falls back to the IP, as in Kong.',
       ),
-    header_name: z.string().min(1).optional().describe('Header whose value is counted when `limit_by: header`.'),
+    header_name: zHeaderName('X-Caller-Id').optional().describe('Header whose value is counted when `limit_by: header`.'),
     path: z.string().startsWith('/', 'expected a path starting with "/"').optional().describe('Path counted when `limit_by: path` (other paths fall back to the IP).'),
     policy,
     window_type: z.enum(['sliding', 'fixed'], { error: 'expected "sliding" or "fixed"' }).default('sliding').describe('`sliding`: two-window weighted estimate (smooth, no burst at window edges); `fixed`: one count per epoch-aligned window (a day is 00:00-24:00 UTC).'),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zHeaderName } from '../../config/units.js';
 
 /** `token-budget` config (SPEC §7): a daily token budget per workspace. */
 
@@ -11,18 +12,13 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
-/** RFC 9110 field-name characters. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
 export const tokenBudgetSchema = z.strictObject({
   day: z
     .number({ error: 'expected the default daily budget per workspace, in tokens (e.g. day: 1000000)' })
     .int('expected a whole number of tokens')
     .min(0, 'must not be negative')
     .describe("Default daily budget per workspace, in tokens. A workspace's stored `token_budget_day` (Admin API `PUT /workspaces/{id}`) overrides it."),
-  workspace_header: z
-    .string()
-    .regex(HEADER_NAME, 'expected an HTTP header name such as X-Workspace-Id')
+  workspace_header: zHeaderName('X-Workspace-Id')
     .default('X-Workspace-Id')
     .describe('Request header naming the workspace to charge (removed before the request goes upstream; the resolved one is sent as X-Workspace-Id).'),
   workspace_claims: z
