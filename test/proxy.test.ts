@@ -262,6 +262,7 @@ describe('proxy: routing, headers, errors, streaming', () => {
             { name: 'ws-auth', paths: ['/wsauth'], plugins: [{ name: 'jwt' }] },
           ],
         },
+        { name: 'ws-idle', url: `http://127.0.0.1:${wsPort}`, read_timeout: 800, routes: [{ name: 'ws-idle', paths: ['/wsidle'] }] },
         { name: 'ws-refused', url: `http://127.0.0.1:${(refuser.address() as AddressInfo).port}`, routes: [{ name: 'ws-refused', paths: ['/wsno'] }] },
         { name: 'ws-hop', url: `http://127.0.0.1:${(hopper.address() as AddressInfo).port}`, routes: [{ name: 'ws-hop', paths: ['/wshop'] }] },
       ],
@@ -620,6 +621,25 @@ describe('proxy: routing, headers, errors, streaming', () => {
     });
     ws.close();
     expect(messages).toEqual(['hello with-id', 'echo:ping']);
+  });
+
+  it('closes a WebSocket tunnel that carried nothing either way for the service\'s read_timeout; traffic keeps it open', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.ports.proxy}/wsidle/chat`);
+    let closedAt = 0;
+    ws.on('close', () => (closedAt = Date.now()));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('message', () => resolve());
+      ws.on('error', reject);
+    });
+    // Messages every 200 ms for 1.6 s, twice the 800 ms read_timeout: the tunnel stays open.
+    for (let i = 0; i < 8; i++) {
+      ws.send(`m${i}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(closedAt).toBe(0);
+    const idleFrom = Date.now();
+    await waitFor(async () => closedAt !== 0 || undefined, 'the idle tunnel closed', 10_000);
+    expect(closedAt - idleFrom).toBeGreaterThanOrEqual(600);
   });
 
   it('tunnels only WebSocket: an h2c (or any other) Upgrade is served as a plain request, then the connection closes', async () => {

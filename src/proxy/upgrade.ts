@@ -1,4 +1,5 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
@@ -159,6 +160,17 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     };
     upstream.on('close', end);
     client.on('close', end);
+    // Idle: nothing either way for the service's read_timeout (nginx's proxy_read_timeout applies
+    // to WebSocket too). A socket's timeout counts reads and writes, and every byte of the tunnel
+    // is read from or written to the client socket, so one timer covers both directions. A
+    // WebSocket ping from either end (RFC 6455 §5.5.2) keeps a quiet tunnel open.
+    const idleMs = ctx.service?.config.read_timeout ?? 60_000;
+    if (idleMs > 0 && 'setTimeout' in client) {
+      (client as Socket).setTimeout(idleMs, () => {
+        ctx.error ??= `websocket idle for ${idleMs} ms (read_timeout)`;
+        end();
+      });
+    }
     upstream.on('error', (err) => this.logger.debug({ err }, 'websocket upstream error'));
     client.on('error', (err) => this.logger.debug({ err }, 'websocket client error'));
   }
