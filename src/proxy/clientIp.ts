@@ -76,3 +76,27 @@ export function hopAddress(hop: string): string | null {
 export function normalizeIp(ip: string): string {
   return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
 }
+
+/**
+ * The /64 network of an IPv6 address (`2001:db8:1:2::/64`); an IPv4 address as it is. One IPv6
+ * host or subscriber is given a whole /64 (RFC 6177, mobile carriers per device), so counting
+ * by full address would let a client rotate through 2^64 addresses to escape a per-IP limit.
+ */
+export function addressBlock(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const zone = ip.indexOf('%');
+  const addr = zone < 0 ? ip : ip.slice(0, zone);
+  const gap = addr.indexOf('::');
+  const width = (part: string) => (part === '' ? 0 : part.split(':').reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0));
+  let groups: string[];
+  if (gap < 0) groups = addr.split(':');
+  else {
+    const head = addr.slice(0, gap);
+    const tail = addr.slice(gap + 2);
+    const headGroups = head === '' ? [] : head.split(':');
+    groups = [...headGroups, ...new Array<string>(Math.max(0, 8 - width(head) - width(tail))).fill('0'), ...(tail === '' ? [] : tail.split(':'))];
+  }
+  const prefix = groups.slice(0, 4).map((g) => (g.includes('.') ? '0' : parseInt(g, 16).toString(16)));
+  while (prefix.length < 4) prefix.push('0');
+  return `${prefix.join(':')}::/64`;
+}

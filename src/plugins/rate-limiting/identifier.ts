@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
+import { addressBlock } from '../../proxy/clientIp.js';
 import type { LimitBy } from './schema.js';
 
 /**
@@ -69,5 +70,6 @@ export function identify(ctx: RequestContext, rule: IdentifierRule): string {
       break;
     }
   }
-  return bounded('ip', ctx.clientIp);
+  // IPv6 clients by their /64 (addressBlock): one subscriber, however many addresses it uses.
+  return bounded('ip', addressBlock(ctx.clientIp));
 }

@@ -122,6 +122,14 @@ describe('rate-limiting: keys, layers and options (one gateway, in-process count
     expect(header(again, 'X-RateLimit-Remaining-Hour')).toBe('1');
   });
 
+  it('IPv6 clients are counted by their /64: rotating addresses within one prefix does not escape the limit', async () => {
+    const statuses: number[] = [];
+    for (const host of ['a', 'b', 'c', 'dead:beef']) statuses.push((await send(`${trusting.url}/xff`, { headers: { 'X-Forwarded-For': `2001:db8:1:2::${host}` } })).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    // another /64 is another client
+    expect((await send(`${trusting.url}/xff`, { headers: { 'X-Forwarded-For': '2001:db8:1:3::a' } })).status).toBe(200);
+  });
+
   it('two callers are limited independently', async () => {
     const a: number[] = [];
     for (let i = 0; i < 3; i++) a.push((await send(`${gw.url}/users`, { headers: { 'X-Caller': 'alice' } })).status);

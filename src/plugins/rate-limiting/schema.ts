@@ -47,7 +47,7 @@ export const rateLimitingSchema = z
       .enum(LIMIT_BY, { error: `expected one of ${LIMIT_BY.join(', ')}` })
       .default('consumer')
       .describe(
-        'What is counted: `ip`; `user` (authenticated user id, else consumer, else IP); `consumer` (else credential, else IP); `credential`; `header` (`header_name`); `path` (`path`); `service`; `workspace` (the token-budget workspace, else the caller\'s first). A missing identifier falls back to the IP, as in Kong.',
+        'What is counted: `ip` (an IPv6 client by its /64); `user` (authenticated user id, else consumer, else IP); `consumer` (else credential, else IP); `credential`; `header` (`header_name`); `path` (`path`); `service`; `workspace` (the token-budget workspace, else the caller\'s first). A missing identifier falls back to the IP, as in Kong.',
       ),
     header_name: zHeaderName('X-Caller-Id').optional().describe('Header whose value is counted when `limit_by: header`.'),
     path: z.string().startsWith('/', 'expected a path starting with "/"').optional().describe('Path counted when `limit_by: path` (other paths fall back to the IP).'),
