@@ -89,6 +89,15 @@ describe('a hung PostgreSQL on the request path', { timeout: 120_000 }, () => {
       });
       expect(issued.statusCode).toBe(503);
       expect(await issued.body.json()).toMatchObject({ error: 'temporarily_unavailable' });
+      // The Admin API knows it too: a write or a list answers 503 at once, not after the 15 s query timeout.
+      for (const [method, path, body] of [
+        ['POST', '/consumers', JSON.stringify({ username: 'during-outage' })],
+        ['GET', '/consumers', undefined],
+      ] as const) {
+        const res = await request(`${gw.adminUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body, headersTimeout: 2000 });
+        expect(res.statusCode, `${method} ${path}`).toBe(503);
+        await res.body.dump();
+      }
       expect(logLines('store unreachable')).toHaveLength(1);
     } finally {
       db.thaw();

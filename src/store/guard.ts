@@ -16,9 +16,19 @@ export interface RepoContext {
 
 /**
  * Runs a query, turning driver errors into the store's typed errors (errors.ts), and tells the
- * store's health whether it could be reached.
+ * store's health whether it could be reached. While the store is known to be unreachable, one
+ * call at a time goes through as the probe (StoreHealth.attempt) and the others fail at once
+ * with StoreUnavailableError: an Admin API or OAuth request meeting a hung database waits for
+ * it once, not once each for the pool's query timeout (15 s).
  */
-export async function guarded<T>(ctx: RepoContext, errCtx: ErrorContext, run: () => Promise<T>): Promise<T> {
+export function guarded<T>(ctx: RepoContext, errCtx: ErrorContext, run: () => Promise<T>): Promise<T> {
+  if (ctx.health.reachable) return translated(ctx, errCtx, run);
+  const probe = ctx.health.attempt(() => translated(ctx, errCtx, run), '');
+  return probe ?? Promise.reject(ctx.health.error());
+}
+
+/** `run`, its driver errors as the store's typed errors, its outcome told to the health. */
+async function translated<T>(ctx: RepoContext, errCtx: ErrorContext, run: () => Promise<T>): Promise<T> {
   let result: T;
   try {
     result = await run();
@@ -44,7 +54,9 @@ export async function guarded<T>(ctx: RepoContext, errCtx: ErrorContext, run: ()
  */
 export function lookup<T>(ctx: RepoContext, keys: readonly string[], none: T, run: () => Promise<T>): Promise<T> {
   for (const key of keys) if (key.includes('\0')) return Promise.resolve(none);
-  const answer = guarded(ctx, {}, run);
+  // Not `guarded`: a request-path read runs as the caches decide (StoreCache already asked the
+  // health for its probe), bounded by the lookup deadline instead.
+  const answer = translated(ctx, {}, run);
   return ctx.lookupTimeoutMs > 0 ? within(ctx, answer) : answer;
 }
 
