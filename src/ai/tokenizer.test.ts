@@ -47,4 +47,25 @@ describe('long runs and long prompts', () => {
     short.addPart('hello world');
     expect(short.countTokensAtMost()).toBe(short.countTokens());
   });
+
+  it('dense text (CJK without spaces, where BPE is slow) is sampled by its work, not its length: a few ms, and the bound still holds', () => {
+    const rare = Array.from({ length: EXACT_TOKENIZE_CHARS }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919 + 12345) % 20000))).join('');
+    const dense = new TextSample();
+    dense.addPart(rare);
+    expect(dense.sampledChars).toBeLessThanOrEqual(1024);
+    const exact = encodeText(rare).length;
+    expect(Math.abs(dense.countTokens() / exact - 1)).toBeLessThan(0.1);
+    expect(dense.countTokensAtMost()).toBeGreaterThanOrEqual(exact);
+    // Spaced scripts are cheap to tokenize, multi-byte or not: sampled whole.
+    const cyrillic = Array.from({ length: 8000 }, (_, i) => 'привет мир как дела'.split(' ')[i % 4]).join(' ').slice(0, EXACT_TOKENIZE_CHARS);
+    const spaced = new TextSample();
+    spaced.addPart(cyrillic);
+    expect(spaced.sampledChars).toBe(cyrillic.length);
+    expect(spaced.countTokens()).toBe(countTextTokens(cyrillic));
+    // A surrogate pair is never cut in half at the sample's end.
+    const emoji = new TextSample(100);
+    emoji.addPart(`${'😀'.repeat(300)}`);
+    expect(emoji.sampledChars % 2).toBe(0);
+  });
 });
+
