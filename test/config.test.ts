@@ -191,7 +191,7 @@ describe('tollgate config validate', () => {
     expect(r.code).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toContain(`${f}: consumers[0].oauth2_credentials[0].redirect_uris[1]: a redirect URI has no fragment (RFC 6749 §3.1.2)`);
-    expect(lines).toContain(`${f}: consumers[0].oauth2_credentials[0].redirect_uris[2]: a redirect URI may not use the javascript:, data: or vbscript: scheme`);
+    expect(lines).toContain(`${f}: consumers[0].oauth2_credentials[0].redirect_uris[2]: a redirect URI may not use the javascript:, data:, vbscript:, file:, blob: or about: scheme`);
   });
 
   it('reports YAML syntax errors and missing files on one line each', async () => {

@@ -188,16 +188,23 @@ export const jwtSecretEntry = z.strictObject({
   tags: z.array(z.string()).default([]),
 });
 
+/** Schemes that run code in the browser or read local content: never a redirect target. */
+const UNSAFE_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'filesystem:', 'about:']);
+
 /**
  * An OAuth client's redirect URI, as the config file and the Admin API take it: absolute, no
- * fragment (RFC 6749 §3.1.2), and not a scheme that runs code in the browser.
+ * fragment (RFC 6749 §3.1.2), no whitespace or control characters (RFC 3986 has none; the URL
+ * parser would silently drop them, so `java\tscript:` would be read as `javascript:`), and a
+ * scheme, as the URL parser reads it, that neither runs code nor reads local files.
  */
 export const redirectUriSchema = z
   .string()
   .max(2048)
   .refine((v) => URL.canParse(v), 'expected an absolute URL such as https://your-app.com/callback')
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  .refine((v) => !/[\x00-\x20\x7f]/.test(v), 'a redirect URI has no spaces, tabs, line breaks or control characters')
   .refine((v) => !v.includes('#'), 'a redirect URI has no fragment (RFC 6749 §3.1.2)')
-  .refine((v) => !/^\s*(javascript|data|vbscript):/i.test(v), 'a redirect URI may not use the javascript:, data: or vbscript: scheme');
+  .refine((v) => !URL.canParse(v) || !UNSAFE_SCHEMES.has(new URL(v).protocol), 'a redirect URI may not use the javascript:, data:, vbscript:, file:, blob: or about: scheme');
 
 export const oauth2CredentialEntry = z.strictObject({
   id: z.uuid().optional(),

@@ -59,6 +59,13 @@ export class NoRouteError extends GatewayError {
   }
 }
 
+/** A body for one of the gateway's own endpoints that did not arrive within `gateway.headers_timeout`. */
+export class RequestTimeoutError extends GatewayError {
+  constructor() {
+    super('TG_REQUEST_TIMEOUT', 408, 'The request body did not arrive in time; send it whole within gateway.headers_timeout', { headers: { connection: 'close' } });
+  }
+}
+
 export class PayloadTooLargeError extends GatewayError {
   constructor() {
     super('TG_BODY_TOO_LARGE', 413, 'Request size limit exceeded');

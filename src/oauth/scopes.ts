@@ -13,12 +13,16 @@ export function parseScope(value: string | null): string[] {
   return [...new Set(tokens)];
 }
 
-/** A requested scope checked against the plugin's `scopes` and `mandatory_scope`. */
+/**
+ * A requested scope checked against the plugin's `scopes` and `mandatory_scope`. As in Kong,
+ * only listed scopes are granted: with none listed, no scope can be asked for (else any client
+ * could give itself whatever scope a route's access-control requires).
+ */
 export function grantableScope(requested: string[], settings: OAuth2Config): string[] {
   if (requested.length === 0 && settings.mandatory_scope) throw new OAuthError('invalid_scope', 'a scope is required (mandatory_scope)');
-  if (settings.scopes.length > 0) {
-    const unknown = requested.filter((s) => !settings.scopes.includes(s));
-    if (unknown.length > 0) throw new OAuthError('invalid_scope', `unknown scope: ${unknown.join(' ')}`);
+  const unknown = requested.filter((s) => !settings.scopes.includes(s));
+  if (unknown.length > 0) {
+    throw new OAuthError('invalid_scope', settings.scopes.length === 0 ? `no scope can be granted here (asked for: ${unknown.join(' ')})` : `unknown scope: ${unknown.join(' ')}`);
   }
   return requested;
 }

@@ -12,21 +12,22 @@ import { json, NO_STORE, oauthErrorResponse, Params } from './http.js';
  * §5.2 error, always with `Cache-Control: no-store`.
  */
 
-const REMOVED: Record<string, string> = {
-  password: 'the password grant was removed by OAuth 2.1',
-  implicit: 'the implicit grant was removed by OAuth 2.1',
-};
+// Maps, not object literals: a client's grant_type ('__proto__', 'constructor') is only ever a key.
+const REMOVED = new Map([
+  ['password', 'the password grant was removed by OAuth 2.1'],
+  ['implicit', 'the implicit grant was removed by OAuth 2.1'],
+]);
 
 function enabledGrant(as: AuthServer, grantType: string): void {
-  const removed = REMOVED[grantType];
+  const removed = REMOVED.get(grantType);
   if (removed !== undefined) throw new OAuthError('unsupported_grant_type', removed);
-  const enabled: Record<string, boolean> = {
-    authorization_code: as.settings.enable_authorization_code,
-    refresh_token: as.settings.enable_authorization_code,
-    client_credentials: as.settings.enable_client_credentials,
-  };
-  if (enabled[grantType] !== true) {
-    throw new OAuthError('unsupported_grant_type', enabled[grantType] === false ? `grant_type '${grantType}' is disabled on this gateway` : `grant_type '${grantType}' is not supported`);
+  const enabled = new Map([
+    ['authorization_code', as.settings.enable_authorization_code],
+    ['refresh_token', as.settings.enable_authorization_code],
+    ['client_credentials', as.settings.enable_client_credentials],
+  ]).get(grantType);
+  if (enabled !== true) {
+    throw new OAuthError('unsupported_grant_type', enabled === false ? `grant_type '${grantType}' is disabled on this gateway` : `grant_type '${grantType}' is not supported`);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { RequestContext } from '../core/context.js';
-import { GatewayError, PayloadTooLargeError } from '../core/errors.js';
+import { GatewayError, PayloadTooLargeError, RequestTimeoutError } from '../core/errors.js';
 import type { PluginEndpoint } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
 import type { CounterStore } from '../counters/types.js';
@@ -29,7 +29,8 @@ export async function serveEndpoint(ctx: RequestContext, rt: Runtime, ep: Plugin
   if (hasBody(ctx.req)) {
     if (declaredLength(ctx.req) > limit) throw new PayloadTooLargeError();
     allowBody(ctx);
-    body = await readBody(ctx.req, limit);
+    // The whole body within headers_timeout, as the header block (SPEC §4's slowloris guard).
+    body = await readBody(ctx.req, limit, rt.config.gateway.headers_timeout, () => new RequestTimeoutError(), true);
     ctx.bytesIn = body.length;
   }
   const answer = await ep.handle(ctx, body);

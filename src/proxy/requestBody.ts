@@ -62,8 +62,12 @@ export function allowBody(ctx: RequestContext): void {
   if (!ctx.res.headersSent && !ctx.res.destroyed) ctx.res.writeContinue();
 }
 
-/** Reads the whole body (for plugins that need it), refusing more than `limit` bytes with 413. */
-export function readBody(req: IncomingMessage, limit: number, idleMs = 0): Promise<Buffer> {
+/**
+ * Reads the whole body (for plugins that need it), refusing more than `limit` bytes with 413.
+ * `idleMs`: fails with `timeout()` after that long without a chunk; with `whole`, after that
+ * long in all (the gateway's own endpoints: a slowloris cannot keep refreshing it).
+ */
+export function readBody(req: IncomingMessage, limit: number, idleMs = 0, timeout: () => Error = () => new UpstreamWriteTimeoutError(), whole = false): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -73,11 +77,11 @@ export function readBody(req: IncomingMessage, limit: number, idleMs = 0): Promi
       idleMs > 0
         ? setTimeout(() => {
             cleanup();
-            reject(new UpstreamWriteTimeoutError());
+            reject(timeout());
           }, idleMs).unref()
         : null;
     const onData = (chunk: Buffer) => {
-      timer?.refresh();
+      if (!whole) timer?.refresh();
       size += chunk.length;
       if (size > limit) {
         cleanup();

@@ -18,7 +18,7 @@ export const identityProviderSchema = z
   .describe('Upstream OIDC provider where users log in during the browser flow (GET /oauth2/authorize).');
 
 export const oauth2Schema = z.strictObject({
-  scopes: z.array(scopeToken).default([]).describe('Scopes clients may request; empty = any scope.'),
+  scopes: z.array(scopeToken).default([]).describe('Scopes clients may request; empty = none (a request naming a scope gets invalid_scope), as in Kong.'),
   mandatory_scope: z.boolean().default(false).describe('An authorization request must name at least one scope.'),
   provision_key: z.string().min(8, 'use a provision_key of at least 8 characters (a random one: openssl rand -hex 32)').optional().describe('Secret of the provision-key flow (POST /oauth2/authorize); omitted = that flow is off.'),
   token_expiration: z.number().int().min(1).max(31_536_000).default(7200).describe('Access token lifetime, seconds.'),

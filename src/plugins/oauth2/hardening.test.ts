@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
+import { bearer, http, keyFile, registerClient, startOAuthGateway, type OAuthGateway } from '../../../test/helpers/oauth.js';
+
+/**
+ * What the OAuth review found: scopes nobody listed, a body that never arrives, redirect URIs
+ * the URL parser reads differently from a regex, grant types named like Object's properties.
+ */
+describe('oauth2 hardening', () => {
+  let up: TestUpstream;
+  let og: OAuthGateway;
+  let client: { client_id: string; client_secret?: string };
+
+  beforeAll(async () => {
+    up = await startUpstream();
+    og = await startOAuthGateway(
+      (issuer) => ({
+        gateway: { issuer, headers_timeout: 2, signing_keys: [{ kid: 'k1', private_key_file: keyFile() }] },
+        // No `scopes`: as in Kong, no scope can be granted.
+        plugins: [{ name: 'oauth2', config: { enable_client_credentials: true } }],
+        services: [{ name: 'echo', url: up.url, routes: [{ name: 'write', paths: ['/write'], plugins: [{ name: 'access-control', config: { required_scopes: ['api.write'] } }] }] }],
+        consumers: [{ username: 'app' }],
+      }),
+    );
+    client = await registerClient(og.gw, 'app', { client_secret: 'secret-of-the-client' });
+  });
+  afterAll(async () => {
+    await og?.gw.stop();
+    await up?.close();
+  });
+
+  const token = (extra: Record<string, string>) =>
+    http(`${og.issuer}/oauth2/token`, { form: { grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret!, ...extra } });
+
+  it('with no scopes configured, a client cannot give itself one (Kong: invalid_scope); without a scope it gets a token that carries none', async () => {
+    const asked = await token({ scope: 'api.write superuser' });
+    expect(asked.status).toBe(400);
+    expect(asked.json()).toMatchObject({ error: 'invalid_scope' });
+    const plain = await token({});
+    expect(plain.status).toBe(200);
+    const { access_token } = plain.json<{ access_token: string }>();
+    expect((await http(`${og.issuer}/write/x`, { headers: bearer(access_token) })).status).toBe(403);
+  });
+
+  it('an OAuth endpoint whose body stops arriving answers 408 after gateway.headers_timeout and closes the connection', async () => {
+    const { port } = new URL(og.issuer);
+    const socket = connect(Number(port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type');
+    await closed; // the test's own timeout fails a connection held open
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain('did not arrive in time');
+  });
+
+  it('refuses redirect URIs whose scheme the URL parser reads as javascript: (tabs, control characters) and non-web schemes', async () => {
+    for (const uri of ['java\tscript:alert(document.domain)//', '\u0001javascript:alert(1)', ' javascript:alert(1)', 'file:///etc/passwd', 'JaVaScRiPt:alert(1)']) {
+      const res = await http(`${og.gw.adminUrl}/consumers/app/oauth2`, { body: JSON.stringify({ name: 'x', redirect_uris: [uri] }), headers: { 'content-type': 'application/json' } });
+      expect(res.status, JSON.stringify(uri)).toBe(400);
+    }
+    // what native and loopback apps use (RFC 8252) is still fine
+    for (const uri of ['com.example.app:/callback', 'http://127.0.0.1:8123/cb', 'https://app.example.com/cb']) {
+      const res = await http(`${og.gw.adminUrl}/consumers/app/oauth2`, { body: JSON.stringify({ name: 'ok', redirect_uris: [uri] }), headers: { 'content-type': 'application/json' } });
+      expect(res.status, uri).toBe(201);
+    }
+  });
+
+  it('a grant_type named like an Object property is unsupported, with a string description', async () => {
+    for (const grant of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      const res = await token({ grant_type: grant });
+      expect(res.status, grant).toBe(400);
+      expect(res.json(), grant).toEqual({ error: 'unsupported_grant_type', error_description: `grant_type '${grant}' is not supported` });
+    }
+  });
+});
