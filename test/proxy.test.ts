@@ -333,8 +333,20 @@ describe('proxy: routing, headers, errors, streaming', () => {
     expect(head.toLowerCase()).toContain('x-upstream: yes');
   });
 
-  it('drops headers an upstream may trust as the gateway\'s though tollgate never sets them (Kong\'s groups, path overrides, client-IP headers)', async () => {
+  it('drops headers an upstream may trust as the gateway\'s though tollgate never sets them (Kong\'s groups, path and method overrides, auth-proxy users, client-IP headers)', async () => {
     const spoofed: Record<string, string> = {
+      'X-HTTP-Method-Override': 'DELETE',
+      'X-HTTP-Method': 'DELETE',
+      'X-Method-Override': 'DELETE',
+      'X-Forwarded-Method': 'DELETE',
+      'X-Forwarded-User': 'admin',
+      'X-Forwarded-Email': 'admin@example.com',
+      'X-Forwarded-Preferred-Username': 'admin',
+      'X-Forwarded-Groups': 'admins',
+      'X-Auth-Request-User': 'admin',
+      'X-Auth-Request-Email': 'admin@example.com',
+      'X-Remote-User': 'admin',
+      'Remote-User': 'admin',
       'X-Consumer-Groups': 'admins',
       'X-Authenticated-Groups': 'admins',
       'X-Userinfo': 'eyJzdWIiOiJhZG1pbiJ9',

@@ -39,11 +39,27 @@ export const IDENTITY_HEADERS = [
 /**
  * Client-sent headers an upstream may trust as the gateway's word though tollgate never sets
  * them: the names Kong's plugins set (ACL groups, OIDC userinfo, the forwarded path), the
- * path overrides IIS and Symfony honour (a client would pick the path after the gateway
- * authorised another), and the client-address headers IP-detection libraries read before
- * X-Forwarded-For (tollgate's X-Real-IP and X-Forwarded-For are the client address).
+ * path overrides IIS and Symfony honour and the method overrides Express, Laravel, Symfony and
+ * ASP.NET honour (a client would pick the path or method after the gateway authorised
+ * another), the user headers of auth proxies (oauth2-proxy, Apache's REMOTE_USER), and the
+ * client-address headers IP-detection libraries read before X-Forwarded-For (tollgate's
+ * X-Real-IP and X-Forwarded-For are the client address).
  */
 const SPOOFABLE = [
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-forwarded-method',
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-preferred-username',
+  'x-forwarded-groups',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-preferred-username',
+  'x-auth-request-groups',
+  'x-remote-user',
+  'remote-user',
   'x-consumer-groups',
   'x-authenticated-groups',
   'x-anonymous-groups',
