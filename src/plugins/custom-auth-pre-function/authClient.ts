@@ -114,15 +114,22 @@ function forwardedFor(ctx: RequestContext): string {
   return Array.isArray(xff) ? xff.join(', ') : ctx.clientIp;
 }
 
-/** The caller's headers, minus cookies (SPEC §5). */
+/**
+ * The caller's headers, minus cookies (SPEC §5), as the upstream would get them: the client's
+ * own identity, spoofable and hop-by-hop headers are gone and X-Forwarded-* are the gateway's
+ * (a service reading the client's address or user from the body is not misled), plus the
+ * Host the client addressed.
+ */
 function requestHeaders(ctx: RequestContext): Record<string, string> {
   const out: Record<string, string> = {};
-  const h = ctx.req.headers;
+  const h = ctx.upstreamHeaders;
   for (const name in h) {
     if (name === 'cookie') continue;
     const v = h[name];
     if (v !== undefined) out[name] = Array.isArray(v) ? v.join(', ') : v;
   }
+  const host = ctx.req.headers.host;
+  if (host !== undefined) out.host = host;
   return out;
 }
 

@@ -98,6 +98,17 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     expect(body.headers.cookie).toBeUndefined();
   });
 
+  it("the headers in the body are the ones the upstream would get: the client's identity and forwarding claims are not among them", async () => {
+    const forged = { 'x-user-id': 'root', X_Roles: '["admin"]', 'x-workspace-id': 'ws-victim', 'x-forwarded-for': '6.6.6.6', 'x-forwarded-method': 'DELETE', 'x-forwarded-uri': '/evil', 'x-kept': 'yes' };
+    const res = await call(`${gw.url}/auth/x`, { ...bearer('allow-u1-api.read'), ...forged });
+    const [seen] = auth.callsFor(res.id);
+    const body = JSON.parse(seen!.body) as { headers: Record<string, string> };
+    for (const name of ['x-user-id', 'x_roles', 'x-workspace-id', 'x-forwarded-method', 'x-forwarded-uri']) expect(body.headers[name], name).toBeUndefined();
+    expect(body.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(body.headers['x-kept']).toBe('yes');
+    expect(body.headers.host).toBe(new URL(gw.url).host);
+  });
+
   it('accepts camelCase answers; GET method sends no body', async () => {
     const camel = await call(`${gw.url}/get`, bearer('camel-u2'));
     expect(camel.status).toBe(200);
