@@ -199,6 +199,18 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     expect(auth.callsFor(otherPath.id)).toHaveLength(1);
   });
 
+  it('with cache_ttl, concurrent identical requests share one call to the service (no stampede); each gets its own copy', async () => {
+    const before = auth.calls.length;
+    const replies = await Promise.all(Array.from({ length: 20 }, () => call(`${gw.url}/cached/burst`, bearer('allow-burst'))));
+    expect(replies.map((r) => r.status)).toEqual(new Array(20).fill(200));
+    for (const r of replies) expect(r.body.headers['x-user-id']).toBe('burst');
+    expect(auth.calls.slice(before).filter((c) => c.headers.authorization === 'Bearer allow-burst')).toHaveLength(1);
+    // denials are shared the same way
+    const denied = await Promise.all(Array.from({ length: 10 }, () => call(`${gw.url}/cached/burst`, bearer('deny-burst'))));
+    expect(denied.map((r) => r.status)).toEqual(new Array(10).fill(401));
+    expect(auth.calls.slice(before).filter((c) => c.headers.authorization === 'Bearer deny-burst')).toHaveLength(1);
+  });
+
   it('a 2xx with an HTML page is a failure (503), not an allow; an empty 204 or a text/plain OK allows', async () => {
     const page = await call(`${gw.url}/auth/html`, bearer('html'));
     expect(page.status).toBe(503);

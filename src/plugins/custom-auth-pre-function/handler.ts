@@ -29,6 +29,8 @@ class PreFunctionAuth implements PluginHandler {
   private readonly client: AuthClient;
   private readonly breaker: CircuitBreaker;
   private readonly decisions: VerifiedTokenCache<Decision> | null;
+  /** Calls under way by cache key: concurrent identical requests share one (with cache_ttl). */
+  private readonly asking = new Map<string, Promise<Identity>>();
   private readonly ttl: number;
 
   constructor(
@@ -61,10 +63,25 @@ class PreFunctionAuth implements PluginHandler {
       const hit = this.decisions.get(cacheKey, now);
       if (hit !== undefined) return hit.allow ? copyIdentity(hit.identity) : deny(hit.status);
     }
-    if (!this.breaker.allow(now)) throw this.unavailable();
-    return this.ask(ctx, authorization, cacheKey);
+    if (cacheKey === null) {
+      if (!this.breaker.allow(now)) throw this.unavailable();
+      return this.ask(ctx, authorization, null).then(copyIdentity);
+    }
+    // The decision will be cached for this key: a request arriving while it is being asked
+    // waits for that answer instead of asking again (20 concurrent requests, one call).
+    let pending = this.asking.get(cacheKey);
+    if (pending === undefined) {
+      if (!this.breaker.allow(now)) throw this.unavailable();
+      const key = cacheKey;
+      pending = this.ask(ctx, authorization, key);
+      this.asking.set(key, pending);
+      const done = () => void this.asking.delete(key);
+      pending.then(done, done);
+    }
+    return pending.then(copyIdentity);
   }
 
+  /** The service's decision: the identity (shared with the cache; callers copy it), or throws. */
   private async ask(ctx: RequestContext, authorization: string, cacheKey: string | null): Promise<Identity> {
     let answer: AuthAnswer;
     try {
@@ -95,7 +112,7 @@ class PreFunctionAuth implements PluginHandler {
     this.breaker.succeeded();
     const identity = identityFromAnswer(answer.body);
     this.remember(cacheKey, answer, { allow: true, identity });
-    return copyIdentity(identity);
+    return identity;
   }
 
   /** Keeps a decision for cache_ttl, or less when the service's Cache-Control says so. */
