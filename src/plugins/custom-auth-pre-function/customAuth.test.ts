@@ -1,5 +1,6 @@
 import { cacheLifetime } from './handler.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { Client, request } from 'undici';
 import { startGateway, type GatewayProcess } from '../../../test/helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
@@ -197,6 +198,20 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     expect(auth.callsFor(d2.id)).toHaveLength(0);
     const otherPath = await call(`${gw.url}/cached/other`, bearer('allow-c1'));
     expect(auth.callsFor(otherPath.id)).toHaveLength(1);
+  });
+
+  it('two Authorization lines are refused (400), never joined into one value the service and the upstream could read differently', async () => {
+    const { port } = new URL(gw.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /auth/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer allow-first\r\nAuthorization: Bearer allow-second\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toContain('one Authorization header');
+    expect(auth.calls.some((c) => String(c.headers.authorization).includes('allow-second'))).toBe(false);
   });
 
   it('with cache_ttl, concurrent identical requests share one call to the service (no stampede); each gets its own copy', async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { definePlugin, type PluginHandler } from '../../core/plugin.js';
 import type { Identity, RequestContext } from '../../core/context.js';
-import { ForbiddenError, ServiceUnavailableError, UnauthorizedError } from '../../core/errors.js';
+import { BadRequestError, ForbiddenError, ServiceUnavailableError, UnauthorizedError } from '../../core/errors.js';
 import { VerifiedTokenCache } from '../jwt/tokenCache.js';
 import { copyIdentity } from '../jwt/identity.js';
 import { customAuthSchema, type CustomAuthConfig } from './schema.js';
@@ -15,6 +15,23 @@ type Decision = { allow: true; identity: Identity; expiresAt: number } | { allow
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 const UNAVAILABLE = 'The authentication service is unavailable, try again later';
+
+/**
+ * Node joins repeated header lines with ", " (gateway.ts: joinDuplicateHeaders), and one
+ * Authorization value may hold commas itself (Digest), so two lines cannot be told from the
+ * joined value: the raw lines are counted. The service and the upstream could each take a
+ * different one of them.
+ */
+function repeatedAuthorization(raw: string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
 
 function deny(status: 401 | 403): never {
   if (status === 403) throw new ForbiddenError();
@@ -52,6 +69,7 @@ class PreFunctionAuth implements PluginHandler {
   authenticate(ctx: RequestContext): Identity | null | Promise<Identity> {
     const authorization = ctx.req.headers.authorization;
     if (authorization === undefined || authorization === '') return null;
+    if (repeatedAuthorization(ctx.req.rawHeaders)) throw new BadRequestError('Send one Authorization header, not several');
     const now = Date.now();
     let cacheKey: string | null = null;
     if (this.decisions !== null) {
