@@ -6,7 +6,7 @@ import { ownTokenAuthority } from '../../oauth/ownTokens.js';
 import { UpstreamIdp } from '../../oauth/upstreamIdp.js';
 import { JwtAuthenticator } from '../jwt/authenticator.js';
 import type { TokenAuthority } from '../jwt/authority.js';
-import { invalidToken } from '../jwt/parse.js';
+import { notOurToken } from '../jwt/parse.js';
 import { checkOAuth2 } from './check.js';
 import { oauth2Schema, type OAuth2Config } from './schema.js';
 
@@ -18,10 +18,13 @@ import { oauth2Schema, type OAuth2Config } from './schema.js';
  * against the revocation list (no I/O) and cached until `exp` (jwt's JwtAuthenticator).
  */
 
-/** A bearer token that is not one of ours: rejected (this plugin accepts only its own tokens). */
+/**
+ * A bearer token that is not one of ours: rejected (this plugin accepts only its own tokens),
+ * as not ours, so another authentication plugin's reason on the route is what the client hears.
+ */
 const foreign: TokenAuthority = {
   verify() {
-    throw invalidToken('The access token was not issued by this gateway');
+    throw notOurToken('The access token was not issued by this gateway');
   },
   stillValid: () => false,
 };

@@ -2,6 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
 import { bearer, http, keyFile, registerClient, startOAuthGateway, type OAuthGateway } from '../../../test/helpers/oauth.js';
+import { rsaPair, seedToken } from '../../../test/helpers/jwt.js';
+import { startAuthService, type FakeAuthService } from '../../../test/helpers/authService.js';
+
+const consumerKey = rsaPair(2048);
 
 /**
  * What the OAuth review found: scopes nobody listed, a body that never arrives, redirect URIs
@@ -11,16 +15,28 @@ describe('oauth2 hardening', () => {
   let up: TestUpstream;
   let og: OAuthGateway;
   let client: { client_id: string; client_secret?: string };
+  let authService: FakeAuthService;
 
   beforeAll(async () => {
     up = await startUpstream();
+    authService = await startAuthService();
     og = await startOAuthGateway(
       (issuer) => ({
         gateway: { issuer, headers_timeout: 2, signing_keys: [{ kid: 'k1', private_key_file: keyFile() }] },
         // No `scopes`: as in Kong, no scope can be granted.
         plugins: [{ name: 'oauth2', config: { enable_client_credentials: true } }],
-        services: [{ name: 'echo', url: up.url, routes: [{ name: 'write', paths: ['/write'], plugins: [{ name: 'access-control', config: { required_scopes: ['api.write'] } }] }] }],
-        consumers: [{ username: 'app' }],
+        services: [
+          {
+            name: 'echo',
+            url: up.url,
+            routes: [
+              { name: 'write', paths: ['/write'], plugins: [{ name: 'access-control', config: { required_scopes: ['api.write'] } }] },
+              { name: 'mixed', paths: ['/mixed'], plugins: [{ name: 'oauth2', config: { enable_client_credentials: true } }, { name: 'jwt' }] },
+              { name: 'svc', paths: ['/svc'], plugins: [{ name: 'oauth2', config: { enable_client_credentials: true } }, { name: 'custom-auth-pre-function', config: { auth_service_url: authService.url } }] },
+            ],
+          },
+        ],
+        consumers: [{ username: 'app', jwt_secrets: [{ key: 'app-key', algorithm: 'RS256', rsa_public_key: consumerKey.publicPem }] }],
       }),
     );
     client = await registerClient(og.gw, 'app', { client_secret: 'secret-of-the-client' });
@@ -28,6 +44,7 @@ describe('oauth2 hardening', () => {
   afterAll(async () => {
     await og?.gw.stop();
     await up?.close();
+    await authService?.close();
   });
 
   const token = (extra: Record<string, string>) =>
@@ -65,6 +82,19 @@ describe('oauth2 hardening', () => {
       const res = await http(`${og.gw.adminUrl}/consumers/app/oauth2`, { body: JSON.stringify({ name: 'ok', redirect_uris: [uri] }), headers: { 'content-type': 'application/json' } });
       expect(res.status, uri).toBe(201);
     }
+  });
+
+  it("beside jwt or an auth service, a token they refuse is told their reason, not oauth2's 'not issued by this gateway'", async () => {
+    const expired = await seedToken(consumerKey, 'app-key', 'u', { exp: Math.floor(Date.now() / 1000) - 60 });
+    const res = await http(`${og.issuer}/mixed/x`, { headers: bearer(expired) });
+    expect(res.status).toBe(401);
+    expect(res.json()).toMatchObject({ message: 'token expired' });
+    expect((await http(`${og.issuer}/mixed/x`, { headers: bearer(await seedToken(consumerKey, 'app-key', 'u')) })).status).toBe(200);
+    // beside the auth service: a JWT of another issuer that the service refused gets the service's answer
+    const foreign = await seedToken(rsaPair(2048), 'elsewhere', 'u');
+    const refused = await http(`${og.issuer}/svc/x`, { headers: bearer(foreign) });
+    expect(refused.status).toBe(401);
+    expect(refused.json()).toMatchObject({ message: 'Unauthorized' });
   });
 
   it('a grant_type named like an Object property is unsupported, with a string description', async () => {
