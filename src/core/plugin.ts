@@ -6,6 +6,7 @@ import type { Store } from '../store/types.js';
 import type { GatewaySettings, TollgateConfig } from '../config/schema.js';
 import type { ConfigParts } from '../config/parts.js';
 import type { Metrics } from './metrics.js';
+import type { GatewayError } from './errors.js';
 import type { StatusReport } from '../server/statusReport.js';
 
 /**
@@ -92,6 +93,12 @@ export interface PluginEndpoint {
   noHead?: boolean;
   /** Largest request body read into `body`, in bytes (default 64 KiB); more gets 413. */
   maxBodyBytes?: number;
+  /**
+   * The answer for a refusal made before `handle` (wrong method 405, body too large 413, body
+   * too slow 408) in the endpoint's own error format (OAuth's RFC 6749 §5.2 JSON); without it,
+   * the gateway's JSON error. The error's headers (`Allow`, `Connection: close`) are added.
+   */
+  refusal?(err: GatewayError): EndpointResponse;
   handle(ctx: RequestContext, body: Buffer | null): EndpointResponse | Promise<EndpointResponse>;
 }
 

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../core/context.js';
 import { GatewayError, PayloadTooLargeError, RequestTimeoutError } from '../core/errors.js';
-import type { PluginEndpoint } from '../core/plugin.js';
+import type { EndpointResponse, PluginEndpoint } from '../core/plugin.js';
 import type { Runtime } from '../core/runtime.js';
 import type { CounterStore } from '../counters/types.js';
 import { runAccessPhases } from '../core/pipeline.js';
@@ -18,6 +18,22 @@ const DEFAULT_MAX_BODY = 64 * 1024;
 
 /** Reads the (small) body, calls the endpoint and writes its answer. Throws GatewayError. */
 export async function serveEndpoint(ctx: RequestContext, rt: Runtime, ep: PluginEndpoint, counters: CounterStore, runResponseHeaders: () => void): Promise<void> {
+  let body: Buffer | null;
+  try {
+    body = await admitted(ctx, rt, ep, counters);
+  } catch (err) {
+    // Refused before the endpoint ran: in its own error format when it has one.
+    if (ep.refusal === undefined || !(err instanceof GatewayError) || err.status === 429) throw err;
+    ctx.error = err.message;
+    const answer = ep.refusal(err);
+    write(ctx, { ...answer, headers: { ...err.headers, ...answer.headers } }, runResponseHeaders);
+    return;
+  }
+  write(ctx, await ep.handle(ctx, body), runResponseHeaders);
+}
+
+/** The method checked, the global limits applied, the body read: what `handle` is given. */
+async function admitted(ctx: RequestContext, rt: Runtime, ep: PluginEndpoint, counters: CounterStore): Promise<Buffer | null> {
   const method = ctx.method === 'HEAD' && ep.noHead !== true ? 'GET' : ctx.method;
   if (!ep.methods.includes(method)) {
     throw new GatewayError('TG_METHOD_NOT_ALLOWED', 405, `Method ${ctx.method} is not allowed on ${ep.path}`, { headers: { allow: ep.methods.join(', ') } });
@@ -25,15 +41,16 @@ export async function serveEndpoint(ctx: RequestContext, rt: Runtime, ep: Plugin
   // Global rate limits apply here too (public endpoints, so by IP in practice); 429 is thrown.
   if (rt.endpointChain.hasAccess) await runAccessPhases(rt.endpointChain, ctx, counters);
   const limit = Math.min(ep.maxBodyBytes ?? DEFAULT_MAX_BODY, rt.config.gateway.max_body_size);
-  let body: Buffer | null = null;
-  if (hasBody(ctx.req)) {
-    if (declaredLength(ctx.req) > limit) throw new PayloadTooLargeError();
-    allowBody(ctx);
-    // The whole body within headers_timeout, as the header block (SPEC §4's slowloris guard).
-    body = await readBody(ctx.req, limit, rt.config.gateway.headers_timeout, () => new RequestTimeoutError(), true);
-    ctx.bytesIn = body.length;
-  }
-  const answer = await ep.handle(ctx, body);
+  if (!hasBody(ctx.req)) return null;
+  if (declaredLength(ctx.req) > limit) throw new PayloadTooLargeError();
+  allowBody(ctx);
+  // The whole body within headers_timeout, as the header block (SPEC §4's slowloris guard).
+  const body = await readBody(ctx.req, limit, rt.config.gateway.headers_timeout, () => new RequestTimeoutError(), true);
+  ctx.bytesIn = body.length;
+  return body;
+}
+
+function write(ctx: RequestContext, answer: EndpointResponse, runResponseHeaders: () => void): void {
   const res = ctx.res;
   if (res.destroyed) return;
   runResponseHeaders();

@@ -69,7 +69,20 @@ describe('oauth2 hardening', () => {
     socket.write('POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type');
     await closed; // the test's own timeout fails a connection held open
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain('"error":"invalid_request"');
     expect(answer).toContain('did not arrive in time');
+  });
+
+  it('the token, revoke and introspect endpoints answer a wrong method or a body too large in RFC 6749 §5.2 JSON, with no-store', async () => {
+    const wrong = await http(`${og.issuer}/oauth2/token`);
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.allow).toBe('POST');
+    expect(wrong.headers['cache-control']).toBe('no-store');
+    expect(wrong.json()).toEqual({ error: 'invalid_request', error_description: 'Method GET is not allowed on /oauth2/token' });
+    const big = await http(`${og.issuer}/oauth2/revoke`, { form: { token: 'x'.repeat(100 * 1024) } });
+    expect(big.status).toBe(413);
+    expect(big.json()).toMatchObject({ error: 'invalid_request' });
+    expect(big.headers['cache-control']).toBe('no-store');
   });
 
   it('refuses redirect URIs whose scheme the URL parser reads as javascript: (tabs, control characters) and non-web schemes', async () => {
