@@ -70,6 +70,8 @@ export async function provisionAuthorize(as: AuthServer, ctx: RequestContext, bo
     if (given === null || !safeEqual(given, key)) throw new OAuthError('invalid_provision_key', 'Invalid provision_key');
     userid = params.get('authenticated_userid');
     if (userid === null) throw new OAuthError('invalid_authenticated_userid', 'Missing authenticated_userid parameter');
+    // It becomes the tokens' sub: OIDC's bound, as the browser flow holds an ID token's sub to.
+    if (userid === '' || userid.length > 255) throw new OAuthError('invalid_authenticated_userid', 'authenticated_userid must be 1 to 255 characters');
     resolved = await resolveClient(as, params);
   } catch (err) {
     const e = asOAuthError(err);

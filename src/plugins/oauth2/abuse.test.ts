@@ -146,6 +146,11 @@ describe('oauth2 abuse (pkce strict)', () => {
     expect([wrong.status, wrong.json().error]).toEqual([400, 'invalid_provision_key']);
     const anon = await provisionAuthorize(og.issuer, { client_id: client.client_id, provision_key: PROVISION });
     expect(anon.json().error).toBe('invalid_authenticated_userid');
+    // the user id becomes the tokens' sub: empty or over 255 characters (OIDC's bound, as the browser flow has it) is refused
+    for (const authenticated_userid of ['', 'u'.repeat(256)]) {
+      const bad = await provisionAuthorize(og.issuer, { client_id: client.client_id, provision_key: PROVISION, authenticated_userid });
+      expect([bad.status, bad.json().error], `${authenticated_userid.length} characters: ${bad.text}`).toEqual([400, 'invalid_authenticated_userid']);
+    }
   });
 
   it('refresh token reuse revokes the whole grant; a refresh may not widen the scope', async () => {
