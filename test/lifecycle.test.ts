@@ -255,6 +255,36 @@ describe('SIGTERM after a reload', () => {
   });
 });
 
+describe('SIGTERM with an MCP client listening', () => {
+  it("closes MCP GET event streams at once (clients reconnect to another replica) and lets other streams finish", async () => {
+    const up = await startUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-mcp-drain-'));
+    const audit = join(dir, 'audit.log');
+    const gw = await startGateway({ gateway: { drain_timeout: 30 }, ...serviceConfig(up, ['/']), plugins: [{ name: 'audit-log', config: { path: audit } }] });
+    // An MCP Streamable HTTP GET stream: server-to-client messages, open until someone closes it.
+    const listening = request(`${gw.url}/mcp/sse?events=1000&delay=200`, { headers: { accept: 'text/event-stream', 'mcp-session-id': 'session-1' } }).then(async (r) => ({
+      id: String(r.headers['x-request-id']),
+      body: await r.body.text(),
+    }));
+    // A generation streaming its answer: it finishes.
+    const generating = request(`${gw.url}/llm/sse?events=8&delay=250`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }).then(async (r) => r.body.text());
+    await waitFor(() => up.seen.filter((r) => r.url.includes('/sse')).length >= 2 || undefined, 'both streams upstream');
+    await new Promise((r) => setTimeout(r, 300));
+    // drain_timeout is 30 s: an exit well within the stop's 10 s is the listening stream not held.
+    expect(await gw.stop(10_000)).toBe(0);
+    const closed = await listening; // ended cleanly (a cut would reject)
+    expect(closed.body).toMatch(/^data: \{"n":0\}/);
+    expect(closed.body).not.toContain('[DONE]');
+    const finished = await generating;
+    expect(finished.match(/^data: \{"n":\d\}$/gm)).toHaveLength(8);
+    expect(finished).toContain('data: [DONE]');
+    const line = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { request_id: string; status_code: number; error: string | null }).find((l) => l.request_id === closed.id);
+    expect(line).toMatchObject({ status_code: 200, error: 'closed at shutdown: an MCP event stream (the client reconnects)' });
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe('SIGTERM past drain_timeout', () => {
   it('cuts what is left, and the audit record says the gateway cut it', async () => {
     const up = await startUpstream();

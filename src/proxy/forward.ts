@@ -17,6 +17,8 @@ export interface ForwardHost {
   runResponseHeaders(ctx: RequestContext, chain: Chain): void;
   /** Called exactly once when the upstream exchange is over (ok or not). */
   upstreamDone(ctx: RequestContext): void;
+  /** An MCP client's GET event stream started (closed first when the gateway drains). */
+  eventStreamOpened?(ctx: RequestContext): void;
 }
 
 /**
@@ -79,6 +81,10 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
       });
     }
     if (ctx.usageInjected && statusCode < 300 && (firstHeader(headers['content-type']) ?? '').includes('text/event-stream')) this.usageFilter = new UsageChunkFilter();
+    // MCP Streamable HTTP: a GET with a session is the server-to-client stream, open for good.
+    if (ctx.method === 'GET' && statusCode < 300 && ctx.req.headers['mcp-session-id'] !== undefined && (firstHeader(headers['content-type']) ?? '').includes('text/event-stream')) {
+      this.host.eventStreamOpened?.(ctx);
+    }
     this.host.runResponseHeaders(ctx, this.chain);
     const res = ctx.res;
     if (res.destroyed) return;
@@ -112,7 +118,7 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     const chunk = this.usageFilter === null ? upstream : this.usageFilter.push(upstream);
     ctx.bytesOut += chunk.length;
     const res = ctx.res;
-    if (res.destroyed || chunk.length === 0) return;
+    if (res.destroyed || res.writableEnded || chunk.length === 0) return;
     if (this.pendingHead !== null) this.writePendingHead();
     this.wroteBody = true;
     if (!res.write(chunk) && !this.paused) {

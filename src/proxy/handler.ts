@@ -65,6 +65,12 @@ export interface UpstreamExchange {
 const UPSTREAM = new Slot<UpstreamExchange>('upstream');
 
 const CUT_AT_SHUTDOWN = 'cut at shutdown: drain_timeout passed';
+const LISTENER_CLOSED = 'closed at shutdown: an MCP event stream (the client reconnects)';
+
+function endEventStream(ctx: RequestContext): void {
+  ctx.error ??= LISTENER_CLOSED;
+  if (!ctx.res.destroyed && !ctx.res.writableEnded) ctx.res.end();
+}
 
 /** A response's request context (parserFailed finds a connection's current request by it). */
 const CONTEXT = Symbol('tollgate.context');
@@ -75,7 +81,35 @@ const CONTEXT = Symbol('tollgate.context');
  * or not, runs the log phase exactly once, when the client response is closed.
  */
 export class ProxyHandler implements ForwardHost {
+  /** MCP GET event streams open now (eventStreamOpened): closed first at shutdown. */
+  private readonly listening = new Set<RequestContext>();
+  /** Set once closeEventStreams ran: a stream opened during the drain is ended as it starts. */
+  private closingStreams = false;
+
   constructor(private readonly deps: ProxyDeps) {}
+
+  /** ForwardHost: an MCP client's GET event stream started (see closeEventStreams). */
+  eventStreamOpened(ctx: RequestContext): void {
+    if (!this.closingStreams) {
+      this.listening.add(ctx);
+      return;
+    }
+    // Opened on a kept-alive connection during the drain: its head is about to be written;
+    // the stream ends right after, and the client reconnects elsewhere.
+    setImmediate(() => endEventStream(ctx));
+  }
+
+  /**
+   * At the start of a drain: ends the MCP GET event streams (Streamable HTTP's server-to-client
+   * channel). They never end on their own, so each would hold the drain to `drain_timeout`,
+   * and MCP clients reconnect (resuming with Last-Event-ID), to a replica that is not leaving.
+   * The response ends cleanly; the upstream exchange is aborted when it closes (onClose).
+   */
+  closeEventStreams(): void {
+    this.closingStreams = true;
+    for (const ctx of this.listening) endEventStream(ctx);
+    this.listening.clear();
+  }
 
   /**
    * `request` listener for the HTTP and HTTPS proxy servers, and their `checkContinue` one with
@@ -402,6 +436,7 @@ export class ProxyHandler implements ForwardHost {
   /** Response closed (sent, or client gone): stop the upstream, settle, log. Runs once. */
   private onClose(ctx: RequestContext, rt: Runtime): void {
     ctx.endNs = process.hrtime.bigint();
+    if (this.listening.size > 0) this.listening.delete(ctx);
     const upstream = ctx.get(UPSTREAM);
     const cut = this.deps.closedByGateway?.() === true;
     if (upstream !== undefined) {

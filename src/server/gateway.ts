@@ -65,6 +65,7 @@ export class Gateway {
   /** The status listener: kept open through a drain, closed once it is over. */
   private statusServer: HttpServer | null = null;
   private draining = false;
+  private proxy: ProxyHandler | null = null;
   private loadedAt = new Date();
   private lastReloadError: string | null = null;
   private reloading: Promise<void> = Promise.resolve();
@@ -154,14 +155,14 @@ export class Gateway {
     if (g.redis && !(await counters.waitReady(3000))) this.logger.warn('Redis not reachable at start: counting in-process until it is');
     this.runtime = await this.buildRuntime(this.config);
 
-    const proxy = new ProxyHandler({
+    const proxy = (this.proxy = new ProxyHandler({
       runtimes: { current: () => this.runtime },
       counters: this.counters,
       logger: this.logger,
       onRequestStart: (socket) => this.connections.requestStarted(socket),
       onRequestEnd: () => this.connections.requestEnded(),
       closedByGateway: () => this.cutting,
-    });
+    }));
     const upgrade = new UpgradeProxy(proxy, this.counters, this.logger);
     const onRequest: typeof proxy.handle = (req, res, awaitsContinue) => {
       if (this.draining) res.shouldKeepAlive = false;
@@ -471,6 +472,7 @@ export class Gateway {
     this.opts.source.stopWatching();
     const closed = this.listeners.map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const s of this.listeners) s.closeIdleConnections();
+    this.proxy?.closeEventStreams();
     const idle = setInterval(() => {
       for (const s of this.listeners) s.closeIdleConnections();
     }, 100);
