@@ -70,7 +70,7 @@ describe.each(OVERLAYS)('%s', (overlay) => {
   });
 
   test("the Certificate's Secret is mounted without subPath, and the config serves its tls.crt/tls.key", () => {
-    const cert = find(objects(), 'Certificate', 'tollgate-tls') as K8sObject & { spec: { secretName: string; dnsNames: string[]; commonName: string } };
+    const cert = find(objects(), 'Certificate', 'ai-platform-tls') as K8sObject & { spec: { secretName: string; dnsNames: string[]; commonName: string } };
     const vol = pod().volumes!.find((v) => v.secret?.secretName === cert.spec.secretName);
     expect(vol, `a volume of Secret ${cert.spec.secretName}`).toBeDefined();
     const mount = mountOf(vol!.name)!;
@@ -86,7 +86,7 @@ describe.each(OVERLAYS)('%s', (overlay) => {
   });
 
   test('the Certificate names an issuer this overlay defines', () => {
-    const cert = find(objects(), 'Certificate', 'tollgate-tls') as K8sObject & { spec: { issuerRef: { kind: string; name: string; group: string } } };
+    const cert = find(objects(), 'Certificate', 'ai-platform-tls') as K8sObject & { spec: { issuerRef: { kind: string; name: string; group: string } } };
     const issuer = find(objects(), cert.spec.issuerRef.kind, cert.spec.issuerRef.name);
     expect(issuer.apiVersion).toBe(`${cert.spec.issuerRef.group}/v1`);
     if (issuer.kind === 'Issuer') expect(issuer.metadata.namespace).toBe(cert.metadata.namespace);
@@ -389,15 +389,16 @@ describe.each(OVERLAYS)('%s', (overlay) => {
 
 test('production: Let\'s Encrypt over HTTP-01, an e-mail from the patch, the ServiceMonitor scraping the status Service', () => {
   const objects = rendered.get('production')!;
-  const issuers = all(objects, 'ClusterIssuer') as (K8sObject & { spec: { acme: { server: string; email?: string; solvers: { http01?: { ingress?: { class?: string } } }[] } } })[];
+  const issuers = all(objects, 'ClusterIssuer') as (K8sObject & { spec: { acme: { server: string; email?: string; solvers: { http01?: { ingress?: { ingressClassName?: string; serviceType?: string } } }[] } } })[];
   expect(issuers.map((i) => i.metadata.name).sort()).toEqual(['letsencrypt-production', 'letsencrypt-staging']);
   const patch = parse(readFileSync(join(ROOT, 'deploy/kubernetes/overlays/production/patches/acme-email.yaml'), 'utf8')) as { path: string; value: string }[];
   for (const i of issuers) {
     expect(i.spec.acme.server).toMatch(/^https:\/\/acme(-staging)?-v02\.api\.letsencrypt\.org\/directory$/);
     expect(i.spec.acme.email).toBe(patch.find((p) => p.path === '/spec/acme/email')!.value);
-    expect(i.spec.acme.solvers.every((s) => s.http01?.ingress?.class === 'tollgate')).toBe(true);
+    // an inert Ingress class, and a ClusterIP solver Service (tollgate proxies to it; no NodePort on every node)
+    expect(i.spec.acme.solvers.every((s) => s.http01?.ingress?.ingressClassName === 'tollgate' && s.http01.ingress.serviceType === 'ClusterIP')).toBe(true);
   }
-  const cert = find(objects, 'Certificate', 'tollgate-tls') as K8sObject & { spec: { issuerRef: { kind: string; name: string } } };
+  const cert = find(objects, 'Certificate', 'ai-platform-tls') as K8sObject & { spec: { issuerRef: { kind: string; name: string } } };
   expect(cert.spec.issuerRef).toMatchObject({ kind: 'ClusterIssuer', name: 'letsencrypt-production' });
 
   const monitor = find(objects, 'ServiceMonitor', 'tollgate') as K8sObject & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] } };
