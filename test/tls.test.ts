@@ -9,7 +9,7 @@ import { runCli, startGateway, type GatewayProcess } from './helpers/gateway.js'
 import { waitFor } from './helpers/ports.js';
 import { generateSelfSigned } from '../src/server/tls.js';
 
-function handshake(port: number, opts: { maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {}): Promise<{ protocol: string | null; cert: PeerCertificate }> {
+function handshake(port: number, opts: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string } = {}): Promise<{ protocol: string | null; cert: PeerCertificate }> {
   return new Promise((resolve, reject) => {
     const s = connect({ port, host: '127.0.0.1', rejectUnauthorized: false, servername: 'localhost', ...opts }, () => {
       const out = { protocol: s.getProtocol(), cert: s.getPeerCertificate() };
@@ -163,6 +163,10 @@ describe('TLS settings on reload', () => {
       const fpA = await fingerprint();
 
       await reload(tlsConfig('a', 'a', 'TLSv1.2'), async () => ((await tls12()) === 'TLSv1.2' ? true : undefined), 'TLS 1.2 accepted');
+      // With TLS 1.2 on and no cipher list: forward-secret AEAD suites only (Mozilla's intermediate), no CBC or SHA-1 MACs.
+      const cbc = 'ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:AES128-SHA:AES256-SHA';
+      await expect(handshake(port, { maxVersion: 'TLSv1.2', ciphers: cbc })).rejects.toThrow(/handshake|alert|cipher/i);
+      expect((await handshake(port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256' })).protocol).toBe('TLSv1.2');
       await reload(tlsConfig('a', 'a', 'TLSv1.3'), async () => ((await tls12()) === 'refused' ? true : undefined), 'TLS 1.2 refused again');
       const fpC = await reload(tlsConfig('c'), async () => {
         const fp = await fingerprint();

@@ -53,7 +53,7 @@ export const tlsSchema = z
       .string()
       .refine(ciphersLoad, 'OpenSSL matches no cipher in this list; see `openssl ciphers -v` for the names')
       .optional()
-      .describe('OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are fixed by OpenSSL).'),
+      .describe('OpenSSL cipher list: TLS 1.2 names (ECDHE-RSA-AES128-GCM-SHA256) and TLS 1.3 suites (TLS_AES_128_GCM_SHA256); naming TLS 1.3 suites limits TLS 1.3 to them. Default: OpenSSL\'s TLS 1.3 suites; with min_version TLSv1.2, Mozilla\'s intermediate list (ECDHE + AEAD only).'),
   })
   .superRefine((v, ctx) => {
     if ((v.cert === undefined) !== (v.key === undefined)) {

@@ -24,12 +24,30 @@ export interface TlsMaterial {
   selfSigned: boolean;
 }
 
+/**
+ * With TLS 1.2 enabled and no `ciphers`: Mozilla's "intermediate" suites (forward secrecy and
+ * AEAD only; no DHE, which needs parameters of its own), after the TLS 1.3 ones. Node's default
+ * (OpenSSL's HIGH) also offers CBC with SHA-1 MACs, CCM8 and ARIA (testssl: LUCKY13).
+ */
+export const TLS12_DEFAULT_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 export function secureOptions(m: Pick<TlsMaterial, 'cert' | 'key'>, tls: GatewaySettings['tls']): SecureContextOptions {
+  const ciphers = tls.ciphers ?? (tls.min_version === 'TLSv1.2' ? TLS12_DEFAULT_CIPHERS : undefined);
   return {
     cert: m.cert,
     key: m.key,
     minVersion: tls.min_version,
-    ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
+    ...(ciphers !== undefined ? { ciphers } : {}),
     honorCipherOrder: true,
   };
 }
