@@ -57,6 +57,9 @@ COPY bin ./bin
 RUN mkdir -p /var/lib/tollgate /var/log/tollgate \
  && chown 10001:10001 /var/lib/tollgate /var/log/tollgate \
  && ln -s /app/bin/tollgate.js /usr/local/bin/tollgate
+# The working directory is the user's own: the default data_dir (./.tollgate) and `tollgate
+# demo`'s state are relative to it (/app belongs to root; everything else uses absolute paths).
+WORKDIR /var/lib/tollgate
 USER 10001:10001
 # proxy HTTP, proxy HTTPS, admin, status (SPEC §2)
 EXPOSE 8000 8443 8001 8100

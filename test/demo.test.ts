@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
-import { spawnListening, type GatewayProcess } from './helpers/gateway.js';
+import { runCli, spawnListening, type GatewayProcess } from './helpers/gateway.js';
 
 const exec = promisify(execFile);
 
@@ -29,6 +29,14 @@ describe('tollgate demo (npm start)', () => {
   afterAll(async () => {
     expect(await gw?.stop()).toBe(0);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a state directory it cannot create: exit 2, one line naming it and what to do', async () => {
+    const blocker = join(dir, 'a-file');
+    writeFileSync(blocker, '');
+    const out = await runCli(['demo'], { env: { TOLLGATE_DEMO_DIR: join(blocker, 'demo') }, timeoutMs: 20_000 });
+    expect(out.code).toBe(2);
+    expect(out.stderr.trim().split('\n').at(-1)).toBe(`tollgate: the demo keeps its state in ${join(blocker, 'demo')}: cannot create it (ENOTDIR); run it from a directory you can write to, or set TOLLGATE_DEMO_DIR`);
   });
 
   it('prints a ready-to-paste curl that works as printed, on the real port', async () => {

@@ -1,4 +1,6 @@
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UserError } from '../core/errors.js';
 import { builtinRegistry } from '../plugins/index.js';
 import { ConfigSource } from '../server/configSource.js';
 import { startDemoUpstreams, DEFAULT_CHAT_MODEL, type DemoUpstreams } from '../demo/index.js';
@@ -72,6 +74,11 @@ export function demoCurl(port: number, token?: string): string {
 /** `tollgate demo` (= `npm start`). */
 export async function demoCommand(): Promise<void> {
   const logger = createLogger(process.env.TOLLGATE_LOG_LEVEL ?? 'info');
+  try {
+    mkdirSync(DATA_DIR, { recursive: true });
+  } catch (err) {
+    throw new UserError(`the demo keeps its state in ${resolve(DATA_DIR)}: cannot create it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run it from a directory you can write to, or set TOLLGATE_DEMO_DIR`);
+  }
   const upstreams = await startDemoUpstreams();
   const identity = await demoIdentity(DATA_DIR);
   const oauth = await demoOAuth(DATA_DIR);

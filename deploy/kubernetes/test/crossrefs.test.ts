@@ -389,14 +389,14 @@ describe.each(OVERLAYS)('%s', (overlay) => {
 
 test('production: Let\'s Encrypt over HTTP-01, an e-mail from the patch, the ServiceMonitor scraping the status Service', () => {
   const objects = rendered.get('production')!;
-  const issuers = all(objects, 'ClusterIssuer') as (K8sObject & { spec: { acme: { server: string; email?: string; solvers: { http01?: { ingress?: { ingressClassName?: string; serviceType?: string } } }[] } } })[];
+  const issuers = all(objects, 'ClusterIssuer') as (K8sObject & { spec: { acme: { server: string; email?: string; solvers: { http01?: { ingress?: { class?: string; serviceType?: string } } }[] } } })[];
   expect(issuers.map((i) => i.metadata.name).sort()).toEqual(['letsencrypt-production', 'letsencrypt-staging']);
   const patch = parse(readFileSync(join(ROOT, 'deploy/kubernetes/overlays/production/patches/acme-email.yaml'), 'utf8')) as { path: string; value: string }[];
   for (const i of issuers) {
     expect(i.spec.acme.server).toMatch(/^https:\/\/acme(-staging)?-v02\.api\.letsencrypt\.org\/directory$/);
     expect(i.spec.acme.email).toBe(patch.find((p) => p.path === '/spec/acme/email')!.value);
     // an inert Ingress class, and a ClusterIP solver Service (tollgate proxies to it; no NodePort on every node)
-    expect(i.spec.acme.solvers.every((s) => s.http01?.ingress?.ingressClassName === 'tollgate' && s.http01.ingress.serviceType === 'ClusterIP')).toBe(true);
+    expect(i.spec.acme.solvers.every((s) => s.http01?.ingress?.class === 'tollgate' && s.http01.ingress.serviceType === 'ClusterIP')).toBe(true);
   }
   const cert = find(objects, 'Certificate', 'ai-platform-tls') as K8sObject & { spec: { issuerRef: { kind: string; name: string } } };
   expect(cert.spec.issuerRef).toMatchObject({ kind: 'ClusterIssuer', name: 'letsencrypt-production' });

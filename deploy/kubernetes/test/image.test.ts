@@ -89,6 +89,16 @@ describe('Dockerfile', () => {
     expect(cmd[0]).toBe('start');
   });
 
+  test("runs in a directory its user owns: the default data_dir (./.tollgate) and the demo's state are relative to it", () => {
+    const workdirs = final.instructions.filter((i) => i.op === 'WORKDIR');
+    const userAt = final.instructions.findIndex((i) => i.op === 'USER');
+    const last = final.instructions.slice(0, userAt).filter((i) => i.op === 'WORKDIR').at(-1) ?? workdirs.at(-1)!;
+    expect(final.instructions.slice(userAt).some((i) => i.op === 'WORKDIR'), 'WORKDIR after USER would be created as root').toBe(false);
+    const user = final.instructions[userAt]!.args.split(':')[0]!;
+    const chowned = runs(final).some((r) => new RegExp(`chown\\s+${user}(:\\d+)?\\s+[^&]*${last.args.replace(/\//g, '\\/')}(\\s|$)`).test(r));
+    expect(chowned, `${last.args} chowned to ${user}`).toBe(true);
+  });
+
   test('puts `tollgate` on PATH (for kubectl exec), pointing at the executable bin', async () => {
     const link = runs(final).join(' && ').match(/ln -s (\S+) (\S+)/);
     expect(link).not.toBeNull();
