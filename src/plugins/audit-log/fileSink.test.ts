@@ -256,4 +256,23 @@ describe('AuditFile (in process, with a fake clock for the calendar only)', () =
     await f.close(5000);
     expect(readFileSync(path, 'utf8')).toBe(`{"cut":\n${expected.join('\n')}\n`);
   });
+
+  it('a file that cannot be written (disk full): memory stays bounded, the overflow goes to stderr whole, not lost', async () => {
+    const spilled: string[] = [];
+    const full = new AuditFile('/dev/full', opts({ tamperEvident: false, bufferSize: 10, spill: (buf) => spilled.push(buf.toString()) }));
+    full.users++;
+    full.append({ request_id: 'r0' });
+    await new Promise((r) => setTimeout(r, 100)); // opened, written, refused: ENOSPC
+    expect(full.writeErrors).toBeGreaterThan(0);
+    for (let i = 1; i < 200; i++) full.append({ request_id: `r${i}` });
+    expect(full.pendingRecords()).toBeLessThanOrEqual(20);
+    const out = spilled.join('').split('\n').filter((l) => l !== '');
+    const kept = out.map((l) => (JSON.parse(l) as { request_id: string }).request_id);
+    expect(kept.length + full.pendingRecords()).toBe(200);
+    expect(kept.slice(0, 3)).toEqual(['r1', 'r2', 'r3']); // in order; r0 is the batch in flight, retried every second
+    expect(full.writeErrors).toBeGreaterThan(0);
+    full.users--;
+    await full.close(100);
+  });
 });
+

@@ -20,7 +20,21 @@ export interface FileSinkOptions {
   slowWriteMs?: number;
   /** How often (ms) a batch checks that the path still names the open file (default PATH_CHECK_MS). */
   pathCheckMs?: number;
+  /** Where records go when the file cannot take them and the queue is full (default: stderr). */
+  spill?: (lines: Buffer) => void;
 }
+
+/** While writes fail, the overflow path is tried at most this often (not on every record). */
+const SYNC_RETRY_MS = 1000;
+/** Records queued, in multiples of bufferSize, before a file that refuses writes spills them. */
+const SPILL_FACTOR = 2;
+/** A write failure this recent means the file refuses writes (spilling is for a disk that is failing). */
+const FAILING_MS = 60_000;
+
+const toStderr = (lines: Buffer): void => {
+  let done = 0;
+  while (done < lines.length) done += writeSync(2, lines, done, lines.length - done);
+};
 
 interface Pending {
   buf: Buffer;
@@ -150,6 +164,9 @@ export class AuditFile {
   private forceRotate = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private lastErrorLog = 0;
+  /** When a write last failed (ms epoch; 0 = never). */
+  private lastFailure = 0;
+  private lastSpillLog = 0;
   /** Until then (ms epoch), batches go through the thread pool (a recent write was slow). */
   private asyncUntil = 0;
   private waiters: Array<() => void> = [];
@@ -168,6 +185,8 @@ export class AuditFile {
   users = 0;
   /** Failed write attempts since start (`kong_audit_write_errors_total`). */
   writeErrors = 0;
+  /** Records written to stderr instead (spill) since start. */
+  spilledRecords = 0;
 
   constructor(
     readonly path: string,
@@ -239,7 +258,7 @@ export class AuditFile {
       line = plainLine ?? JSON.stringify(record);
     }
     this.queue.push(line);
-    if (this.queue.lines >= this.opts.bufferSize) this.writeQueuedSync();
+    if (this.queue.lines >= this.opts.bufferSize) this.overflow();
     else this.schedule();
     return line;
   }
@@ -468,6 +487,7 @@ export class AuditFile {
   private failed(err: unknown): void {
     this.writeErrors++;
     const now = Date.now();
+    this.lastFailure = now;
     if (now - this.lastErrorLog > 10_000) {
       this.lastErrorLog = now;
       this.opts.logger.error({ err, path: this.path, queued: this.pendingRecords() }, 'audit file write failed; records are kept and retried every second');
@@ -531,6 +551,30 @@ export class AuditFile {
     await pruneRotated(this.path, this.opts.keep);
   }
 
+  /**
+   * The queue is full: written synchronously (backpressure on the log phase). While the file
+   * refuses writes (disk full, I/O errors), that is tried at most once a second, and once
+   * SPILL_FACTOR × bufferSize records wait, they go to stderr in order (where the pod's log
+   * collector keeps them), so a long disk outage cannot grow memory until the process is killed
+   * and every queued record with it. A tamper-evident chain then shows the gap (`audit verify`).
+   */
+  private overflow(): void {
+    const now = Date.now();
+    if (now - this.lastFailure >= SYNC_RETRY_MS) this.writeQueuedSync();
+    if (this.queue.lines >= this.opts.bufferSize * SPILL_FACTOR && this.lastFailure > 0 && now - this.lastFailure < FAILING_MS) this.spill(now);
+  }
+
+  private spill(now: number): void {
+    const n = this.queue.lines;
+    (this.opts.spill ?? toStderr)(this.queue.peek());
+    this.queue.clear();
+    this.spilledRecords += n;
+    if (now - this.lastSpillLog > 10_000) {
+      this.lastSpillLog = now;
+      this.opts.logger.error({ path: this.path, records: n, spilled_total: this.spilledRecords }, 'audit file cannot be written: queued records written to stderr instead (one JSON line each, before this line)');
+    }
+  }
+
   /** The bounded-buffer overflow path: everything queued, now, in order. */
   private writeQueuedSync(): void {
     if (!this.handle) return; // opening or rotating: the pump writes them in a moment
@@ -558,6 +602,7 @@ export class AuditFile {
   private failedSync(err: unknown): void {
     this.writeErrors++;
     const now = Date.now();
+    this.lastFailure = now;
     if (now - this.lastErrorLog > 10_000) {
       this.lastErrorLog = now;
       this.opts.logger.error({ err, path: this.path, queued: this.queue.lines }, 'audit file write failed; records are kept and retried');
