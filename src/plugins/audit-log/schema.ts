@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { zSeconds, zSize } from '../../config/units.js';
+import { zHeaderName, zSeconds, zSize } from '../../config/units.js';
+
+/** A header value the HTTP client can send (no CR, LF or NUL: undici refuses them, for good). */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const headerValue = z.string().refine((v) => !/[\r\n\0]/.test(v), 'a header value cannot hold CR, LF or NUL');
 
 /**
  * `audit-log` config (SPEC §8). At least one sink: `path`, `stdout` or `http_endpoint`.
@@ -16,11 +20,11 @@ export const auditLogSchema = z
       .url({ protocol: /^https?$/, error: 'expected an absolute http(s) URL' })
       .optional()
       .describe('HTTP sink: batches POSTed as JSON arrays; undelivered batches spool to disk and are re-sent.'),
-    headers: z.record(z.string(), z.string()).default({}).describe('Extra headers on each POST (e.g. the collector\'s Authorization; use ${VAR}).'),
-    timeout: zSeconds.prefault(10).describe('Seconds one POST may take (connect, headers, body).'),
+    headers: z.record(zHeaderName('Authorization'), headerValue).default({}).describe('Extra headers on each POST (e.g. the collector\'s Authorization; use ${VAR}).'),
+    timeout: zSeconds.refine((v) => v > 0, 'must be more than 0 (0 would let one hung POST stall delivery for good)').prefault(10).describe('Seconds one POST may take (connect, headers, body).'),
     batch_size: z.number().int().min(1).max(10_000).default(100).describe('Records per POST at most.'),
     flush_interval: zSeconds.prefault(1).describe('Seconds a partial batch waits for more records before it is sent.'),
-    retry_delay: zSeconds.prefault(1).describe('Seconds before the first retry of a failed POST; doubles per failure.'),
+    retry_delay: zSeconds.refine((v) => v >= 100, 'must be at least 0.1 s (0 would retry a failing endpoint in a tight loop)').prefault(1).describe('Seconds before the first retry of a failed POST; doubles per failure.'),
     max_retry_delay: zSeconds.prefault(60).describe('Longest wait between retries.'),
     spool_dir: z.string().min(1).optional().describe('Where undelivered batches wait (default `<data_dir>/audit-spool/<hash of endpoint>`).'),
     flush_timeout: zSeconds.prefault(10).describe('Seconds a reload or shutdown waits for queued records to be written or delivered; the rest is spooled.'),
