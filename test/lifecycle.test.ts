@@ -302,6 +302,55 @@ describe('SIGTERM past drain_timeout', () => {
   });
 });
 
+describe('WebSockets: a client that half-closes, and bytes sent with the upgrade', () => {
+  it('a client FIN ends the tunnel even when the upstream ignores it; bytes that came with the upgrade request count in bytes_in', async () => {
+    // An upstream that answers 101, echoes, and never closes on a FIN (half-open).
+    const held = new Set<Socket>();
+    const stubborn = createServer({ allowHalfOpen: true }, (s) => {
+      held.add(s);
+      let head = true;
+      s.on('data', (d: Buffer) => {
+        if (head) {
+          head = false;
+          s.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+          const rest = d.subarray(d.indexOf('\r\n\r\n') + 4);
+          if (rest.length > 0) s.write(rest);
+          return;
+        }
+        s.write(d);
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => stubborn.listen(0, '127.0.0.1', r));
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-ws-fin-'));
+    const audit = join(dir, 'audit.log');
+    const gw = await startGateway({
+      services: [{ name: 'ws', url: `http://127.0.0.1:${(stubborn.address() as { port: number }).port}`, read_timeout: 120_000, routes: [{ name: 'ws', paths: ['/ws'] }] }],
+      plugins: [{ name: 'audit-log', config: { path: audit } }],
+    });
+    try {
+      const socket = netConnect(gw.ports.proxy!, '127.0.0.1');
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString()));
+      socket.on('error', () => {});
+      const closed = new Promise<void>((r) => socket.on('close', () => r()));
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      // "hello" rides in the same write as the upgrade request
+      socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nhello');
+      await waitFor(() => got.endsWith('hello') || undefined, 'the echo of the early bytes', 5000);
+      socket.end(); // FIN; read_timeout is 120 s, so only the FIN can end this tunnel soon
+      await closed;
+      const line = await waitFor(() => (existsSync(audit) ? readFileSync(audit, 'utf8').trim().split('\n').filter(Boolean)[0] : undefined), 'the record');
+      expect(JSON.parse(line)).toMatchObject({ status_code: 101, bytes_in: 5, bytes_out: 5, error: null });
+    } finally {
+      await gw.stop();
+      for (const s of held) s.destroy(); // half-open for good: the server would wait for them
+      await new Promise((r) => stubborn.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('WebSockets: a client leaving during the handshake, and SIGTERM', () => {
   const UPGRADE_REQUEST = 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
   let hang: ReturnType<typeof createServer>;

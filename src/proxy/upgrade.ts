@@ -104,6 +104,9 @@ function isWebSocket(req: IncomingMessage): boolean {
   return typeof upgrade === 'string' && upgrade.split(',').some((p) => p.trim().toLowerCase() === 'websocket');
 }
 
+/** How long the other end of a tunnel has to finish once one end sent its FIN. */
+const HALF_CLOSE_GRACE_MS = 1000;
+
 class UpgradeHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly ctx: RequestContext,
@@ -147,7 +150,10 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     }
     const client = this.client;
     client.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (this.head.length > 0) upstream.write(this.head);
+    if (this.head.length > 0) {
+      upstream.write(this.head); // frames that came in the same packet as the upgrade request
+      ctx.bytesIn += this.head.length;
+    }
     upstream.pipe(client);
     client.pipe(upstream);
     const count = (n: 'bytesIn' | 'bytesOut') => (chunk: Buffer) => (ctx[n] += chunk.length);
@@ -160,6 +166,12 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     };
     upstream.on('close', end);
     client.on('close', end);
+    // A FIN from either side (a half-close, which WebSocket has no use for: its own close
+    // frames end a session) is passed on by the pipe; the other side then has a moment to
+    // answer, and the tunnel ends, as nginx ends it, even when that side ignores the FIN.
+    const halfClosed = () => setTimeout(end, HALF_CLOSE_GRACE_MS).unref();
+    client.once('end', halfClosed);
+    upstream.once('end', halfClosed);
     // Idle: nothing either way for the service's read_timeout (nginx's proxy_read_timeout applies
     // to WebSocket too). A socket's timeout counts reads and writes, and every byte of the tunnel
     // is read from or written to the client socket, so one timer covers both directions. A
