@@ -156,7 +156,8 @@ describe('HttpSink (in process, against a scripted collector)', () => {
     // A spool directory below a regular file: every write fails (ENOTDIR), as on a full disk.
     writeFileSync(join(dir, 'not-a-dir'), '');
     const s = new HttpSink(
-      { endpoint: url, headers: {}, timeout: 2000, batchSize: 100, flushInterval: 200, retryDelay: 50, maxRetryDelay: 100, bufferSize: 5, logger: pino({ level: 'error' }, { write: (l: string) => void lines.push(l) }) },
+      // 500 records stay within the 10 × bufferSize that memory may hold while the spool fails
+      { endpoint: url, headers: {}, timeout: 2000, batchSize: 100, flushInterval: 200, retryDelay: 50, maxRetryDelay: 100, bufferSize: 60, logger: pino({ level: 'error' }, { write: (l: string) => void lines.push(l) }) },
       new CountingSpool(join(dir, 'not-a-dir', 'spool')),
     );
     s.users = 1;
@@ -169,6 +170,25 @@ describe('HttpSink (in process, against a scripted collector)', () => {
     expect(delivered()).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
     s.users = 0;
     await s.close(1000);
+  });
+
+  it('collector and spool both down: memory stays bounded (10 × buffer_size), the overflow goes to stderr in order, not lost', async () => {
+    script = Array(1000).fill(503);
+    const spilled: string[] = [];
+    writeFileSync(join(dir, 'not-a-dir'), '');
+    const s = new HttpSink(
+      { endpoint: url, headers: {}, timeout: 2000, batchSize: 10, flushInterval: 200, retryDelay: 50, maxRetryDelay: 100, bufferSize: 5, logger: pino({ level: 'silent' }), spill: (text) => spilled.push(text) },
+      new Spool(join(dir, 'not-a-dir', 'spool')),
+    );
+    s.users = 1;
+    await s.open().catch(() => undefined);
+    for (let n = 1; n <= 500; n++) s.append(JSON.stringify({ n }));
+    expect(s.pendingRecords()).toBeLessThanOrEqual(60);
+    const out = spilled.join('').split('\n').filter((l) => l !== '').flatMap((l) => JSON.parse(l) as Array<{ n: number }>).map((r) => r.n);
+    expect(out.length + s.pendingRecords()).toBe(500);
+    expect(out).toEqual([...out].sort((a, b) => a - b)); // in order
+    s.users = 0;
+    await s.close(100);
   });
 });
 

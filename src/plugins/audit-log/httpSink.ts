@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { Spool } from './spool.js';
@@ -17,7 +18,20 @@ export interface HttpSinkOptions {
   /** Records held in memory (not yet on disk) before batches are spooled synchronously. */
   bufferSize: number;
   logger: Logger;
+  /** Where batches go when neither the endpoint nor the spool takes them (default: stderr). */
+  spill?: (text: string) => void;
 }
+
+/** Records in memory, in multiples of bufferSize, before batches the spool refuses go to stderr. */
+const SPILL_FACTOR = 10;
+/** A spool failure this recent means the spool refuses writes. */
+const SPOOL_FAILING_MS = 60_000;
+
+const toStderr = (text: string): void => {
+  const buf = Buffer.from(text);
+  let done = 0;
+  while (done < buf.length) done += writeSync(2, buf, done, buf.length - done);
+};
 
 interface Batch {
   seq: number;
@@ -98,6 +112,10 @@ export class HttpSink {
   /** After a failed spool write, the overflow path waits until then before it tries again. */
   private spoolRetryAt = 0;
   private lastSpoolErrorLog = 0;
+  private spoolFailedAt = 0;
+  private lastSpillLog = 0;
+  /** Records written to stderr instead (spill) since start. */
+  spilledRecords = 0;
   private sending: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -140,6 +158,30 @@ export class HttpSink {
     // Beyond the buffer: to disk, now. While the spool fails (disk full), once a second, not
     // once per request: the records stay in memory meanwhile.
     if (this.inMemory() >= this.opts.bufferSize && Date.now() >= this.spoolRetryAt) this.spoolMemorySync();
+    if (this.inMemory() >= this.opts.bufferSize * SPILL_FACTOR && this.spoolFailedAt > 0 && Date.now() - this.spoolFailedAt < SPOOL_FAILING_MS) this.spillMemory();
+  }
+
+  /**
+   * The endpoint is not taking batches and the spool cannot be written either (disk full):
+   * rather than growing memory until the process is killed (and every record with it), the
+   * batches held only in memory go to stderr, one JSON array per line, in order, where the
+   * pod's log collector keeps them. The batch being sent stays.
+   */
+  private spillMemory(): void {
+    this.cut();
+    let n = 0;
+    for (const b of [...this.queue]) {
+      if (b.body === null || b.file !== null || b.spooling !== null || (this.sending !== null && b === this.queue[0])) continue;
+      (this.opts.spill ?? toStderr)(`${b.body}\n`);
+      n += b.count;
+      this.dequeue(b);
+    }
+    this.spilledRecords += n;
+    const now = Date.now();
+    if (n > 0 && now - this.lastSpillLog > 10_000) {
+      this.lastSpillLog = now;
+      this.opts.logger.error({ endpoint: safeEndpoint(this.opts.endpoint), records: n, spilled_total: this.spilledRecords }, 'audit: neither the endpoint nor the spool takes batches; records written to stderr instead (one JSON array per line, before this line)');
+    }
   }
 
   /** Records queued or spooled by this process and not delivered yet (batches an earlier process spooled are not counted). */
@@ -292,6 +334,7 @@ export class HttpSink {
   private spoolFailed(err: unknown): void {
     this.writeErrors++;
     const now = Date.now();
+    this.spoolFailedAt = now;
     if (now - this.lastSpoolErrorLog < 10_000) return;
     this.lastSpoolErrorLog = now;
     this.opts.logger.error({ err, dir: this.spool.dir, in_memory: this.inMemory() }, 'audit: could not spool batches to disk; they stay in memory and spooling is retried every second');
