@@ -246,10 +246,14 @@ export class ProxyHandler implements ForwardHost {
   resolveRoute(ctx: RequestContext, rt: Runtime, path = this.normalizedPath(ctx)): RouteTarget {
     const hostHeader = ctx.req.headers.host ?? '';
     // `internal.local.` is `internal.local` (DNS's absolute form): routed as such.
-    const host = hostHeader.replace(/:\d+$/, '').replace(/\.$/, '').toLowerCase();
+    // An empty port (`api.example.com:`) is no port (RFC 3986 §3.2.3).
+    const host = hostHeader.replace(/:\d*$/, '').replace(/\.$/, '').toLowerCase();
     const match = rt.router.match(ctx.method, path, host, ctx.req.headers);
     if (match === null) throw new NoRouteError();
     const route = match.route;
+    if (hasOtherReadings(path) && otherReadingsRoute(path, (p) => rt.router.match(ctx.method, p, host, ctx.req.headers)?.route, route)) {
+      throw new BadRequestError('Bad request path', undefined, 'TG_BAD_PATH');
+    }
     ctx.route = route;
     ctx.service = route.service;
     if (ctx.tls ? !route.https : !route.http && !(route.https && forwardedHttps(ctx, rt))) throw new UpgradeRequiredError();
@@ -339,7 +343,7 @@ export class ProxyHandler implements ForwardHost {
       peerTrusted: rt.clientIp.isTrusted(peer),
       proto: ctx.tls ? 'https' : 'http',
       port: req.socket.localPort ?? 0,
-      host: hostHeader.replace(/:\d+$/, ''),
+      host: hostHeader.replace(/:\d*$/, ''),
       requestId: ctx.id,
     });
     headers.host = route.config.preserve_host && hostHeader ? hostHeader : route.service.hostHeader;
@@ -504,11 +508,41 @@ function checkHost(req: IncomingMessage): void {
   if (!HOST.test(host)) throw new BadRequestError('Bad Host header', undefined, 'TG_BAD_HOST');
 }
 
-/** `.` or `..` at `at`, followed by `/` or the end. */
+/**
+ * `.` or `..` at `at`, as an upstream may read it: the segment ends at `/`, at an encoded slash
+ * or backslash (nginx decodes them), or at `;` (Tomcat and Spring drop path parameters).
+ */
 function startsWithDotSegment(path: string, at: number): boolean {
-  const end = path.indexOf('/', at);
-  const seg = end < 0 ? path.slice(at) : path.slice(at, end);
+  let end = path.length;
+  for (const sep of ['/', '%2F', '%5C', ';']) {
+    const i = path.indexOf(sep, at);
+    if (i >= 0 && i < end) end = i;
+  }
+  const seg = path.slice(at, end);
   return seg === '.' || seg === '..';
+}
+
+/** A path an upstream may read differently: an encoded slash or backslash, or a `;` parameter. */
+function hasOtherReadings(path: string): boolean {
+  return path.includes('%2F') || path.includes('%5C') || path.includes(';');
+}
+
+/**
+ * True when a reading an upstream may make of `path` routes elsewhere than `route` (or nowhere):
+ * nginx decodes `%2F` and merges the slashes (`/%2Fadmin` is `/admin`), Tomcat and Spring drop
+ * each segment's `;` parameters (`/a;x/b` is `/a/b`). Such a request would reach another
+ * route's upstream path past this route's plugins. Only paths holding those (rare) pay this.
+ */
+function otherReadingsRoute(path: string, routeOf: (p: string) => unknown, route: unknown): boolean {
+  const slashes = (p: string) => p.replace(/%2F|%5C/g, '/');
+  const params = (p: string) => p.replace(/;[^/]*/g, '');
+  for (const read of [slashes, params, (p: string) => params(slashes(p))]) {
+    const other = read(path);
+    if (other === path) continue;
+    const normal = normalizePath(other.startsWith('/') ? other : `/${other}`);
+    if (normal === null || routeOf(normal) !== route) return true;
+  }
+  return false;
 }
 
 /** The body as JSON for the plugins (undefined when it is not); with `aiPath`, the AI facts too. */

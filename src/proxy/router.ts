@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteConfig } from '../config/schema.js';
+import { normalizePath } from './normalizePath.js';
 
 /**
  * Route matching with Kong's precedence (traditional_compatible router):
@@ -66,7 +67,10 @@ export class Router<R extends { config: RouteConfig }> {
       if (c.paths.length === 0) list.push({ ...base, prefix: null, regex: null });
       for (const path of c.paths) {
         if (path.startsWith('~')) list.push({ ...base, prefix: null, regex: new RegExp(`^(?:${path.slice(1)})`) });
-        else list.push({ ...base, prefix: path, regex: null });
+        // Request paths are normalised before matching (normalizePath): so is a prefix, or
+        // `/docs//secret` and `/%7Euser` would never match and their requests would fall
+        // through to another route.
+        else list.push({ ...base, prefix: normalizePath(path) ?? path, regex: null });
       }
     });
     list.sort(compareCandidates);
