@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { runCli, startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
 
 /** One raw request on its own connection; resolves with everything the gateway sent before closing. */
@@ -41,6 +45,7 @@ describe('routing: a path the upstream would read as another route', () => {
         },
         { name: 'based', url: `${up.url}/base`, routes: [{ name: 'pub', paths: ['/pub'] }] },
         { name: 'hosted', url: `${up.url}/hosted`, routes: [{ name: 'hosted', paths: ['/h'], hosts: ['api.example.com'] }] },
+        { name: 'ported', url: `${up.url}/ported`, routes: [{ name: 'ported', paths: ['/h'], hosts: ['admin.example.com:8443'] }] },
       ],
     });
   });
@@ -69,6 +74,23 @@ describe('routing: a path the upstream would read as another route', () => {
   it('route paths are normalised like request paths, so a protected one written oddly still guards its requests', async () => {
     const port = gw.ports.proxy!;
     for (const p of ['/docs/secret', '/docs//secret', '/~user', '/%7Euser', '/caf%c3%a9', '/caf%C3%A9']) expect(status(await get(port, p)), p).toBe(401);
+  });
+
+  it('a hosts entry with a port matches that Host and port only (as Kong)', async () => {
+    const port = gw.ports.proxy!;
+    const hit = await get(port, '/h/x', 'admin.example.com:8443');
+    expect(hit).toContain('"url":"/ported/x"');
+    for (const host of ['admin.example.com', 'admin.example.com:9443']) expect(await get(port, '/h/x', host), host).not.toContain('/ported/');
+  });
+
+  it('hosts entries that could never match are refused at config validation, naming the entry', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tollgate-hosts-')), 't.yaml');
+    writeFileSync(file, stringify({ services: [{ name: 's', url: 'http://127.0.0.1:1', routes: [{ name: 'r', paths: ['/'], hosts: ['a.*.com', '*', 'ok.example.com', 'x.example.com:99999'] }] }] }));
+    const out = await runCli(['config', 'validate', file]);
+    expect(out.code).toBe(2);
+    const lines = out.stderr.trim().split('\n');
+    for (const i of [0, 1, 3]) expect(lines.some((l) => l.includes(`services[0].routes[0].hosts[${i}]: expected a host name`)), String(i)).toBe(true);
+    expect(lines.some((l) => l.includes('hosts[2]'))).toBe(false);
   });
 
   it('a Host with an empty port is the host (RFC 3986): it matches the hosts route', async () => {

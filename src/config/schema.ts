@@ -127,6 +127,13 @@ const rawPluginEntry = z.preprocess(
   }),
 );
 
+/**
+ * A route's `hosts` entry as Kong takes it: a name, one wildcard label at its start or its end,
+ * or an IPv6 literal, with an optional port (a name with a wildcard in the middle, or `*`
+ * alone, would never match).
+ */
+const HOST_ENTRY = /^(?:\*\.(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+|(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+(?:\.\*)?|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?$/;
+
 const header = z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)]));
 
 export function routeSchema(plugins: z.ZodType<PluginEntry[]>) {
@@ -136,7 +143,7 @@ export function routeSchema(plugins: z.ZodType<PluginEntry[]>) {
       .array(z.string().refine((p) => p.startsWith('/') || p.startsWith('~'), 'a path starts with "/" (prefix) or "~" (regex)'))
       .default([]),
     methods: z.array(z.string().regex(/^[A-Z]+$/, 'methods are upper-case, e.g. GET')).default([]),
-    hosts: z.array(z.string().min(1)).default([]),
+    hosts: z.array(z.string().regex(HOST_ENTRY, 'expected a host name (api.example.com), one wildcard at its start or end (*.example.com, example.*), or an IPv6 literal ([::1]), optionally with a port up to 65535 (:8443)')).default([]),
     headers: header.default({}),
     protocols: z.array(z.enum(['http', 'https'])).min(1).default(['http', 'https']),
     strip_path: z.boolean().default(true),

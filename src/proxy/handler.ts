@@ -247,11 +247,13 @@ export class ProxyHandler implements ForwardHost {
     const hostHeader = ctx.req.headers.host ?? '';
     // `internal.local.` is `internal.local` (DNS's absolute form): routed as such.
     // An empty port (`api.example.com:`) is no port (RFC 3986 §3.2.3).
+    const portAt = hostHeader.endsWith(']') ? -1 : hostHeader.lastIndexOf(':');
+    const port = portAt < 0 ? '' : hostHeader.slice(portAt + 1);
     const host = hostHeader.replace(/:\d*$/, '').replace(/\.$/, '').toLowerCase();
-    const match = rt.router.match(ctx.method, path, host, ctx.req.headers);
+    const match = rt.router.match(ctx.method, path, host, ctx.req.headers, port);
     if (match === null) throw new NoRouteError();
     const route = match.route;
-    if (hasOtherReadings(path) && otherReadingsRoute(path, (p) => rt.router.match(ctx.method, p, host, ctx.req.headers)?.route, route)) {
+    if (hasOtherReadings(path) && otherReadingsRoute(path, (p) => rt.router.match(ctx.method, p, host, ctx.req.headers, port)?.route, route)) {
       throw new BadRequestError('Bad request path', undefined, 'TG_BAD_PATH');
     }
     ctx.route = route;

@@ -35,13 +35,21 @@ interface HostMatcher {
   exact: string | null;
   suffix: string | null; // *.example.com → .example.com
   prefix: string | null; // example.* → example.
+  /** `api.example.com:8443`: the Host header must carry this port (as Kong); null = any. */
+  port: string | null;
 }
 
 function hostMatcher(pattern: string): HostMatcher {
-  const p = pattern.toLowerCase();
-  if (p.startsWith('*.')) return { exact: null, suffix: p.slice(1), prefix: null };
-  if (p.endsWith('.*')) return { exact: null, suffix: null, prefix: p.slice(0, -1) };
-  return { exact: p, suffix: null, prefix: null };
+  let p = pattern.toLowerCase();
+  let port: string | null = null;
+  const m = /:(\d+)$/.exec(p);
+  if (m !== null && !p.endsWith(']')) {
+    port = m[1]!;
+    p = p.slice(0, m.index);
+  }
+  if (p.startsWith('*.')) return { exact: null, suffix: p.slice(1), prefix: null, port };
+  if (p.endsWith('.*')) return { exact: null, suffix: null, prefix: p.slice(0, -1), port };
+  return { exact: p, suffix: null, prefix: null, port };
 }
 
 export class Router<R extends { config: RouteConfig }> {
@@ -77,11 +85,11 @@ export class Router<R extends { config: RouteConfig }> {
     this.candidates = list;
   }
 
-  /** The best route for a request, or null. `host` is the Host header without port. */
-  match(method: string, path: string, host: string, headers: IncomingHttpHeaders): RouteMatch<R> | null {
+  /** The best route for a request, or null. `host` is the Host header without port; `port` its port ('' when none). */
+  match(method: string, path: string, host: string, headers: IncomingHttpHeaders, port = ''): RouteMatch<R> | null {
     for (const c of this.candidates) {
       if (c.methods !== null && !c.methods.has(method)) continue;
-      if (c.hosts !== null && !matchHost(c.hosts, host)) continue;
+      if (c.hosts !== null && !matchHost(c.hosts, host, port)) continue;
       if (c.headers !== null && !matchHeaders(c.headers, headers)) continue;
       if (c.prefix !== null) {
         if (!path.startsWith(c.prefix)) continue;
@@ -114,8 +122,9 @@ function compareCandidates<R>(a: Candidate<R>, b: Candidate<R>): number {
   return a.order - b.order;
 }
 
-function matchHost(hosts: HostMatcher[], host: string): boolean {
+function matchHost(hosts: HostMatcher[], host: string, port: string): boolean {
   for (const h of hosts) {
+    if (h.port !== null && h.port !== port) continue;
     if (h.exact !== null ? host === h.exact : h.suffix !== null ? host.endsWith(h.suffix) : host.startsWith(h.prefix!)) return true;
   }
   return false;
