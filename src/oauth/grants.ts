@@ -80,9 +80,12 @@ export async function refreshTokenGrant(as: AuthServer, client: ClientInfo, para
   if (refresh === null || grant === null) throw invalidGrant('unknown refresh token');
   if (grant.client_id !== client.credential.client_id || grant.credential_id !== client.credential.id) throw invalidGrant('refresh token was issued to another client');
   const asked = params.get('scope');
-  const scope = asked === null ? grant.scope : parseScope(asked);
-  const wider = scope.filter((s) => !grant.scope.includes(s));
+  const requested = asked === null ? grant.scope : parseScope(asked);
+  const wider = requested.filter((s) => !grant.scope.includes(s));
   if (wider.length > 0) throw new OAuthError('invalid_scope', `scope may only narrow on refresh; not granted: ${wider.join(' ')}`);
+  // A scope taken off the plugin's list since the grant is not renewed (RFC 6749 §6 lets the
+  // server issue a narrower scope; the response's `scope` says which).
+  const scope = requested.filter((s) => as.settings.scopes.includes(s));
 
   const minted = await mintTokens(as, { grantId: grant.id, clientId: grant.client_id, subject: grant.authenticated_userid ?? grant.client_id, scope, withRefresh: true });
   const outcome = await as.store.oauth2Tokens.rotateRefreshToken(tokenHash, Date.now(), minted.issue);

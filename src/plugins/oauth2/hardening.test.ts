@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
-import { bearer, http, keyFile, registerClient, startOAuthGateway, type OAuthGateway } from '../../../test/helpers/oauth.js';
+import * as oauth from 'oauth4webapi';
+import { bearer, codeFlow, discover, http, keyFile, registerClient, startOAuthGateway, type OAuthGateway } from '../../../test/helpers/oauth.js';
+import { waitFor } from '../../../test/helpers/ports.js';
 import { rsaPair, seedToken } from '../../../test/helpers/jwt.js';
 import { startAuthService, type FakeAuthService } from '../../../test/helpers/authService.js';
 
@@ -115,6 +117,38 @@ describe('oauth2 hardening', () => {
       const res = await token({ grant_type: grant });
       expect(res.status, grant).toBe(400);
       expect(res.json(), grant).toEqual({ error: 'unsupported_grant_type', error_description: `grant_type '${grant}' is not supported` });
+    }
+  });
+});
+
+describe('oauth2: a scope taken off the list', () => {
+  it('is not renewed by a refresh token granted before (the refreshed token carries only what is still listed)', async () => {
+    const up = await startUpstream();
+    const PROVISION = 'provision-key-0123456789';
+    const build = (scopes: string[]) => (issuer: string) => ({
+      gateway: { issuer, signing_keys: [{ kid: 'k1', private_key_file: keyFile() }] },
+      plugins: [{ name: 'oauth2', config: { provision_key: PROVISION, scopes } }],
+      services: [{ name: 'echo', url: up.url, routes: [{ name: 'api', paths: ['/api'] }] }],
+      consumers: [{ username: 'app' }],
+    });
+    const og = await startOAuthGateway(build(['api.read', 'api.write']));
+    try {
+      const c = await registerClient(og.gw, 'app', { client_secret: 'secret-of-the-client' });
+      const as = await discover(og.issuer);
+      const first = await codeFlow(as, { clientId: c.client_id, auth: oauth.ClientSecretPost(c.client_secret!), provisionKey: PROVISION, user: 'u1', scope: 'api.read api.write' });
+      expect(first.scope).toBe('api.read api.write');
+      og.gw.writeConfig(build(['api.read'])(og.issuer));
+      og.gw.signal('SIGHUP');
+      await waitFor(async () => {
+        const doc = (await http(`${og.issuer}/.well-known/oauth-authorization-server`)).json<{ scopes_supported?: string[] }>();
+        return JSON.stringify(doc.scopes_supported) === '["api.read"]' || undefined;
+      }, 'the reload', 10_000);
+      const refreshed = await http(`${og.issuer}/oauth2/token`, { form: { grant_type: 'refresh_token', refresh_token: first.refresh_token!, client_id: c.client_id, client_secret: c.client_secret! } });
+      expect(refreshed.status).toBe(200);
+      expect(refreshed.json<{ scope: string }>().scope).toBe('api.read');
+    } finally {
+      await og.gw.stop();
+      await up.close();
     }
   });
 });
