@@ -542,7 +542,11 @@ function otherReadingsRoute(path: string, routeOf: (p: string) => unknown, route
     const other = read(path);
     if (other === path) continue;
     const normal = normalizePath(other.startsWith('/') ? other : `/${other}`);
-    if (normal === null || routeOf(normal) !== route) return true;
+    if (normal === null) return true; // a dot segment or an escape from the root in that reading
+    // A reading no route matches reaches no other route's upstream (a regex route matching
+    // `org%2Fmodel` as one segment, say): only another route is a bypass.
+    const other2 = routeOf(normal);
+    if (other2 !== undefined && other2 !== route) return true;
   }
   return false;
 }

@@ -224,6 +224,10 @@ describe('custom-auth-pre-function, several auth plugins on a route, access-cont
     const denied = await Promise.all(Array.from({ length: 10 }, () => call(`${gw.url}/cached/burst`, bearer('deny-burst'))));
     expect(denied.map((r) => r.status)).toEqual(new Array(10).fill(401));
     expect(auth.calls.slice(before).filter((c) => c.headers.authorization === 'Bearer deny-burst')).toHaveLength(1);
+    // an answer the service marks no-store is its answer to that request only: concurrent ones ask for themselves
+    const fresh = await Promise.all(Array.from({ length: 5 }, () => call(`${gw.url}/cached/burst`, bearer('nostore-burst'))));
+    expect(fresh.map((r) => r.status)).toEqual(new Array(5).fill(200));
+    expect(auth.calls.slice(before).filter((c) => c.headers.authorization === 'Bearer nostore-burst')).toHaveLength(5);
   });
 
   it('a 2xx with an HTML page is a failure (503), not an allow; an empty 204 or a text/plain OK allows', async () => {

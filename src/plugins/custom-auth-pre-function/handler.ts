@@ -85,18 +85,29 @@ class PreFunctionAuth implements PluginHandler {
       if (!this.breaker.allow(now)) throw this.unavailable();
       return this.ask(ctx, authorization, null).then(copyIdentity);
     }
-    // The decision will be cached for this key: a request arriving while it is being asked
-    // waits for that answer instead of asking again (20 concurrent requests, one call).
-    let pending = this.asking.get(cacheKey);
-    if (pending === undefined) {
-      if (!this.breaker.allow(now)) throw this.unavailable();
-      const key = cacheKey;
-      pending = this.ask(ctx, authorization, key);
-      this.asking.set(key, pending);
-      const done = () => void this.asking.delete(key);
-      pending.then(done, done);
+    // A request arriving while the same question is being asked waits for that answer instead
+    // of asking again (20 concurrent requests, one call), and takes it from the cache: an
+    // answer the service kept from the cache (no-store, an error) was for that request only,
+    // so the waiting ones then ask for themselves.
+    const key = cacheKey;
+    const shared = this.asking.get(key);
+    if (shared !== undefined) {
+      const after = () => this.afterShared(ctx, authorization, key);
+      return shared.then(after, after);
     }
+    if (!this.breaker.allow(now)) throw this.unavailable();
+    const pending = this.ask(ctx, authorization, key);
+    this.asking.set(key, pending);
+    const done = () => void this.asking.delete(key);
+    pending.then(done, done);
     return pending.then(copyIdentity);
+  }
+
+  private afterShared(ctx: RequestContext, authorization: string, key: string): Identity | Promise<Identity> {
+    const hit = this.decisions!.get(key);
+    if (hit !== undefined) return hit.allow ? copyIdentity(hit.identity) : deny(hit.status);
+    if (!this.breaker.allow(Date.now())) throw this.unavailable();
+    return this.ask(ctx, authorization, key).then(copyIdentity);
   }
 
   /** The service's decision: the identity (shared with the cache; callers copy it), or throws. */
