@@ -56,6 +56,10 @@ describe('long runs and long prompts', () => {
     const exact = encodeText(rare).length;
     expect(Math.abs(dense.countTokens() / exact - 1)).toBeLessThan(0.1);
     expect(dense.countTokensAtMost()).toBeGreaterThanOrEqual(exact);
+    // a long spaced tail after the dense part does not stretch the sample past its work bound
+    const mixed = new TextSample();
+    mixed.addPart(rare + ' plain words'.repeat(100_000));
+    expect(mixed.sampledChars).toBeLessThanOrEqual(1024);
     // Spaced scripts are cheap to tokenize, multi-byte or not: sampled whole.
     const cyrillic = Array.from({ length: 8000 }, (_, i) => 'привет мир как дела'.split(' ')[i % 4]).join(' ').slice(0, EXACT_TOKENIZE_CHARS);
     const spaced = new TextSample();

@@ -110,6 +110,24 @@ export const EXACT_TOKENIZE_CHARS = 32 * 1024;
  */
 const DENSE_BYTE_WORK = 16;
 
+/** How many leading characters of `text` fit in `room` work units (see workOf). */
+function cutWithin(text: string, room: number): number {
+  if (!LONG_RUN.test(text)) return Math.min(text.length, room);
+  let work = 0;
+  let pos = 0;
+  for (const m of text.matchAll(LONG_RUNS)) {
+    const plain = m.index - pos; // characters before the run cost one each
+    if (work + plain >= room) return pos + (room - work);
+    work += plain;
+    pos = m.index;
+    const runWork = m[0].length + DENSE_BYTE_WORK * (Buffer.byteLength(m[0], 'utf8') - m[0].length);
+    if (work + runWork > room) return pos + Math.floor((m[0].length * (room - work)) / runWork);
+    work += runWork;
+    pos += m[0].length;
+  }
+  return Math.min(text.length, pos + (room - work));
+}
+
 /** The work units of tokenizing `text` exactly (see DENSE_BYTE_WORK), and its UTF-8 bytes. */
 function workOf(text: string): { work: number; bytes: number } {
   const bytes = Buffer.byteLength(text, 'utf8');
@@ -198,8 +216,9 @@ export class TextSample {
     const { work, bytes } = workOf(text);
     let piece = text;
     if (work > room) {
-      // As much of the text as the room holds, at the text's average work per character.
-      let cut = Math.max(1, Math.floor((text.length * room) / work));
+      // As much of the text as the room holds, by the work of what comes first (not the
+      // text's average: dense CJK followed by a long spaced tail would overrun the bound).
+      let cut = Math.max(1, cutWithin(text, room));
       const code = text.charCodeAt(cut - 1);
       if (code >= 0xd800 && code <= 0xdbff) cut--; // not between the halves of a surrogate pair
       piece = text.slice(0, cut);
