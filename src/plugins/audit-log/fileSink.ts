@@ -3,6 +3,7 @@ import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { sealRecord } from './hashChain.js';
+import { spillToStderr } from './stderrSpill.js';
 import { chainHead, lastLine, nextRotatedName, pruneRotated, utcDay } from './rotation.js';
 
 export interface FileSinkOptions {
@@ -31,10 +32,7 @@ const SPILL_FACTOR = 2;
 /** A write failure this recent means the file refuses writes (spilling is for a disk that is failing). */
 const FAILING_MS = 60_000;
 
-const toStderr = (lines: Buffer): void => {
-  let done = 0;
-  while (done < lines.length) done += writeSync(2, lines, done, lines.length - done);
-};
+
 
 interface Pending {
   buf: Buffer;
@@ -566,7 +564,13 @@ export class AuditFile {
 
   private spill(now: number): void {
     const n = this.queue.lines;
-    (this.opts.spill ?? toStderr)(this.queue.peek());
+    try {
+      (this.opts.spill ?? spillToStderr)(this.queue.peek());
+    } catch (err) {
+      // stderr refuses too: the records stay queued (nothing written twice), tried again later.
+      this.failedSync(err);
+      return;
+    }
     this.queue.clear();
     this.spilledRecords += n;
     if (now - this.lastSpillLog > 10_000) {

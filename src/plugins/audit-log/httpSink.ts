@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeSync } from 'node:fs';
+import { spillToStderr } from './stderrSpill.js';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { Spool } from './spool.js';
@@ -27,11 +27,7 @@ const SPILL_FACTOR = 10;
 /** A spool failure this recent means the spool refuses writes. */
 const SPOOL_FAILING_MS = 60_000;
 
-const toStderr = (text: string): void => {
-  const buf = Buffer.from(text);
-  let done = 0;
-  while (done < buf.length) done += writeSync(2, buf, done, buf.length - done);
-};
+const toStderr = (text: string): void => spillToStderr(Buffer.from(text));
 
 interface Batch {
   seq: number;
@@ -172,7 +168,12 @@ export class HttpSink {
     let n = 0;
     for (const b of [...this.queue]) {
       if (b.body === null || b.file !== null || b.spooling !== null || (this.sending !== null && b === this.queue[0])) continue;
-      (this.opts.spill ?? toStderr)(`${b.body}\n`);
+      try {
+        (this.opts.spill ?? toStderr)(`${b.body}\n`);
+      } catch (err) {
+        this.spoolFailed(err); // stderr refuses too: the rest stays in memory, tried again later
+        break;
+      }
       n += b.count;
       this.dequeue(b);
     }

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { zHeaderName, zSeconds, zSize } from '../../config/units.js';
 
 /** A header value the HTTP client can send (no CR, LF or NUL: undici refuses them, for good). */
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const headerValue = z.string().refine((v) => !/[\r\n\0]/.test(v), 'a header value cannot hold CR, LF or NUL');
 
 /**
