@@ -132,7 +132,7 @@ const rawPluginEntry = z.preprocess(
  * or an IPv6 literal, with an optional port (a name with a wildcard in the middle, or `*`
  * alone, would never match).
  */
-const HOST_ENTRY = /^(?:\*\.(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+|(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+(?:\.\*)?|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?$/;
+const HOST_ENTRY = /^(?:\*\.(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+|(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+(?:\.\*)?\.?|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?$/;
 
 const header = z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)]));
 

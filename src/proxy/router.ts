@@ -47,6 +47,7 @@ function hostMatcher(pattern: string): HostMatcher {
     port = m[1]!;
     p = p.slice(0, m.index);
   }
+  if (p.endsWith('.') && !p.endsWith('.*.')) p = p.slice(0, -1); // `api.example.com.` (absolute form) is `api.example.com`, as a Host is
   if (p.startsWith('*.')) return { exact: null, suffix: p.slice(1), prefix: null, port };
   if (p.endsWith('.*')) return { exact: null, suffix: null, prefix: p.slice(0, -1), port };
   return { exact: p, suffix: null, prefix: null, port };
