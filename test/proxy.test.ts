@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
-import { freePort, waitFor } from './helpers/ports.js';
+import { freePort, rawRequest, waitFor } from './helpers/ports.js';
 import { rsaPair, seedToken } from './helpers/jwt.js';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -788,16 +788,6 @@ function talk(port: number, parts: Array<string | Buffer | number>, until: RegEx
 }
 
 
-/** Sends raw request bytes and returns the whole raw response (the request must say Connection: close). */
-function rawRequest(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    let out = '';
-    socket.on('data', (d) => (out += d.toString()));
-    socket.on('end', () => resolve(out));
-    socket.on('error', reject);
-  });
-}
 
 function dechunk(s: string): string {
   let out = '';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from 'node:net';
+import { rawRequest } from './helpers/ports.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,19 +7,9 @@ import { stringify } from 'yaml';
 import { runCli, startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
 
-/** One raw request on its own connection; resolves with everything the gateway sent before closing. */
-function raw(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    let out = '';
-    socket.on('data', (d: Buffer) => (out += d.toString()));
-    socket.on('end', () => resolve(out));
-    socket.on('error', reject);
-  });
-}
 
 const status = (answer: string) => Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? 0);
-const get = (port: number, path: string, host = 'x') => raw(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+const get = (port: number, path: string, host = 'x') => rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
 
 /**
  * Readings of a path that an upstream may resolve differently from the gateway (nginx decodes

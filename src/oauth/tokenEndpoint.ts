@@ -21,11 +21,8 @@ const REMOVED = new Map([
 function enabledGrant(as: AuthServer, grantType: string): void {
   const removed = REMOVED.get(grantType);
   if (removed !== undefined) throw new OAuthError('unsupported_grant_type', removed);
-  const enabled = new Map([
-    ['authorization_code', as.settings.enable_authorization_code],
-    ['refresh_token', as.settings.enable_authorization_code],
-    ['client_credentials', as.settings.enable_client_credentials],
-  ]).get(grantType);
+  const enabled =
+    grantType === 'authorization_code' || grantType === 'refresh_token' ? as.settings.enable_authorization_code : grantType === 'client_credentials' ? as.settings.enable_client_credentials : undefined;
   if (enabled !== true) {
     throw new OAuthError('unsupported_grant_type', enabled === false ? `grant_type '${grantType}' is disabled on this gateway` : `grant_type '${grantType}' is not supported`);
   }

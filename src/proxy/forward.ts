@@ -80,10 +80,11 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
         toolsHeader: tools ?? null,
       });
     }
-    if (ctx.usageInjected && statusCode < 300 && (firstHeader(headers['content-type']) ?? '').includes('text/event-stream')) this.usageFilter = new UsageChunkFilter();
     // MCP Streamable HTTP: a GET with a session is the server-to-client stream, open for good.
-    if (ctx.method === 'GET' && statusCode < 300 && ctx.req.headers['mcp-session-id'] !== undefined && (firstHeader(headers['content-type']) ?? '').includes('text/event-stream')) {
-      this.host.eventStreamOpened?.(ctx);
+    const listening = ctx.method === 'GET' && ctx.req.headers['mcp-session-id'] !== undefined;
+    if ((ctx.usageInjected || listening) && statusCode < 300 && (firstHeader(headers['content-type']) ?? '').includes('text/event-stream')) {
+      if (ctx.usageInjected) this.usageFilter = new UsageChunkFilter();
+      if (listening) this.host.eventStreamOpened?.(ctx);
     }
     this.host.runResponseHeaders(ctx, this.chain);
     const res = ctx.res;

@@ -19,7 +19,7 @@ import type { CounterStore } from '../counters/types.js';
 import { HOST, applyIdentity, upstreamRequestHeaders } from './headers.js';
 import { normalizePath } from './normalizePath.js';
 import { aiApiOfPath } from '../ai/apiKind.js';
-import { upstreamPath } from './router.js';
+import { routingHost, upstreamPath } from './router.js';
 import { UpstreamBody, allowBody, declaredLength, discardBody, hasBody, isJson, isSmallBody, readBody } from './requestBody.js';
 import { ResponseForwarder, type ForwardHost } from './forward.js';
 import { serveEndpoint } from './endpoints.js';
@@ -244,12 +244,7 @@ export class ProxyHandler implements ForwardHost {
 
   /** Matches the route and checks what can be checked before any plugin runs. */
   resolveRoute(ctx: RequestContext, rt: Runtime, path = this.normalizedPath(ctx)): RouteTarget {
-    const hostHeader = ctx.req.headers.host ?? '';
-    // `internal.local.` is `internal.local` (DNS's absolute form): routed as such.
-    // An empty port (`api.example.com:`) is no port (RFC 3986 §3.2.3).
-    const portAt = hostHeader.endsWith(']') ? -1 : hostHeader.lastIndexOf(':');
-    const port = portAt < 0 ? '' : hostHeader.slice(portAt + 1);
-    const host = hostHeader.replace(/:\d*$/, '').replace(/\.$/, '').toLowerCase();
+    const { host, port } = routingHost(ctx.req.headers.host ?? '');
     const match = rt.router.match(ctx.method, path, host, ctx.req.headers, port);
     if (match === null) throw new NoRouteError();
     const route = match.route;

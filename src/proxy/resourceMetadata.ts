@@ -6,7 +6,7 @@ import type { PluginInstance } from '../core/pipeline.js';
 import type { RouteConfig } from '../config/schema.js';
 import { normalizeIp, type ClientIpResolver } from './clientIp.js';
 import { clientOrigin } from './headers.js';
-import { Router } from './router.js';
+import { Router, routingHost } from './router.js';
 
 /**
  * OAuth 2.0 Protected Resource Metadata (RFC 9728) for the routes that take bearer tokens:
@@ -119,10 +119,10 @@ export function resourceMetadataEndpoints(routes: ReadonlyArray<{ config: RouteC
       path,
       methods: ['GET'],
       handle(ctx) {
-        const host = (ctx.req.headers.host ?? '').replace(/:\d+$/, '').replace(/\.$/, '').toLowerCase();
+        const { host, port } = routingHost(ctx.req.headers.host ?? '');
         let found: Protected | null = null;
         for (const prefix of prefixes) {
-          found = router.match('GET', prefix, host, ctx.req.headers)?.route.route ?? null;
+          found = router.match('GET', prefix, host, ctx.req.headers, port)?.route.route ?? null;
           if (found !== null) break;
         }
         if (found === null) {

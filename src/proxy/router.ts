@@ -53,6 +53,17 @@ function hostMatcher(pattern: string): HostMatcher {
   return { exact: p, suffix: null, prefix: null, port };
 }
 
+/**
+ * A Host header as routes match it: the name lower-cased without a trailing dot (DNS's
+ * absolute form `internal.local.` is `internal.local`) and without its port, and the port
+ * apart ('' when none; an empty port `api.example.com:` is no port, RFC 3986 §3.2.3).
+ */
+export function routingHost(hostHeader: string): { host: string; port: string } {
+  const portAt = hostHeader.endsWith(']') ? -1 : hostHeader.lastIndexOf(':');
+  const name = portAt < 0 ? hostHeader : hostHeader.slice(0, portAt);
+  return { host: name.replace(/\.$/, '').toLowerCase(), port: portAt < 0 ? '' : hostHeader.slice(portAt + 1) };
+}
+
 export class Router<R extends { config: RouteConfig }> {
   private readonly candidates: Candidate<R>[];
 
